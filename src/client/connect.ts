@@ -1,0 +1,60 @@
+import { readFile } from "node:fs/promises";
+import { type ConnectionOptions, credsAuthenticator, errors, type NatsConnection } from "@nats-io/nats-core";
+import { connect as natsConnect } from "@nats-io/transport-node";
+import { ConnectionError, InvalidArgumentError } from "../internal/index.js";
+import { type Connection, JetmeshConnection } from "./connection.js";
+import { type ConnectOptions, resolveConnectOptions } from "./options.js";
+
+/** Pause between attempts to reach a server during connect(). */
+const RETRY_MS = 250;
+
+/**
+ * Connects to NATS. Takes a server URL or {@link ConnectOptions}. Keeps trying
+ * for `connectTimeout` ms (default 5 000) while no server answers, then
+ * rejects with `ConnectionError`; a refused authentication rejects at once.
+ * Once connected, it reconnects forever unless `maxReconnectAttempts` says
+ * otherwise.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "jetmesh";
+ * await using conn = await connect("nats://127.0.0.1:4222");
+ * const reply = await conn.request("echo", new TextEncoder().encode("hi"));
+ * ```
+ */
+export async function connect(options?: string | ConnectOptions): Promise<Connection> {
+  const o = resolveConnectOptions(options);
+  const natsOptions = { ...o.nats };
+  if (o.credsFile !== undefined) {
+    let creds: Uint8Array;
+    try {
+      creds = await readFile(o.credsFile);
+    } catch (cause) {
+      throw new InvalidArgumentError(`options.credsFile ${JSON.stringify(o.credsFile)} cannot be read`, { cause });
+    }
+    natsOptions.authenticator = credsAuthenticator(creds);
+  }
+  const nc = await dial(natsOptions, o.connectTimeout);
+  return new JetmeshConnection(nc, o, true);
+}
+
+async function dial(options: ConnectionOptions, budget: number): Promise<NatsConnection> {
+  const deadline = Date.now() + budget;
+  const servers = [options.servers ?? []].flat().join(", ");
+  for (;;) {
+    const remaining = deadline - Date.now();
+    try {
+      return await natsConnect({ ...options, timeout: Math.max(1, remaining) });
+    } catch (cause) {
+      if (cause instanceof errors.AuthorizationError || cause instanceof errors.UserAuthenticationExpiredError) {
+        throw new ConnectionError(`authentication to ${servers} failed: ${cause.message}`, { cause });
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const why = cause instanceof Error ? cause.message : String(cause);
+        throw new ConnectionError(`no NATS server reachable at ${servers} within ${budget} ms (${why})`, { cause });
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MS, left)));
+    }
+  }
+}

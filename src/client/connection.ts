@@ -1,0 +1,228 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  ClosedError,
+  ConnectionError,
+  fromNatsError,
+  type JetmeshError,
+  PayloadTooLargeError,
+  type Subjects,
+  subjects,
+  validateName,
+  validateOptions,
+  validatePayload,
+  validateSignal,
+  validateTimeout,
+} from "../internal/index.js";
+import {
+  createService,
+  type Service,
+  type ServiceHandler,
+  type ServiceHost,
+  type ServiceImpl,
+  type ServiceLimits,
+} from "../service/index.js";
+import type { ResolvedSettings } from "./options.js";
+import { Requester } from "./requester.js";
+import { type ConnectionStatus, toConnectionStatus } from "./status.js";
+
+/** Options of {@link Connection.request}. */
+export interface RequestOptions {
+  /** Time-out in ms (integer >= 1). Default: the connection's `timeout` (10 000). */
+  timeout?: number;
+  /** Aborts the request; it rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+const REQUEST_KEYS = ["timeout", "signal"] as const;
+
+/**
+ * A connection to NATS, from {@link connect}. Closing it closes every service
+ * it owns; after `close()` every call rejects with `ClosedError`.
+ *
+ * @example
+ * ```ts
+ * await using conn = await connect("nats://127.0.0.1:4222");
+ * const reply = await conn.request("echo", new TextEncoder().encode("hi"), { timeout: 1000 });
+ * ```
+ */
+export interface Connection extends AsyncDisposable {
+  /** The subject namespace of this connection. */
+  readonly namespace: string;
+  /** Resolves once the connection is closed: undefined after `close()`, the reason when it was lost. */
+  readonly closed: Promise<Error | undefined>;
+  /** The underlying NATS connection, for what jetmesh does not cover. */
+  readonly nats: NatsConnection;
+  /**
+   * Sends `payload` to one member of `cluster` and resolves with its reply.
+   * Rejects `NoRespondersError` (no member), `RemoteError` (the handler threw),
+   * `OverloadedError` (the member's limits were full), `TimeoutError`,
+   * `ClosedError`, `PayloadTooLargeError` or `InvalidArgumentError`.
+   */
+  request(cluster: string, payload: Uint8Array, options?: RequestOptions): Promise<Uint8Array>;
+  /**
+   * Sends `payload` to every member of `cluster`, best effort. Resolves once
+   * the message is handed to the client (no round trip); no error when the
+   * cluster has no member.
+   */
+  broadcast(cluster: string, payload: Uint8Array): Promise<void>;
+  /**
+   * Registers this process as a member of `cluster`. Resolves once the member
+   * is live on the server. `unregister()` leaves this connection open.
+   */
+  register(cluster: string, handler: ServiceHandler, limits?: Partial<ServiceLimits>): Promise<Service>;
+  /** Connection state changes (disconnect, reconnect, ...) until the connection closes. */
+  status(): AsyncIterable<ConnectionStatus>;
+  /** Closes every service, rejects pending requests with `ClosedError`, then closes the NATS connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+export class JetmeshConnection implements Connection {
+  readonly #nc: NatsConnection;
+  readonly #settings: ResolvedSettings;
+  readonly #subjects: Subjects;
+  readonly #requester: Requester;
+  readonly #ownsNats: boolean;
+  readonly #services = new Set<ServiceImpl>();
+  #closing: Promise<void> | undefined;
+  #resolveClosed!: (reason: Error | undefined) => void;
+  readonly closed: Promise<Error | undefined>;
+
+  constructor(nc: NatsConnection, settings: ResolvedSettings, ownsNats: boolean) {
+    this.#nc = nc;
+    this.#settings = settings;
+    this.#subjects = subjects(settings.namespace);
+    this.#requester = new Requester(nc, settings.logger);
+    this.#ownsNats = ownsNats;
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    nc.closed().then(
+      (err) => this.#lost(err ?? undefined),
+      (err: unknown) => this.#lost(err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  get namespace(): string {
+    return this.#settings.namespace;
+  }
+
+  get nats(): NatsConnection {
+    return this.#nc;
+  }
+
+  async request(cluster: string, payload: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
+    this.#ensureOpen("request");
+    validateName("cluster", cluster);
+    validatePayload("payload", payload);
+    const o = validateOptions<RequestOptions>("options", options, REQUEST_KEYS);
+    const timeout = validateTimeout("options.timeout", o.timeout, this.#settings.timeout);
+    const signal = validateSignal(o.signal);
+    this.#checkSize(payload, `request to cluster "${cluster}"`);
+    if (signal?.aborted) throw signal.reason;
+    return this.#requester.request(this.#subjects.request(cluster), cluster, payload, timeout, signal);
+  }
+
+  async broadcast(cluster: string, payload: Uint8Array): Promise<void> {
+    this.#ensureOpen("broadcast");
+    validateName("cluster", cluster);
+    validatePayload("payload", payload);
+    this.#checkSize(payload, `broadcast to cluster "${cluster}"`);
+    try {
+      this.#nc.publish(this.#subjects.broadcast(cluster), payload);
+    } catch (err) {
+      throw fromNatsError(err, `broadcast to cluster "${cluster}"`);
+    }
+  }
+
+  async register(cluster: string, handler: ServiceHandler, limits?: Partial<ServiceLimits>): Promise<Service> {
+    return this.registerOwned(cluster, handler, limits, false);
+  }
+
+  /** register(), optionally handing the service ownership of this connection. */
+  async registerOwned(
+    cluster: string,
+    handler: ServiceHandler,
+    limits: Partial<ServiceLimits> | undefined,
+    ownsConnection: boolean,
+  ): Promise<Service> {
+    this.#ensureOpen("register");
+    const host: ServiceHost = {
+      nc: this.#nc,
+      connection: this,
+      subjects: this.#subjects,
+      logger: this.#settings.logger,
+      drainTimeout: this.#settings.drainTimeout,
+      ownsConnection,
+      forget: (svc) => this.#services.delete(svc),
+    };
+    const svc = await createService(host, cluster, handler, limits);
+    if (this.#closing) {
+      await svc.stop();
+      throw new ClosedError("register: the connection was closed while registering");
+    }
+    this.#services.add(svc);
+    return svc;
+  }
+
+  status(): AsyncIterable<ConnectionStatus> {
+    const closing = this.#closing !== undefined;
+    const source = closing ? undefined : this.#nc.status();
+    return {
+      async *[Symbol.asyncIterator]() {
+        if (!source) throw new ClosedError("status: the connection is closed");
+        for await (const s of source) {
+          const status = toConnectionStatus(s);
+          if (status) yield status;
+        }
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown(undefined);
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #ensureOpen(what: string): void {
+    if (this.#closing) throw new ClosedError(`${what}: the connection is closed`);
+  }
+
+  #checkSize(payload: Uint8Array, what: string): void {
+    const max = this.#nc.info?.max_payload;
+    if (max !== undefined && payload.byteLength > max) {
+      throw new PayloadTooLargeError(`${what}: payload is ${payload.byteLength} bytes, the server's max is ${max}`);
+    }
+  }
+
+  /** The NATS connection ended: by our close(), or lost for good. */
+  #lost(err: Error | undefined): void {
+    if (this.#closing) return;
+    const reason: JetmeshError =
+      err === undefined
+        ? new ConnectionError("the connection to NATS was closed")
+        : fromNatsError(err, "the connection to NATS was lost");
+    this.#settings.logger.error({ error: reason }, "connection to NATS lost for good");
+    this.#closing = this.#shutdown(reason);
+  }
+
+  async #shutdown(lost: JetmeshError | undefined): Promise<void> {
+    this.#requester.rejectAll(
+      new ClosedError(lost ? "the connection to NATS was lost" : "the connection was closed", { cause: lost }),
+    );
+    const services = [...this.#services];
+    this.#services.clear();
+    await Promise.all(services.map((svc) => (lost ? svc.drop(lost) : svc.stop())));
+    if (!lost) {
+      this.#requester.close();
+      if (this.#ownsNats) {
+        await this.#nc.flush().catch(() => {});
+        await this.#nc.close().catch(() => {});
+      }
+    }
+    this.#resolveClosed(lost);
+  }
+}

@@ -1,0 +1,19 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type Connection, JetmeshConnection } from "./connection.js";
+import { type ConnectionSettings, resolveSettings } from "./options.js";
+
+/**
+ * Builds a jetmesh {@link Connection} over a NATS connection you already have
+ * (any transport). Closing the jetmesh connection closes its services and
+ * requests but leaves `nc` open: it stays yours.
+ *
+ * @example
+ * ```ts
+ * import { connect as natsConnect } from "@nats-io/transport-node";
+ * const nc = await natsConnect({ servers: url });
+ * const conn = fromNats(nc, { namespace: "shop" });
+ * ```
+ */
+export function fromNats(nc: NatsConnection, settings?: ConnectionSettings): Connection {
+  return new JetmeshConnection(nc, resolveSettings(settings), false);
+}

@@ -1,0 +1,143 @@
+/**
+ * Runs at most `threads` calls of `run` at once and holds at most `memory`
+ * bytes of items waiting to start: Iris's thread and memory limits.
+ *
+ * An item that can start at once is never queued. One that would take the
+ * queued bytes past `memory` is refused (`offer` returns false), so the bytes
+ * held never exceed the limit.
+ */
+export class BoundedQueue<T> {
+  #running = 0;
+  #queuedBytes = 0;
+  #peakQueuedBytes = 0;
+  #peakRunning = 0;
+  #items: Array<{ item: T; size: number } | undefined> = [];
+  #head = 0;
+  #pumping = false;
+  #closed = false;
+  #idle: Array<() => void> = [];
+
+  constructor(
+    readonly threads: number,
+    readonly memory: number,
+    private readonly run: (item: T) => unknown,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  /** Handler calls running now. */
+  get running(): number {
+    return this.#running;
+  }
+  /** Bytes of items waiting to start. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+  /** Items waiting to start. */
+  get queued(): number {
+    return this.#items.length - this.#head;
+  }
+  /** The most bytes ever waiting at once. */
+  get peakQueuedBytes(): number {
+    return this.#peakQueuedBytes;
+  }
+  /** The most calls ever running at once. */
+  get peakRunning(): number {
+    return this.#peakRunning;
+  }
+
+  /** Whether an item of `size` bytes would be accepted now. */
+  fits(size: number): boolean {
+    if (this.#closed) return false;
+    if (this.#running < this.threads && this.queued === 0) return true;
+    return this.#queuedBytes + size <= this.memory;
+  }
+
+  /** Starts or queues `item`; false when it does not fit (or the queue is closed). */
+  offer(item: T, size: number): boolean {
+    if (!this.fits(size)) return false;
+    if (this.#running < this.threads && this.queued === 0) {
+      this.#start(item);
+      return true;
+    }
+    this.#items.push({ item, size });
+    this.#queuedBytes += size;
+    if (this.#queuedBytes > this.#peakQueuedBytes) this.#peakQueuedBytes = this.#queuedBytes;
+    return true;
+  }
+
+  /** Refuses new items from now on; queued ones still run unless taken with `takeQueued`. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** Removes and returns the items still waiting to start. */
+  takeQueued(): T[] {
+    const out: T[] = [];
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const entry = this.#items[i];
+      if (entry) out.push(entry.item);
+    }
+    this.#items = [];
+    this.#head = 0;
+    this.#queuedBytes = 0;
+    this.#settle();
+    return out;
+  }
+
+  /** Resolves once nothing runs and nothing waits. */
+  idle(): Promise<void> {
+    if (this.#running === 0 && this.queued === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #start(item: T): void {
+    this.#running++;
+    if (this.#running > this.#peakRunning) this.#peakRunning = this.#running;
+    let result: unknown;
+    try {
+      result = this.run(item);
+    } catch (err) {
+      this.#finish(err);
+      return;
+    }
+    if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+      (result as PromiseLike<unknown>).then(
+        () => this.#finish(),
+        (err: unknown) => this.#finish(err),
+      );
+    } else {
+      this.#finish();
+    }
+  }
+
+  #finish(err?: unknown): void {
+    this.#running--;
+    if (err !== undefined) this.onError(err);
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    while (this.#running < this.threads && this.#head < this.#items.length) {
+      const entry = this.#items[this.#head];
+      this.#items[this.#head++] = undefined;
+      if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+        this.#items = this.#items.slice(this.#head);
+        this.#head = 0;
+      }
+      if (!entry) continue;
+      this.#queuedBytes -= entry.size;
+      this.#start(entry.item);
+    }
+    this.#pumping = false;
+    this.#settle();
+  }
+
+  #settle(): void {
+    if (this.#running !== 0 || this.queued !== 0 || this.#idle.length === 0) return;
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The jetmesh error family. Every error jetmesh raises is a {@link JetmeshError}
+ * with a stable string `code`; errors from the NATS client are mapped to one of
+ * these and kept as `cause`.
+ */
+
+const BRAND = Symbol.for("jetmesh.error");
+
+/** The stable codes carried by {@link JetmeshError.code}. */
+export type ErrorCode =
+  | "TIMEOUT"
+  | "CLOSED"
+  | "REMOTE"
+  | "NO_RESPONDERS"
+  | "OVERLOADED"
+  | "INVALID_ARGUMENT"
+  | "PAYLOAD_TOO_LARGE"
+  | "CONNECTION";
+
+/**
+ * Base class of every error jetmesh raises.
+ *
+ * `instanceof JetmeshError` works across duplicate installs of the package.
+ *
+ * @example
+ * ```ts
+ * import { JetmeshError } from "jetmesh";
+ * try { await conn.request("echo", bytes); }
+ * catch (err) { if (err instanceof JetmeshError && err.retryable) { ... } }
+ * ```
+ */
+export class JetmeshError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: ErrorCode;
+  /** Whether the same operation may safely be tried again. */
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options?.retryable ?? false;
+    this.name = new.target.name;
+  }
+
+  /** Brand check, so that errors from another copy of jetmesh still match. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass on the right of instanceof
+    return isInstance(this, value);
+  }
+}
+Object.defineProperty(JetmeshError.prototype, BRAND, { value: true });
+
+function isInstance(cls: abstract new (...args: never[]) => unknown, value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (Function.prototype[Symbol.hasInstance].call(cls, value)) return true;
+  if ((value as Record<symbol, unknown>)[BRAND] !== true) return false;
+  return cls === JetmeshError || (value as Error).name === cls.name;
+}
+
+type ErrorOptions = { cause?: unknown };
+
+/** A request, tunnel set-up, send or recv ran past its time-out. */
+export class TimeoutError extends JetmeshError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("TIMEOUT", message, { ...options, retryable: true });
+  }
+}
+
+/** The connection, service, subscription or tunnel was closed. */
+export class ClosedError extends JetmeshError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("CLOSED", message, options);
+  }
+}
+
+/**
+ * The remote handler failed. `message` is the remote message; `remoteCode` is
+ * the code the handler gave (an `Error` with a `code` property), if any.
+ */
+export class RemoteError extends JetmeshError {
+  /** The code sent by the remote side (`Nats-Service-Error-Code`), or `undefined`. */
+  readonly remoteCode: string | undefined;
+
+  constructor(message: string, remoteCode?: string, options?: ErrorOptions) {
+    super("REMOTE", message, options);
+    this.remoteCode = remoteCode;
+  }
+}
+
+/** No member of the cluster exists: NATS answered at once that nobody listens. */
+export class NoRespondersError extends JetmeshError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("NO_RESPONDERS", message, { ...options, retryable: true });
+  }
+}
+
+/** The chosen member's limits were full. Safe to retry. */
+export class OverloadedError extends JetmeshError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("OVERLOADED", message, { ...options, retryable: true });
+  }
+}
+
+/** A bad argument: name, time-out, payload, handler, limits or options. */
+export class InvalidArgumentError extends JetmeshError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("INVALID_ARGUMENT", message, options);
+  }
+}
+
+/** A payload larger than the server's max payload (or the tunnel maximum). */
+export class PayloadTooLargeError extends JetmeshError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("PAYLOAD_TOO_LARGE", message, options);
+  }
+}
+
+/** No server could be reached within the connect time-out, or authentication failed. */
+export class ConnectionError extends JetmeshError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("CONNECTION", message, { ...options, retryable: true });
+  }
+}

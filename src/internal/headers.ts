@@ -1,0 +1,30 @@
+/** Every header name jetmesh reads or writes, in one place. */
+export const HEADER = {
+  /** Human-readable error message of a failed request (micro protocol). */
+  serviceError: "Nats-Service-Error",
+  /** Error code of a failed request (micro protocol). */
+  serviceErrorCode: "Nats-Service-Error-Code",
+  /** jetmesh's kind of a failed request: one of {@link ERROR_KIND}. */
+  errorKind: "Jetmesh-Error",
+  /** The caller's remaining time in ms when it sent the request. */
+  timeout: "Jetmesh-Timeout",
+} as const;
+
+/** Values of the {@link HEADER.errorKind} header. */
+export const ERROR_KIND = {
+  /** The handler threw. */
+  remote: "REMOTE",
+  /** The member's request queue was full. */
+  overloaded: "OVERLOADED",
+  /** The member is going away; the request was not handled. */
+  closed: "CLOSED",
+  /** The request could not be understood (bad headers). */
+  badRequest: "BAD_REQUEST",
+  /** The handler returned something that is not bytes. */
+  badReply: "BAD_REPLY",
+  /** The handler returned more bytes than the server's max payload. */
+  replyTooLarge: "REPLY_TOO_LARGE",
+} as const;
+
+/** NATS status code of a "no responders" answer. */
+export const NO_RESPONDERS_STATUS = 503;

@@ -1,0 +1,29 @@
+export { BoundedQueue } from "./bounded-queue.js";
+export { DEFAULTS } from "./defaults.js";
+export {
+  ClosedError,
+  ConnectionError,
+  type ErrorCode,
+  InvalidArgumentError,
+  JetmeshError,
+  NoRespondersError,
+  OverloadedError,
+  PayloadTooLargeError,
+  RemoteError,
+  TimeoutError,
+} from "./errors.js";
+export { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
+export { consoleLogger, type Logger, silentLogger } from "./logger.js";
+export { fromNatsError } from "./nats-errors.js";
+export { codeOf, type ErrorKind, errorHeaders, errorOfReply } from "./reply-errors.js";
+export { type Subjects, subjects } from "./subjects.js";
+export {
+  validateHandler,
+  validateLimits,
+  validateName,
+  validateNamespace,
+  validateOptions,
+  validatePayload,
+  validateSignal,
+  validateTimeout,
+} from "./validate.js";

@@ -1,0 +1,37 @@
+/**
+ * The logger jetmesh writes to: any pino-compatible logger (`debug`, `info`,
+ * `warn`, `error`, each taking a context object and a message).
+ */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const noop = (): void => {};
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
+
+/**
+ * The default logger: warnings and errors to stderr, nothing else.
+ * @example
+ * ```ts
+ * const conn = await connect({ servers: url, logger: consoleLogger("debug") });
+ * ```
+ */
+export function consoleLogger(level: "debug" | "info" | "warn" | "error" = "warn"): Logger {
+  const order = ["debug", "info", "warn", "error"] as const;
+  const min = order.indexOf(level);
+  const make =
+    (name: (typeof order)[number]) =>
+    (obj: object, msg?: string): void => {
+      if (order.indexOf(name) < min) return;
+      const context = Object.entries(obj)
+        .map(([k, v]) => `${k}=${v instanceof Error ? JSON.stringify(v.message) : JSON.stringify(v)}`)
+        .join(" ");
+      console.error(`[jetmesh] ${name.toUpperCase()} ${msg ?? ""}${context ? ` ${context}` : ""}`);
+    };
+  return { debug: make("debug"), info: make("info"), warn: make("warn"), error: make("error") };
+}

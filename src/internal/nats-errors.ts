@@ -1,0 +1,32 @@
+/**
+ * Maps errors from the NATS client to the jetmesh family, keeping the original
+ * as `cause`. Nothing raw from the client reaches the user.
+ */
+import { errors } from "@nats-io/nats-core";
+import {
+  ClosedError,
+  ConnectionError,
+  JetmeshError,
+  NoRespondersError,
+  PayloadTooLargeError,
+  TimeoutError,
+} from "./errors.js";
+
+export function fromNatsError(err: unknown, what: string): JetmeshError {
+  if (err instanceof JetmeshError) return err;
+  const cause = err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof errors.ClosedConnectionError || err instanceof errors.DrainingConnectionError) {
+    return new ClosedError(`${what}: the connection is closed`, { cause });
+  }
+  if (err instanceof errors.TimeoutError) return new TimeoutError(`${what}: timed out`, { cause });
+  if (err instanceof errors.NoRespondersError) return new NoRespondersError(`${what}: no responders`, { cause });
+  if (err instanceof errors.RequestError && err.isNoResponders()) {
+    return new NoRespondersError(`${what}: no responders`, { cause });
+  }
+  if (/max.?payload/i.test(message)) return new PayloadTooLargeError(`${what}: ${message}`, { cause });
+  if (err instanceof errors.AuthorizationError || err instanceof errors.UserAuthenticationExpiredError) {
+    return new ConnectionError(`${what}: authentication failed (${message})`, { cause });
+  }
+  return new ConnectionError(`${what}: ${message}`, { cause });
+}

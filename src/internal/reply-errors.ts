@@ -1,0 +1,49 @@
+/**
+ * How a failed request travels back to the caller: the micro protocol's
+ * `Nats-Service-Error` / `Nats-Service-Error-Code` headers (so any NATS client
+ * understands them) plus jetmesh's own `Jetmesh-Error` kind.
+ */
+import { headers, type MsgHdrs } from "@nats-io/nats-core";
+import { ClosedError, type JetmeshError, NoRespondersError, OverloadedError, RemoteError } from "./errors.js";
+import { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
+
+export type ErrorKind = (typeof ERROR_KIND)[keyof typeof ERROR_KIND];
+
+/** Header values may not hold line breaks; long messages are cut. */
+function headerValue(text: string): string {
+  const flat = text.replace(/[\r\n]+/g, " ");
+  return flat.length > 1024 ? `${flat.slice(0, 1021)}...` : flat;
+}
+
+/** The code carried by a thrown value: its `code` property, else "500". */
+export function codeOf(err: unknown): string {
+  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === "string" || typeof code === "number" ? String(code) : "500";
+}
+
+/** Headers of an error reply. */
+export function errorHeaders(kind: ErrorKind, message: string, code: string): MsgHdrs {
+  const h = headers();
+  h.set(HEADER.serviceError, headerValue(message || "error"));
+  h.set(HEADER.serviceErrorCode, headerValue(code));
+  h.set(HEADER.errorKind, kind);
+  return h;
+}
+
+/** The error a reply carries, or undefined when it is a plain reply. */
+export function errorOfReply(h: MsgHdrs | undefined, cluster: string): JetmeshError | undefined {
+  if (h === undefined) return undefined;
+  if (h.code === NO_RESPONDERS_STATUS) return new NoRespondersError(`no member of cluster "${cluster}" is registered`);
+  const message = h.get(HEADER.serviceError);
+  const code = h.get(HEADER.serviceErrorCode);
+  if (!message && !code) return undefined;
+  const text = message || `error ${code}`;
+  switch (h.get(HEADER.errorKind)) {
+    case ERROR_KIND.overloaded:
+      return new OverloadedError(`cluster "${cluster}": ${text}`);
+    case ERROR_KIND.closed:
+      return new ClosedError(`cluster "${cluster}": ${text}`);
+    default:
+      return new RemoteError(text, code || undefined);
+  }
+}

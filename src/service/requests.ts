@@ -1,0 +1,159 @@
+/**
+ * Request dispatch of one member: queue-group subscription, limits, deadline
+ * checks, replies and error replies.
+ */
+import { Empty, type Msg, type Subscription } from "@nats-io/nats-core";
+import { BoundedQueue, codeOf, ERROR_KIND, type ErrorKind, errorHeaders, HEADER } from "../internal/index.js";
+import { RequestContextImpl } from "./context.js";
+import type { ServiceHandler, ServiceHost } from "./types.js";
+
+interface Job {
+  msg: Msg;
+  reply: string;
+  deadline: number;
+}
+
+type RequestHandler = NonNullable<ServiceHandler["handleRequest"]>;
+
+export class RequestDispatcher {
+  requests = 0;
+  errors = 0;
+  overloaded = 0;
+  expired = 0;
+  malformed = 0;
+  readonly queue: BoundedQueue<Job>;
+  #sub: Subscription | undefined;
+
+  constructor(
+    private readonly host: ServiceHost,
+    private readonly cluster: string,
+    private readonly memberId: string,
+    private readonly handle: RequestHandler,
+    threads: number,
+    memory: number,
+    private readonly stopped: AbortSignal,
+  ) {
+    this.queue = new BoundedQueue<Job>(
+      threads,
+      memory,
+      (job) => this.#run(job),
+      (err) => host.logger.error({ cluster, error: err }, "request dispatch failed"),
+    );
+  }
+
+  subscribe(): void {
+    this.#sub = this.host.nc.subscribe(this.host.subjects.request(this.cluster), {
+      queue: this.cluster,
+      callback: (err, msg) => this.#arrive(err, msg),
+    });
+  }
+
+  /** Stops taking requests; those already on their way are still queued. */
+  async drain(): Promise<void> {
+    await this.#sub?.drain().catch(() => {});
+    this.queue.close();
+  }
+
+  /** Answers every request still waiting with a CLOSED error. */
+  abandon(): void {
+    for (const job of this.queue.takeQueued()) {
+      this.#replyError(job.reply, ERROR_KIND.closed, `member ${this.memberId} stopped before handling it`, "503");
+    }
+  }
+
+  #arrive(err: Error | null, msg: Msg): void {
+    if (err) {
+      this.host.logger.warn({ cluster: this.cluster, error: err }, "request subscription error");
+      return;
+    }
+    const reply = msg.reply;
+    if (!reply) {
+      this.malformed++;
+      this.host.logger.warn({ cluster: this.cluster, subject: msg.subject }, "request without a reply subject dropped");
+      return;
+    }
+    let deadline = Number.POSITIVE_INFINITY;
+    try {
+      const timeout = msg.headers?.get(HEADER.timeout);
+      if (timeout) {
+        const ms = Number(timeout);
+        if (!Number.isFinite(ms) || ms < 0) throw new Error(`bad ${HEADER.timeout} header ${JSON.stringify(timeout)}`);
+        deadline = Date.now() + ms;
+      }
+    } catch (cause) {
+      this.malformed++;
+      this.host.logger.warn({ cluster: this.cluster, subject: msg.subject, error: cause }, "malformed request");
+      this.#replyError(reply, ERROR_KIND.badRequest, `malformed request: ${String(cause)}`, "400");
+      return;
+    }
+    if (!this.queue.offer({ msg, reply, deadline }, msg.data.byteLength)) {
+      this.overloaded++;
+      this.#replyError(reply, ERROR_KIND.overloaded, `member ${this.memberId} is overloaded, retry later`, "503");
+    }
+  }
+
+  #run(job: Job): unknown {
+    if (job.deadline <= Date.now()) {
+      this.expired++;
+      return undefined;
+    }
+    this.requests++;
+    const ctx = new RequestContextImpl(this.cluster, job.msg.subject, job.msg.headers, job.deadline, this.stopped);
+    let out: unknown;
+    try {
+      out = this.handle(job.msg.data, ctx);
+    } catch (err) {
+      this.#failed(job, err);
+      return undefined;
+    }
+    if (out instanceof Promise) {
+      return out.then(
+        (value: unknown) => this.#reply(job, value),
+        (err: unknown) => this.#failed(job, err),
+      );
+    }
+    this.#reply(job, out);
+    return undefined;
+  }
+
+  #reply(job: Job, value: unknown): void {
+    let data: Uint8Array;
+    if (value === undefined || value === null) data = Empty;
+    else if (value instanceof Uint8Array) data = value;
+    else {
+      this.errors++;
+      const type = Object.prototype.toString.call(value);
+      this.host.logger.warn({ cluster: this.cluster, type }, "handleRequest returned something that is not bytes");
+      this.#replyError(job.reply, ERROR_KIND.badReply, `handleRequest returned ${type}, not a Uint8Array`, "500");
+      return;
+    }
+    const max = this.host.nc.info?.max_payload;
+    if (max !== undefined && data.byteLength > max) {
+      this.errors++;
+      const message = `reply of ${data.byteLength} bytes exceeds the server's max payload of ${max}`;
+      this.host.logger.warn({ cluster: this.cluster, size: data.byteLength, max }, message);
+      this.#replyError(job.reply, ERROR_KIND.replyTooLarge, message, "500");
+      return;
+    }
+    this.#publish(job.reply, data);
+  }
+
+  #failed(job: Job, err: unknown): void {
+    this.errors++;
+    const message = err instanceof Error ? err.message : String(err);
+    this.host.logger.debug({ cluster: this.cluster, error: err }, "handleRequest threw");
+    this.#replyError(job.reply, ERROR_KIND.remote, message, codeOf(err));
+  }
+
+  #replyError(reply: string, kind: ErrorKind, message: string, code: string): void {
+    this.#publish(reply, Empty, errorHeaders(kind, message, code));
+  }
+
+  #publish(reply: string, data: Uint8Array, headers?: ReturnType<typeof errorHeaders>): void {
+    try {
+      this.host.nc.publish(reply, data, headers ? { headers } : undefined);
+    } catch (err) {
+      this.host.logger.warn({ cluster: this.cluster, error: err }, "reply could not be sent");
+    }
+  }
+}

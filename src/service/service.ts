@@ -1,0 +1,174 @@
+import { nuid } from "@nats-io/nats-core";
+import { ClosedError, fromNatsError, InvalidArgumentError, validateHandler, validateName } from "../internal/index.js";
+import { BroadcastDispatcher } from "./broadcasts.js";
+import { resolveServiceLimits } from "./limits.js";
+import { RequestDispatcher } from "./requests.js";
+import type { ServiceHandler, ServiceHost, ServiceImpl, ServiceLimits, ServiceStats } from "./types.js";
+
+const METHODS = ["init", "handleRequest", "handleBroadcast", "handleDrop"] as const;
+const SERVING = ["handleRequest", "handleBroadcast"] as const;
+
+/** Validates register()'s arguments; returns the limits with defaults filled in. */
+export function checkServiceArgs(cluster: unknown, handler: unknown, limits: unknown): ServiceLimits {
+  validateName("cluster", cluster);
+  validateHandler("handler", handler, METHODS);
+  const h = handler as Record<string, unknown>;
+  if (!SERVING.some((m) => typeof h[m] === "function")) {
+    throw new InvalidArgumentError(`handler must have at least one of ${SERVING.join(", ")}`);
+  }
+  return resolveServiceLimits(limits);
+}
+
+/** Validates, runs `init`, subscribes, and resolves once the member is live on the server. */
+export async function createService(
+  host: ServiceHost,
+  cluster: string,
+  handler: ServiceHandler,
+  limits: Partial<ServiceLimits> | undefined,
+): Promise<ServiceImpl> {
+  const svc = new MemberService(host, cluster, handler, checkServiceArgs(cluster, handler, limits));
+  await svc.start();
+  return svc;
+}
+
+class MemberService implements ServiceImpl {
+  readonly id = nuid.next();
+  readonly closed: Promise<Error | undefined>;
+  readonly #host: ServiceHost;
+  readonly #handler: ServiceHandler;
+  readonly #requests: RequestDispatcher | undefined;
+  readonly #broadcasts: BroadcastDispatcher | undefined;
+  readonly #stopped = new AbortController();
+  #stopping: Promise<void> | undefined;
+  #resolveClosed!: (reason: Error | undefined) => void;
+
+  constructor(
+    host: ServiceHost,
+    readonly cluster: string,
+    handler: ServiceHandler,
+    readonly limits: Readonly<ServiceLimits>,
+  ) {
+    this.#host = host;
+    this.#handler = handler;
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    const { handleRequest, handleBroadcast } = handler;
+    this.#requests = handleRequest
+      ? new RequestDispatcher(
+          host,
+          cluster,
+          this.id,
+          handleRequest.bind(handler),
+          limits.requestThreads,
+          limits.requestMemory,
+          this.#stopped.signal,
+        )
+      : undefined;
+    this.#broadcasts = handleBroadcast
+      ? new BroadcastDispatcher(
+          host,
+          cluster,
+          handleBroadcast.bind(handler),
+          limits.broadcastThreads,
+          limits.broadcastMemory,
+        )
+      : undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.#handler.init?.(this.#host.connection);
+    try {
+      this.#requests?.subscribe();
+      this.#broadcasts?.subscribe();
+      await this.#host.nc.flush();
+    } catch (err) {
+      await this.stop();
+      throw fromNatsError(err, `register to cluster "${this.cluster}"`);
+    }
+    this.#host.logger.info({ cluster: this.cluster, id: this.id }, "service registered");
+  }
+
+  stats(): ServiceStats {
+    const r = this.#requests;
+    const b = this.#broadcasts;
+    return {
+      requests: r?.requests ?? 0,
+      requestErrors: r?.errors ?? 0,
+      overloaded: r?.overloaded ?? 0,
+      expired: r?.expired ?? 0,
+      broadcasts: b?.broadcasts ?? 0,
+      broadcastErrors: b?.errors ?? 0,
+      dropped: b?.dropped ?? 0,
+      malformed: r?.malformed ?? 0,
+      requestsRunning: r?.queue.running ?? 0,
+      requestsQueuedBytes: r?.queue.queuedBytes ?? 0,
+      requestsPeakQueuedBytes: r?.queue.peakQueuedBytes ?? 0,
+      broadcastsRunning: b?.queue.running ?? 0,
+      broadcastsQueuedBytes: b?.queue.queuedBytes ?? 0,
+      broadcastsPeakQueuedBytes: b?.queue.peakQueuedBytes ?? 0,
+    };
+  }
+
+  async unregister(): Promise<void> {
+    await this.stop();
+    if (this.#host.ownsConnection) await this.#host.connection.close();
+  }
+
+  close(): Promise<void> {
+    return this.unregister();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.unregister();
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#drainAndStop();
+    return this.#stopping;
+  }
+
+  drop(reason: Error): Promise<void> {
+    this.#stopping ??= this.#dropped(reason);
+    return this.#stopping;
+  }
+
+  async #drainAndStop(): Promise<void> {
+    const dispatchers = [this.#requests, this.#broadcasts].filter((d) => d !== undefined);
+    await Promise.all(dispatchers.map((d) => d.drain()));
+    const idle = Promise.all(dispatchers.map((d) => d.queue.idle())).then(() => true);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(resolve, this.#host.drainTimeout, false);
+    });
+    const drained = await Promise.race([idle, timedOut]);
+    clearTimeout(timer);
+    if (!drained) {
+      this.#host.logger.warn(
+        { cluster: this.cluster, id: this.id, drainTimeout: this.#host.drainTimeout },
+        "handlers still running after the drain time-out; abandoning queued work",
+      );
+      for (const d of dispatchers) d.abandon();
+    }
+    this.#stopped.abort(new ClosedError(`service "${this.cluster}" stopped`));
+    await this.#host.nc.flush().catch(() => {});
+    this.#host.forget(this);
+    this.#host.logger.info({ cluster: this.cluster, id: this.id }, "service unregistered");
+    this.#resolveClosed(undefined);
+  }
+
+  async #dropped(reason: Error): Promise<void> {
+    for (const d of [this.#requests, this.#broadcasts]) {
+      d?.queue.close();
+      d?.queue.takeQueued();
+    }
+    this.#stopped.abort(reason);
+    try {
+      await this.#handler.handleDrop?.(reason);
+    } catch (err) {
+      this.#host.logger.error({ cluster: this.cluster, error: err }, "handleDrop threw");
+    }
+    this.#host.forget(this);
+    this.#resolveClosed(reason);
+  }
+}

@@ -1,0 +1,161 @@
+import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import type { Connection } from "../client/index.js";
+import type { Logger, Subjects } from "../internal/index.js";
+
+/**
+ * Iris's service limits: at most `*Threads` handler calls run at once, and at
+ * most `*Memory` bytes of messages wait to start. Defaults: 4 x CPU count
+ * threads and 64 MiB, as in Iris.
+ */
+export interface ServiceLimits {
+  /** Request handlers running at once. */
+  requestThreads: number;
+  /** Bytes of requests waiting for a handler; a request that does not fit gets `OverloadedError`. */
+  requestMemory: number;
+  /** Broadcast handlers running at once. */
+  broadcastThreads: number;
+  /** Bytes of broadcasts waiting for a handler; a broadcast that does not fit is dropped and counted. */
+  broadcastMemory: number;
+}
+
+/** What a request handler gets besides the bytes. */
+export interface RequestContext {
+  /** The cluster the request was sent to. */
+  readonly cluster: string;
+  /** The NATS subject it arrived on. */
+  readonly subject: string;
+  /** The request's NATS headers, if any. */
+  readonly headers: MsgHdrs | undefined;
+  /** When the caller gives up (ms since the epoch, local clock); Infinity when the caller sent none. */
+  readonly deadline: number;
+  /** Milliseconds until the caller gives up. */
+  remaining(): number;
+  /** Aborts when the caller's deadline passes, or when the service stops before the handler finished. */
+  readonly signal: AbortSignal;
+}
+
+/** What a broadcast handler gets besides the bytes. */
+export interface BroadcastContext {
+  /** The cluster the broadcast was sent to. */
+  readonly cluster: string;
+  /** The NATS subject it arrived on. */
+  readonly subject: string;
+  /** The broadcast's NATS headers, if any. */
+  readonly headers: MsgHdrs | undefined;
+}
+
+/**
+ * The callbacks of a service. Every method is optional; each may be sync or
+ * async. A service without `handleRequest` takes no requests (callers get
+ * `NoRespondersError` when no member has one).
+ *
+ * @example
+ * ```ts
+ * const handler: ServiceHandler = {
+ *   handleRequest: (req) => req,
+ *   handleBroadcast: (msg) => console.log("got", msg.length, "bytes"),
+ * };
+ * ```
+ */
+export interface ServiceHandler {
+  /** Called once, before any other handler runs; `register` resolves after it. */
+  init?(conn: Connection): void | Promise<void>;
+  /**
+   * Answers one request. Return bytes (nothing replies with empty bytes);
+   * throw to give the caller a `RemoteError` with your message, and the
+   * error's `code` property as its code.
+   */
+  handleRequest?(
+    req: Uint8Array,
+    ctx: RequestContext,
+  ): Uint8Array | undefined | void | Promise<Uint8Array | undefined | void>;
+  /** Handles one broadcast to the cluster. */
+  handleBroadcast?(msg: Uint8Array, ctx: BroadcastContext): void | Promise<void>;
+  /** The connection to NATS was lost for good (never called after `unregister()`/`close()`). */
+  handleDrop?(reason: Error): void | Promise<void>;
+}
+
+/** Counters of one service member, since it registered. */
+export interface ServiceStats {
+  /** Requests handed to the handler. */
+  requests: number;
+  /** Requests whose handler threw or returned something invalid. */
+  requestErrors: number;
+  /** Requests answered `OverloadedError` because the queue was full. */
+  overloaded: number;
+  /** Requests skipped because the caller had already given up. */
+  expired: number;
+  /** Broadcasts handed to the handler. */
+  broadcasts: number;
+  /** Broadcasts whose handler threw. */
+  broadcastErrors: number;
+  /** Broadcasts dropped because the queue was full. */
+  dropped: number;
+  /** Messages from the wire that could not be understood. */
+  malformed: number;
+  /** Request handlers running now. */
+  requestsRunning: number;
+  /** Bytes of requests waiting now. */
+  requestsQueuedBytes: number;
+  /** The most bytes of requests ever waiting at once. */
+  requestsPeakQueuedBytes: number;
+  /** Broadcast handlers running now. */
+  broadcastsRunning: number;
+  /** Bytes of broadcasts waiting now. */
+  broadcastsQueuedBytes: number;
+  /** The most bytes of broadcasts ever waiting at once. */
+  broadcastsPeakQueuedBytes: number;
+}
+
+/**
+ * One registered member of a cluster, from {@link register} or
+ * `conn.register`.
+ *
+ * @example
+ * ```ts
+ * await using svc = await register(url, "echo", { handleRequest: (req) => req });
+ * console.log(svc.stats().requests);
+ * ```
+ */
+export interface Service extends AsyncDisposable {
+  /** The cluster this member belongs to. */
+  readonly cluster: string;
+  /** This member's unique id. */
+  readonly id: string;
+  /** The limits in force (defaults filled in). */
+  readonly limits: Readonly<ServiceLimits>;
+  /** Resolves once the service has stopped: undefined after `unregister()`, the reason when dropped. */
+  readonly closed: Promise<Error | undefined>;
+  /** Counters since registration. */
+  stats(): ServiceStats;
+  /**
+   * Stops taking new work at once, lets running and queued handlers finish
+   * (up to the connection's `drainTimeout`) and their replies go out, then
+   * releases the NATS subscriptions. A service made by the top-level
+   * `register()` also closes its connection. Idempotent.
+   */
+  unregister(): Promise<void>;
+  /** Same as `unregister()`. */
+  close(): Promise<void>;
+}
+
+/** What a service needs from the connection that owns it. */
+export interface ServiceHost {
+  readonly nc: NatsConnection;
+  readonly connection: Connection;
+  readonly subjects: Subjects;
+  readonly logger: Logger;
+  readonly drainTimeout: number;
+  /** Whether unregister() also closes the connection. */
+  readonly ownsConnection: boolean;
+  /** Called once the service has stopped. */
+  forget(svc: ServiceImpl): void;
+}
+
+/** The service as its connection sees it. */
+export interface ServiceImpl extends Service {
+  /** Stops the service (as unregister) without closing the connection. */
+  stop(): Promise<void>;
+  /** The connection was lost for good: calls handleDrop. */
+  drop(reason: Error): Promise<void>;
+}

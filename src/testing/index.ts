@@ -1,0 +1,7 @@
+/**
+ * `jetmesh/testing`: real NATS servers for your integration tests.
+ * @packageDocumentation
+ */
+export { findNatsServer } from "./binary.js";
+export { startNats } from "./start-nats.js";
+export type { NatsServer, StartNatsOptions } from "./types.js";

@@ -1,0 +1,43 @@
+import { startBinary } from "./binary.js";
+import { startDocker } from "./docker.js";
+import type { NatsServer, StartNatsOptions } from "./types.js";
+
+/**
+ * A real JetStream-enabled NATS server for integration tests. Picks, in
+ * order: `NATS_URL` if set; Docker through testcontainers if an engine
+ * answers; the `nats-server` binary (`NATS_SERVER_BIN` or PATH) on a free
+ * loopback port with a temp store dir. Fails with a message naming the fix
+ * when none is available.
+ *
+ * @example
+ * ```ts
+ * import { startNats } from "jetmesh/testing";
+ * await using nats = await startNats();
+ * const conn = await connect(nats.url);
+ * ```
+ */
+export async function startNats(options: StartNatsOptions = {}): Promise<NatsServer> {
+  const fresh =
+    options.user !== undefined ||
+    options.token !== undefined ||
+    options.args !== undefined ||
+    options.jetstream === false;
+  const envUrl = process.env.NATS_URL;
+  if (envUrl && options.useEnv !== false && !fresh) {
+    const server: NatsServer = {
+      kind: "env",
+      url: envUrl,
+      stop: async () => {},
+      restart: async () => {
+        throw new Error("restart() is not possible on the server given by NATS_URL");
+      },
+      [Symbol.asyncDispose]: async () => {},
+    };
+    return server;
+  }
+  if (options.docker !== false) {
+    const docker = await startDocker(options);
+    if (docker) return docker;
+  }
+  return startBinary(options);
+}

@@ -1,0 +1,37 @@
+/** A running NATS server for tests, from {@link startNats}. */
+export interface NatsServer extends AsyncDisposable {
+  /** The URL to connect to. */
+  readonly url: string;
+  /** Where it came from: `NATS_URL`, a Docker container, or a local `nats-server` process. */
+  readonly kind: "env" | "docker" | "binary";
+  /** Stops the server and removes its store (nothing for `env`). Idempotent. */
+  stop(): Promise<void>;
+  /**
+   * Stops the server and starts it again on the same port with the same store
+   * (JetStream file storage survives). Only for `binary`.
+   */
+  restart(): Promise<void>;
+}
+
+/** Options of {@link startNats}. */
+export interface StartNatsOptions {
+  /** Enable JetStream (default true). */
+  jetstream?: boolean;
+  /** Require this user name (with `pass`). */
+  user?: string;
+  /** Password for `user`. */
+  pass?: string;
+  /** Require this token. */
+  token?: string;
+  /** Extra `nats-server` arguments (binary only). */
+  args?: string[];
+  /**
+   * Use `NATS_URL` when set (default true). A server with auth, extra
+   * arguments or JetStream off is always started fresh.
+   */
+  useEnv?: boolean;
+  /** Try Docker (testcontainers) when an engine answers (default true). */
+  docker?: boolean;
+  /** How long to wait for the server to be ready, in ms (default 20 000). */
+  startTimeout?: number;
+}

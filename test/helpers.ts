@@ -1,0 +1,68 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll } from "vitest";
+import { type Connection, type ConnectOptions, connect, silentLogger } from "../src/index.js";
+import { type NatsServer, startNats } from "../src/testing/index.js";
+
+export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** A namespace no other test uses, so tests may share one server. */
+export function uniqueNamespace(): string {
+  return `t${randomBytes(6).toString("hex")}`;
+}
+
+/** Waits until `check` is true, polling; throws with `what` after `timeout` ms. */
+export async function waitFor(what: string, check: () => boolean, timeout = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A promise with its resolve exposed. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/**
+ * One real server for the file (started in beforeAll, stopped in afterAll),
+ * and a `connect` that gives each call its own namespace unless told and
+ * closes every connection after the file.
+ */
+export function useNats(): {
+  server: () => NatsServer;
+  open: (namespace: string, options?: ConnectOptions) => Promise<Connection>;
+} {
+  let server: NatsServer | undefined;
+  const opened: Connection[] = [];
+  beforeAll(async () => {
+    server = await startNats();
+  });
+  afterAll(async () => {
+    await Promise.all(opened.map((c) => c.close()));
+    await server?.stop();
+  });
+  return {
+    server: () => {
+      if (!server) throw new Error("server not started");
+      return server;
+    },
+    open: async (namespace, options = {}) => {
+      if (!server) throw new Error("server not started");
+      const conn = await connect({
+        servers: server.url,
+        namespace,
+        logger: silentLogger,
+        drainTimeout: 500,
+        ...options,
+      });
+      opened.push(conn);
+      return conn;
+    },
+  };
+}
