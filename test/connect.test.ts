@@ -1,0 +1,132 @@
+import { connect as natsConnect } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
+import {
+  ClosedError,
+  ConnectionError,
+  type ConnectionStatus,
+  connect,
+  fromNats,
+  InvalidArgumentError,
+  silentLogger,
+} from "../src/index.js";
+import { startNats } from "../src/testing/index.js";
+import { dec, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
+
+const nats = useNats();
+
+describe("connect", () => {
+  it("fails with ConnectionError within connectTimeout when no server answers", async () => {
+    const started = Date.now();
+    const err = await connect({ servers: "nats://127.0.0.1:1", connectTimeout: 600, logger: silentLogger }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as ConnectionError).message).toMatch(/127\.0\.0\.1:1 within 600 ms/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("passes credentials through: a wrong token is a ConnectionError at once, the right one connects", async () => {
+    await using server = await startNats({ token: "s3cret", useEnv: false });
+    const started = Date.now();
+    const err = await connect({
+      servers: server.url,
+      token: "wrong",
+      connectTimeout: 5000,
+      logger: silentLogger,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as Error).message).toMatch(/authentication/);
+    expect(Date.now() - started).toBeLessThan(2500);
+    await using conn = await connect({ servers: server.url, token: "s3cret", logger: silentLogger });
+    await conn.register("e", { handleRequest: (r) => r });
+    expect(dec(await conn.request("e", enc("ok")))).toBe("ok");
+  });
+
+  it("accepts user and password", async () => {
+    await using server = await startNats({ user: "alice", pass: "pw", useEnv: false });
+    await expect(
+      connect({ servers: server.url, user: "alice", pass: "nope", logger: silentLogger }),
+    ).rejects.toBeInstanceOf(ConnectionError);
+    await using conn = await connect({ servers: server.url, user: "alice", pass: "pw", logger: silentLogger });
+    expect(conn.namespace).toBe("jetmesh");
+  });
+
+  it("rejects bad options before dialing", async () => {
+    const bad: unknown[] = [
+      { servers: [] },
+      { servers: "" },
+      { namespace: "a b" },
+      { namespace: "a.*" },
+      { timeout: 0 },
+      { connectTimeout: 1.5 },
+      { maxReconnectAttempts: -2 },
+      { logger: {} },
+      { serverz: "x" },
+      42,
+    ];
+    for (const options of bad) {
+      await expect(connect(options as never), JSON.stringify(options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    await expect(connect({ credsFile: "/nonexistent/user.creds" })).rejects.toThrow(/credsFile/);
+  });
+
+  it("reconnects after a server restart and reports it through status()", async () => {
+    const server = await startNats({ useEnv: false, docker: false });
+    try {
+      const ns = uniqueNamespace();
+      const conn = await connect({ servers: server.url, namespace: ns, reconnectTimeWait: 100, logger: silentLogger });
+      await conn.register("echo", { handleRequest: (r) => r });
+      const seen: ConnectionStatus["type"][] = [];
+      void (async () => {
+        for await (const s of conn.status()) seen.push(s.type);
+      })();
+      await server.restart();
+      await waitFor("reconnect", () => seen.includes("reconnect"), 15_000);
+      expect(seen).toContain("disconnect");
+      expect(dec(await conn.request("echo", enc("back"), { timeout: 5000 }))).toBe("back");
+      await conn.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("close", () => {
+  it("is idempotent, resolves closed, works with await using, and makes every call reject ClosedError", async () => {
+    const conn = await nats.open(uniqueNamespace());
+    await Promise.all([conn.close(), conn.close()]);
+    expect(await conn.closed).toBeUndefined();
+    await expect(conn.request("x", enc("x"))).rejects.toBeInstanceOf(ClosedError);
+    await expect(conn.broadcast("x", enc("x"))).rejects.toBeInstanceOf(ClosedError);
+    await expect(conn.register("x", { handleRequest: (r) => r })).rejects.toBeInstanceOf(ClosedError);
+    await expect(
+      (async () => {
+        for await (const _ of conn.status()) {
+        }
+      })(),
+    ).rejects.toBeInstanceOf(ClosedError);
+    expect(conn.nats.isClosed()).toBe(true);
+
+    let disposed: import("../src/index.js").Connection | undefined;
+    {
+      await using c = await nats.open(uniqueNamespace());
+      disposed = c;
+    }
+    expect(await disposed.closed).toBeUndefined();
+    expect(disposed.nats.isClosed()).toBe(true);
+  });
+});
+
+describe("fromNats", () => {
+  it("works over an existing NATS connection and leaves it open on close", async () => {
+    const nc = await natsConnect({ servers: nats.server().url });
+    const ns = uniqueNamespace();
+    const conn = fromNats(nc, { namespace: ns, logger: silentLogger });
+    await conn.register("wrapped", { handleRequest: (r) => r });
+    expect(dec(await conn.request("wrapped", enc("w")))).toBe("w");
+    await conn.close();
+    expect(nc.isClosed()).toBe(false);
+    await nc.close();
+  });
+});

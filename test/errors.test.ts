@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import {
+  ClosedError,
+  ConnectionError,
+  InvalidArgumentError,
+  JetmeshError,
+  NoRespondersError,
+  OverloadedError,
+  PayloadTooLargeError,
+  RemoteError,
+  TimeoutError,
+} from "../src/index.js";
+
+describe("errors", () => {
+  it("form one family with stable codes, class names and retry flags", () => {
+    const table: Array<[JetmeshError, string, string, boolean]> = [
+      [new TimeoutError("t"), "TIMEOUT", "TimeoutError", true],
+      [new ClosedError("c"), "CLOSED", "ClosedError", false],
+      [new RemoteError("r", "E1"), "REMOTE", "RemoteError", false],
+      [new NoRespondersError("n"), "NO_RESPONDERS", "NoRespondersError", true],
+      [new OverloadedError("o"), "OVERLOADED", "OverloadedError", true],
+      [new InvalidArgumentError("i"), "INVALID_ARGUMENT", "InvalidArgumentError", false],
+      [new PayloadTooLargeError("p"), "PAYLOAD_TOO_LARGE", "PayloadTooLargeError", false],
+      [new ConnectionError("x"), "CONNECTION", "ConnectionError", true],
+    ];
+    for (const [err, code, name, retryable] of table) {
+      expect(err).toBeInstanceOf(JetmeshError);
+      expect(err).toBeInstanceOf(Error);
+      expect(err.code).toBe(code);
+      expect(err.name).toBe(name);
+      expect(err.retryable).toBe(retryable);
+    }
+    expect(new TimeoutError("t")).not.toBeInstanceOf(ClosedError);
+    expect(new RemoteError("r", "E1").remoteCode).toBe("E1");
+  });
+
+  it("keep the cause", () => {
+    const cause = new Error("root");
+    expect(new ConnectionError("x", { cause }).cause).toBe(cause);
+  });
+
+  it("match instanceof across copies of the package (branded)", () => {
+    // an error made by another copy: same brand and name, different prototype chain
+    const foreign = Object.assign(new Error("other copy"), { name: "TimeoutError", code: "TIMEOUT" });
+    Object.defineProperty(foreign, Symbol.for("jetmesh.error"), { value: true });
+    expect(foreign).toBeInstanceOf(JetmeshError);
+    expect(foreign).toBeInstanceOf(TimeoutError);
+    expect(foreign).not.toBeInstanceOf(ClosedError);
+    expect(new Error("plain")).not.toBeInstanceOf(JetmeshError);
+    expect(null).not.toBeInstanceOf(JetmeshError);
+  });
+});

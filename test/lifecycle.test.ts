@@ -1,0 +1,173 @@
+import { describe, expect, it } from "vitest";
+import { ClosedError, ConnectionError, connect, InvalidArgumentError, register, silentLogger } from "../src/index.js";
+import { startNats } from "../src/testing/index.js";
+import { dec, deferred, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
+
+const nats = useNats();
+
+describe("register", () => {
+  it("calls init once, with the connection, before any handler, and resolves once the member is live", async () => {
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
+    const order: string[] = [];
+    await conn.register("init", {
+      init: async (c) => {
+        expect(c).toBe(conn);
+        await new Promise((r) => setTimeout(r, 50));
+        order.push("init");
+      },
+      handleRequest: (req) => {
+        order.push("request");
+        return req;
+      },
+    });
+    // sent right after register resolves: must reach the member
+    const client = await nats.open(ns);
+    expect(dec(await client.request("init", enc("x"), { timeout: 2000 }))).toBe("x");
+    expect(order).toEqual(["init", "request"]);
+  });
+
+  it("rejects with init's error and leaves no member behind when init throws", async () => {
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
+    await expect(
+      conn.register("bad-init", {
+        init: () => {
+          throw new Error("no database");
+        },
+        handleRequest: (r) => r,
+      }),
+    ).rejects.toThrow("no database");
+    await expect(conn.request("bad-init", enc("x"))).rejects.toMatchObject({ code: "NO_RESPONDERS" });
+  });
+
+  it("rejects a handler that is missing, not an object, or has no handle method", async () => {
+    const conn = await nats.open(uniqueNamespace());
+    for (const handler of [undefined, null, 42, "h", {}, { init: () => {} }, { handleRequest: "yes" }]) {
+      await expect(conn.register("x", handler as never), String(handler)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    await expect(conn.register("bad name", { handleRequest: (r) => r })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it("validates the top-level register's arguments before connecting", async () => {
+    const started = Date.now();
+    await expect(register("nats://127.0.0.1:1", "a.b", { handleRequest: (r) => r })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await expect(register("nats://127.0.0.1:1", "ok", {} as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe("unregister", () => {
+  it("lets running handlers finish and their replies go out, and takes no new work", async () => {
+    const ns = uniqueNamespace();
+    const member = await nats.open(ns);
+    const started = deferred();
+    const svc = await member.register("drain", {
+      handleRequest: async (req) => {
+        started.resolve();
+        await new Promise((r) => setTimeout(r, 200));
+        return req;
+      },
+    });
+    const client = await nats.open(ns);
+    const pending = client.request("drain", enc("in flight"));
+    await started.promise;
+    await svc.unregister();
+    expect(dec(await pending)).toBe("in flight");
+    await expect(client.request("drain", enc("x"))).rejects.toMatchObject({ code: "NO_RESPONDERS" });
+    // conn.register's service leaves the connection open
+    expect(dec(await member.request("drain2", enc("y")).catch((e: { code: string }) => enc(e.code)))).toBe(
+      "NO_RESPONDERS",
+    );
+    expect(await svc.closed).toBeUndefined();
+    await svc.unregister(); // idempotent
+  });
+
+  it("answers queued requests with ClosedError when handlers outlast the drain time-out", async () => {
+    const ns = uniqueNamespace();
+    const member = await nats.open(ns, { drainTimeout: 100 });
+    const svc = await member.register(
+      "stuck",
+      { handleRequest: () => new Promise<Uint8Array>(() => {}) },
+      { requestThreads: 1 },
+    );
+    const client = await nats.open(ns);
+    void client.request("stuck", enc("running"), { timeout: 5000 }).catch(() => {});
+    await waitFor("running", () => svc.stats().requestsRunning === 1);
+    const queued = client.request("stuck", enc("queued"), { timeout: 5000 }).catch((e: unknown) => e);
+    await waitFor("queued", () => svc.stats().requestsQueuedBytes > 0);
+    await svc.unregister();
+    expect(await queued).toBeInstanceOf(ClosedError);
+  });
+
+  it("of a top-level register() closes the connection it owns", async () => {
+    const ns = uniqueNamespace();
+    const svc = await register({ servers: nats.server().url, namespace: ns, logger: silentLogger }, "owned", {
+      handleRequest: (r) => r,
+    });
+    const client = await nats.open(ns);
+    expect(dec(await client.request("owned", enc("hi")))).toBe("hi");
+    let initConn: import("../src/index.js").Connection | undefined;
+    const svc2 = await register({ servers: nats.server().url, namespace: ns, logger: silentLogger }, "owned2", {
+      init: (c) => {
+        initConn = c;
+      },
+      handleBroadcast: () => {},
+    });
+    await svc2.unregister();
+    expect(await initConn?.closed).toBeUndefined();
+    await expect(initConn?.request("owned", enc("x"))).rejects.toBeInstanceOf(ClosedError);
+    await svc.unregister();
+  });
+
+  it("happens for every service when the connection closes", async () => {
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
+    const a = await conn.register("a", { handleRequest: (r) => r });
+    const b = await conn.register("b", { handleBroadcast: () => {} });
+    await conn.close();
+    expect(await a.closed).toBeUndefined();
+    expect(await b.closed).toBeUndefined();
+    const client = await nats.open(ns);
+    await expect(client.request("a", enc("x"))).rejects.toMatchObject({ code: "NO_RESPONDERS" });
+  });
+});
+
+describe("handleDrop", () => {
+  it("runs when the connection is lost for good, and not on unregister or close", async () => {
+    const server = await startNats({ useEnv: false });
+    const drops: Error[] = [];
+    try {
+      const conn = await connect({
+        servers: server.url,
+        maxReconnectAttempts: 1,
+        reconnectTimeWait: 50,
+        logger: silentLogger,
+      });
+      const closedNormally = await conn.register("calm", {
+        handleRequest: (r) => r,
+        handleDrop: (reason) => void drops.push(reason),
+      });
+      await closedNormally.unregister();
+      const svc = await conn.register("dropper", {
+        handleRequest: (r) => r,
+        handleDrop: (reason) => void drops.push(reason),
+      });
+      await server.stop();
+      const reason = await svc.closed;
+      expect(reason).toBeInstanceOf(Error);
+      await waitFor("handleDrop", () => drops.length === 1);
+      expect(drops[0]).toBe(reason);
+      expect(await conn.closed).toBeInstanceOf(ConnectionError);
+      await expect(conn.request("dropper", enc("x"))).rejects.toBeInstanceOf(ClosedError);
+    } finally {
+      await server.stop();
+    }
+    const conn2 = await nats.open(uniqueNamespace());
+    await conn2.register("x", { handleRequest: (r) => r, handleDrop: (reason) => void drops.push(reason) });
+    await conn2.close();
+    expect(drops).toHaveLength(1);
+  });
+});
