@@ -110,16 +110,21 @@ export class JetmeshConnection implements Connection {
     return this.#nc;
   }
 
-  async request(cluster: string, payload: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
-    this.#ensureOpen("request");
-    validateName("cluster", cluster);
-    validatePayload("payload", payload);
-    const o = validateOptions<RequestOptions>("options", options, REQUEST_KEYS);
-    const timeout = validateTimeout("options.timeout", o.timeout, this.#settings.timeout);
-    const signal = validateSignal(o.signal);
-    this.#checkSize(payload, `request to cluster "${cluster}"`);
-    if (signal?.aborted) throw signal.reason;
-    return this.#requester.request(this.#subjects.request(cluster), cluster, payload, timeout, signal);
+  request(cluster: string, payload: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
+    // not async: the requester's promise is returned as is, saving a hop per call
+    try {
+      this.#ensureOpen("request");
+      validateName("cluster", cluster);
+      validatePayload("payload", payload);
+      const o = validateOptions<RequestOptions>("options", options, REQUEST_KEYS);
+      const timeout = validateTimeout("options.timeout", o.timeout, this.#settings.timeout);
+      const signal = validateSignal(o.signal);
+      this.#checkSize(payload, `request to cluster "${cluster}"`);
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      return this.#requester.request(this.#subjects.request(cluster), cluster, payload, timeout, signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async broadcast(cluster: string, payload: Uint8Array): Promise<void> {

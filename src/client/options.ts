@@ -123,6 +123,8 @@ export function resolveConnectOptions(value: unknown): ResolvedConnectOptions {
     throw new InvalidArgumentError("options.credsFile must be a file path");
   }
   const nats: ConnectionOptions = {
+    // jetmesh never needs the client's per-call async stack capture; it costs on every request
+    noAsyncTraces: true,
     ...o.nats,
     servers: list,
     maxReconnectAttempts,

@@ -1,12 +1,16 @@
 /**
  * Requests over one shared reply subscription with a correlation map: one
- * subscription per connection, one timer per request, no per-call stack
- * capture. Replies, no-responder answers and remote errors are matched here.
+ * subscription per connection, one timer for all time-outs, headers encoded
+ * once per time-out value, no per-call stack capture. Replies, no-responder
+ * answers and remote errors are matched here.
  */
-import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import { createInbox } from "@nats-io/nats-core";
 import {
   ClosedError,
+  Deadlines,
   errorOfReply,
+  FrozenHeaders,
   fromNatsError,
   HEADER,
   type JetmeshError,
@@ -14,12 +18,14 @@ import {
   TimeoutError,
 } from "../internal/index.js";
 
+/** Distinct time-out values whose headers are kept encoded. */
+const MAX_CACHED_HEADERS = 256;
+
 interface Pending {
   resolve(data: Uint8Array): void;
   reject(err: unknown): void;
   cluster: string;
   timeout: number;
-  timer: ReturnType<typeof setTimeout>;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -29,10 +35,12 @@ export class Requester {
   readonly #logger: Logger;
   readonly #prefix: string;
   readonly #pending = new Map<string, Pending>();
-  readonly #expire = (id: string): void => {
+  readonly #deadlines = new Deadlines<string>((id) => {
     const p = this.#settle(id);
     p?.reject(new TimeoutError(`request to cluster "${p.cluster}" timed out after ${p.timeout} ms`));
-  };
+  });
+  /** The deadline header of each time-out in use, encoded once. */
+  readonly #headers = new Map<number, FrozenHeaders>();
   readonly #sub: Subscription;
   #seq = 0;
 
@@ -62,7 +70,6 @@ export class Requester {
         reject,
         cluster,
         timeout,
-        timer: setTimeout(this.#expire, timeout, id),
         signal,
         onAbort: undefined,
       };
@@ -71,10 +78,9 @@ export class Requester {
         signal.addEventListener("abort", p.onAbort, { once: true });
       }
       this.#pending.set(id, p);
-      const h = headers();
-      h.set(HEADER.timeout, String(timeout));
+      this.#deadlines.add(id, timeout);
       try {
-        this.#nc.publish(subject, payload, { reply: this.#prefix + id, headers: h });
+        this.#nc.publish(subject, payload, { reply: this.#prefix + id, headers: this.#headersFor(timeout) });
       } catch (err) {
         this.#settle(id)?.reject(fromNatsError(err, `request to cluster "${cluster}"`));
       }
@@ -95,11 +101,21 @@ export class Requester {
     }
   }
 
+  #headersFor(timeout: number): FrozenHeaders {
+    let h = this.#headers.get(timeout);
+    if (h === undefined) {
+      if (this.#headers.size >= MAX_CACHED_HEADERS) this.#headers.clear();
+      h = FrozenHeaders.of({ [HEADER.timeout]: String(timeout) });
+      this.#headers.set(timeout, h);
+    }
+    return h;
+  }
+
   #settle(id: string): Pending | undefined {
     const p = this.#pending.get(id);
     if (p === undefined) return undefined;
     this.#pending.delete(id);
-    clearTimeout(p.timer);
+    this.#deadlines.remove(id);
     if (p.onAbort) p.signal?.removeEventListener("abort", p.onAbort);
     return p;
   }

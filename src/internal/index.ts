@@ -1,4 +1,5 @@
 export { BoundedQueue } from "./bounded-queue.js";
+export { Deadlines } from "./deadlines.js";
 export { DEFAULTS } from "./defaults.js";
 export {
   ClosedError,
@@ -12,6 +13,7 @@ export {
   RemoteError,
   TimeoutError,
 } from "./errors.js";
+export { FrozenHeaders } from "./frozen-headers.js";
 export { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
 export { consoleLogger, type Logger, silentLogger } from "./logger.js";
 export { fromNatsError } from "./nats-errors.js";

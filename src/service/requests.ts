@@ -98,7 +98,7 @@ export class RequestDispatcher {
       return undefined;
     }
     this.requests++;
-    const ctx = new RequestContextImpl(this.cluster, job.msg.subject, job.msg.headers, job.deadline, this.stopped);
+    const ctx = new RequestContextImpl(this.cluster, job.msg, job.deadline, this.stopped);
     let out: unknown;
     try {
       out = this.handle(job.msg.data, ctx);
