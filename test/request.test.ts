@@ -131,6 +131,39 @@ describe("request", () => {
     release.resolve();
   });
 
+  it("times out each request on its own time-out when many different ones are in flight", async () => {
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
+    await conn.register("delay", {
+      handleRequest: async (req) => {
+        await new Promise((r) => setTimeout(r, Number(dec(req))));
+        return req;
+      },
+    });
+    const started = Date.now();
+    const outcome = async (delay: number, timeout: number) => {
+      try {
+        await conn.request("delay", enc(String(delay)), { timeout });
+        return { delay, timeout, result: "ok", at: Date.now() - started };
+      } catch (err) {
+        return { delay, timeout, result: (err as TimeoutError).code, at: Date.now() - started };
+      }
+    };
+    const results = await Promise.all([
+      outcome(600, 5000),
+      outcome(600, 150),
+      outcome(10, 3000),
+      outcome(600, 300),
+      outcome(10, 150),
+    ]);
+    expect(results.map((r) => r.result)).toEqual(["ok", "TIMEOUT", "ok", "TIMEOUT", "ok"]);
+    const [, short, , medium] = results;
+    expect(short?.at).toBeGreaterThanOrEqual(140);
+    expect(short?.at).toBeLessThan(590);
+    expect(medium?.at).toBeGreaterThanOrEqual(290);
+    expect(medium?.at).toBeLessThan(590);
+  });
+
   it("uses the connection's default time-out when none is given", async () => {
     const ns = uniqueNamespace();
     const conn = await nats.open(ns, { timeout: 150 });
