@@ -34,6 +34,7 @@ export interface RequestOptions {
 }
 
 const REQUEST_KEYS = ["timeout", "signal"] as const;
+const DONE: Promise<void> = Promise.resolve();
 
 /**
  * A connection to NATS, from {@link connect}. Closing it closes every service
@@ -127,15 +128,17 @@ export class JetmeshConnection implements Connection {
     }
   }
 
-  async broadcast(cluster: string, payload: Uint8Array): Promise<void> {
-    this.#ensureOpen("broadcast");
-    validateName("cluster", cluster);
-    validatePayload("payload", payload);
-    this.#checkSize(payload, `broadcast to cluster "${cluster}"`);
+  broadcast(cluster: string, payload: Uint8Array): Promise<void> {
+    // not async: one shared resolved promise, no per-call promise machinery
     try {
+      this.#ensureOpen("broadcast");
+      validateName("cluster", cluster);
+      validatePayload("payload", payload);
+      this.#checkSize(payload, `broadcast to cluster "${cluster}"`);
       this.#nc.publish(this.#subjects.broadcast(cluster), payload);
+      return DONE;
     } catch (err) {
-      throw fromNatsError(err, `broadcast to cluster "${cluster}"`);
+      return Promise.reject(fromNatsError(err, `broadcast to cluster "${cluster}"`));
     }
   }
 
