@@ -37,10 +37,49 @@ describe("connect", () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectionError);
     expect((err as Error).message).toMatch(/authentication/);
+    expect((err as ConnectionError).retryable).toBe(false);
     expect(Date.now() - started).toBeLessThan(2500);
     await using conn = await connect({ servers: server.url, token: "s3cret", logger: silentLogger });
     await conn.register("e", { handleRequest: (r) => r });
     expect(dec(await conn.request("e", enc("ok")))).toBe("ok");
+  });
+
+  it("never puts credentials from a server URL into its errors", async () => {
+    const err = (await connect({
+      servers: "nats://bob:hunter2@127.0.0.1:1",
+      connectTimeout: 300,
+      logger: silentLogger,
+    }).catch((e: unknown) => e)) as ConnectionError;
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect(err.retryable).toBe(true);
+    expect(err.message).not.toMatch(/hunter2/);
+  });
+
+  it("sends replies to the NATS client's inbox prefix when one is set", async () => {
+    const ns = uniqueNamespace();
+    const conn = await connect({
+      servers: nats.server().url,
+      namespace: ns,
+      logger: silentLogger,
+      nats: { inboxPrefix: "_JM_INBOX.app" },
+    });
+    const seen: string[] = [];
+    await conn.register("who", {
+      handleRequest: (req, ctx) => {
+        seen.push(ctx.subject);
+        return req;
+      },
+    });
+    const watcher = await natsConnect({ servers: nats.server().url });
+    const replies: string[] = [];
+    watcher.subscribe("_JM_INBOX.app.>", { callback: (_e, m) => void replies.push(m.subject) });
+    await watcher.flush();
+    expect(dec(await conn.request("who", enc("x")))).toBe("x");
+    expect(seen).toEqual([`${ns}.req.who`]);
+    await waitFor("the watcher sees the reply", () => replies.length === 1);
+    expect(replies[0]).toMatch(/^_JM_INBOX\.app\./);
+    await watcher.close();
+    await conn.close();
   });
 
   it("accepts user and password", async () => {
@@ -128,5 +167,17 @@ describe("fromNats", () => {
     await conn.close();
     expect(nc.isClosed()).toBe(false);
     await nc.close();
+  });
+
+  it("treats the owner closing the NATS connection as a close, not a drop", async () => {
+    const nc = await natsConnect({ servers: nats.server().url });
+    const conn = fromNats(nc, { namespace: uniqueNamespace(), logger: silentLogger });
+    const drops: Error[] = [];
+    const svc = await conn.register("owned", { handleRequest: (r) => r, handleDrop: (e) => void drops.push(e) });
+    await nc.close();
+    expect(await conn.closed).toBeUndefined();
+    expect(await svc.closed).toBeUndefined();
+    expect(drops).toEqual([]);
+    expect(() => fromNats(nc)).toThrow(ClosedError);
   });
 });

@@ -102,6 +102,23 @@ describe("unregister", () => {
     expect(await queued).toBeInstanceOf(ClosedError);
   });
 
+  it("aborts a running handler's signal with ClosedError when it outlasts the drain time-out", async () => {
+    const ns = uniqueNamespace();
+    const member = await nats.open(ns, { drainTimeout: 100 });
+    const aborted = deferred<unknown>();
+    const svc = await member.register("slow", {
+      handleRequest: (_req, ctx) =>
+        new Promise<Uint8Array>(() => {
+          ctx.signal.addEventListener("abort", () => aborted.resolve(ctx.signal.reason));
+        }),
+    });
+    const client = await nats.open(ns);
+    void client.request("slow", enc("x"), { timeout: 10_000 }).catch(() => {});
+    await waitFor("running", () => svc.stats().requestsRunning === 1);
+    await svc.unregister();
+    expect(await aborted.promise).toBeInstanceOf(ClosedError);
+  });
+
   it("of a top-level register() closes the connection it owns", async () => {
     const ns = uniqueNamespace();
     const svc = await register({ servers: nats.server().url, namespace: ns, logger: silentLogger }, "owned", {

@@ -7,6 +7,8 @@ import { type ConnectOptions, resolveConnectOptions } from "./options.js";
 
 /** Pause between attempts to reach a server during connect(). */
 const RETRY_MS = 250;
+/** The NATS client's own dial time-out, used for connect attempts and reconnects. */
+const NATS_DIAL_TIMEOUT_MS = 20_000;
 
 /**
  * Connects to NATS. Takes a server URL or {@link ConnectOptions}. Keeps trying
@@ -38,23 +40,56 @@ export async function connect(options?: string | ConnectOptions): Promise<Connec
   return new JetmeshConnection(nc, o, true);
 }
 
+/** Server URLs for messages, without any credentials they carry. */
+function describeServers(servers: ConnectionOptions["servers"]): string {
+  return [servers ?? []]
+    .flat()
+    .map((s) => s.replace(/\/\/[^@/]*@/, "//"))
+    .join(", ");
+}
+
+/**
+ * Dials until a server answers or `budget` ms pass. Each attempt keeps the
+ * client's own dial time-out (also used for its later reconnects) and is
+ * bounded here by the time left; a connection that arrives after the budget
+ * is closed.
+ */
 async function dial(options: ConnectionOptions, budget: number): Promise<NatsConnection> {
   const deadline = Date.now() + budget;
-  const servers = [options.servers ?? []].flat().join(", ");
+  const servers = describeServers(options.servers);
+  const dialOptions = { ...options, timeout: options.timeout ?? Math.min(budget, NATS_DIAL_TIMEOUT_MS) };
+  let last: unknown;
   for (;;) {
-    const remaining = deadline - Date.now();
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      const why = last instanceof Error ? last.message : "no answer";
+      throw new ConnectionError(`no NATS server reachable at ${servers} within ${budget} ms (${why})`, {
+        cause: last,
+      });
+    }
+    const attempt = natsConnect(dialOptions);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outOfTime = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, left, undefined);
+    });
     try {
-      return await natsConnect({ ...options, timeout: Math.max(1, remaining) });
+      const nc = await Promise.race([attempt, outOfTime]);
+      if (nc) return nc;
+      attempt.then(
+        (late) => late.close().catch(() => {}),
+        () => {},
+      );
     } catch (cause) {
       if (cause instanceof errors.AuthorizationError || cause instanceof errors.UserAuthenticationExpiredError) {
-        throw new ConnectionError(`authentication to ${servers} failed: ${cause.message}`, { cause });
+        throw new ConnectionError(`authentication to ${servers} failed: ${cause.message}`, {
+          cause,
+          retryable: false,
+        });
       }
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        const why = cause instanceof Error ? cause.message : String(cause);
-        throw new ConnectionError(`no NATS server reachable at ${servers} within ${budget} ms (${why})`, { cause });
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MS, left)));
+      last = cause;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MS, Math.max(0, deadline - Date.now()))));
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

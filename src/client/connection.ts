@@ -4,8 +4,10 @@ import {
   ConnectionError,
   fromNatsError,
   type JetmeshError,
+  maxPayload,
   PayloadTooLargeError,
   type Subjects,
+  settlesWithin,
   subjects,
   validateName,
   validateOptions,
@@ -92,7 +94,7 @@ export class JetmeshConnection implements Connection {
     this.#nc = nc;
     this.#settings = settings;
     this.#subjects = subjects(settings.namespace);
-    this.#requester = new Requester(nc, settings.logger);
+    this.#requester = new Requester(nc, settings.logger, settings.inboxPrefix);
     this.#ownsNats = ownsNats;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -200,15 +202,20 @@ export class JetmeshConnection implements Connection {
   }
 
   #checkSize(payload: Uint8Array, what: string): void {
-    const max = this.#nc.info?.max_payload;
+    const max = maxPayload(this.#nc);
     if (max !== undefined && payload.byteLength > max) {
       throw new PayloadTooLargeError(`${what}: payload is ${payload.byteLength} bytes, the server's max is ${max}`);
     }
   }
 
-  /** The NATS connection ended: by our close(), or lost for good. */
+  /** The NATS connection ended: by our close(), by its owner's close(), or lost for good. */
   #lost(err: Error | undefined): void {
     if (this.#closing) return;
+    if (!this.#ownsNats && err === undefined) {
+      // the user closed their own NATS connection: a close, not a drop
+      this.#closing = this.#shutdown(undefined);
+      return;
+    }
     const reason: JetmeshError =
       err === undefined
         ? new ConnectionError("the connection to NATS was closed")
@@ -227,7 +234,7 @@ export class JetmeshConnection implements Connection {
     if (!lost) {
       this.#requester.close();
       if (this.#ownsNats) {
-        await this.#nc.flush().catch(() => {});
+        await settlesWithin(this.#nc.flush(), this.#settings.drainTimeout);
         await this.#nc.close().catch(() => {});
       }
     }

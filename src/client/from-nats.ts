@@ -1,4 +1,5 @@
 import type { NatsConnection } from "@nats-io/nats-core";
+import { ClosedError } from "../internal/index.js";
 import { type Connection, JetmeshConnection } from "./connection.js";
 import { type ConnectionSettings, resolveSettings } from "./options.js";
 
@@ -14,6 +15,8 @@ import { type ConnectionSettings, resolveSettings } from "./options.js";
  * const conn = fromNats(nc, { namespace: "shop" });
  * ```
  */
-export function fromNats(nc: NatsConnection, settings?: ConnectionSettings): Connection {
-  return new JetmeshConnection(nc, resolveSettings(settings), false);
+export function fromNats(nc: NatsConnection, settings?: ConnectionSettings & { inboxPrefix?: string }): Connection {
+  const { inboxPrefix, ...rest } = settings ?? {};
+  if (nc.isClosed()) throw new ClosedError("fromNats: the NATS connection is closed");
+  return new JetmeshConnection(nc, { ...resolveSettings(rest), inboxPrefix }, false);
 }

@@ -56,6 +56,8 @@ export interface ConnectOptions {
 export type ConnectionSettings = Pick<ConnectOptions, "namespace" | "timeout" | "drainTimeout" | "logger">;
 
 export interface ResolvedSettings {
+  /** The NATS client's inbox prefix, where one is set (reply subjects must match permissions). */
+  inboxPrefix?: string | undefined;
   namespace: string;
   timeout: number;
   drainTimeout: number;
@@ -138,8 +140,12 @@ export function resolveConnectOptions(value: unknown): ResolvedConnectOptions {
   if (o.token !== undefined) nats.token = o.token;
   if (o.authenticator !== undefined) nats.authenticator = o.authenticator;
   if (o.tls !== undefined) nats.tls = o.tls;
+  if (o.nats !== undefined && (typeof o.nats !== "object" || o.nats === null)) {
+    throw new InvalidArgumentError("options.nats must be an object of NATS client options");
+  }
   return {
     ...settings,
+    inboxPrefix: o.nats?.inboxPrefix,
     connectTimeout: validateTimeout("options.connectTimeout", o.connectTimeout, DEFAULTS.connectTimeout),
     credsFile: o.credsFile,
     nats,

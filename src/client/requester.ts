@@ -42,13 +42,19 @@ export class Requester {
   /** The deadline header of each time-out in use, encoded once. */
   readonly #headers = new Map<number, FrozenHeaders>();
   readonly #sub: Subscription;
+  /** Set when the reply subscription failed: every later request rejects with it. */
+  #broken: JetmeshError | undefined;
   #seq = 0;
 
-  constructor(nc: NatsConnection, logger: Logger) {
+  constructor(nc: NatsConnection, logger: Logger, inboxPrefix: string | undefined) {
     this.#nc = nc;
     this.#logger = logger;
-    this.#prefix = `${createInbox()}.`;
-    this.#sub = nc.subscribe(`${this.#prefix}*`, { callback: (err, msg) => this.#onReply(err, msg) });
+    this.#prefix = `${createInbox(inboxPrefix)}.`;
+    try {
+      this.#sub = nc.subscribe(`${this.#prefix}*`, { callback: (err, msg) => this.#onReply(err, msg) });
+    } catch (err) {
+      throw fromNatsError(err, "reply subscription");
+    }
   }
 
   /** Requests in flight. */
@@ -63,6 +69,7 @@ export class Requester {
     timeout: number,
     signal: AbortSignal | undefined,
   ): Promise<Uint8Array> {
+    if (this.#broken) return Promise.reject(this.#broken);
     return new Promise((resolve, reject) => {
       const id = (this.#seq++).toString(36);
       const p: Pending = {
@@ -122,11 +129,13 @@ export class Requester {
 
   #onReply(err: Error | null, msg: Msg): void {
     if (err) {
-      this.rejectAll(
+      // the client ends a subscription after an error (e.g. a permission violation on the inbox)
+      this.#broken =
         err instanceof Error && /closed/i.test(err.message)
           ? new ClosedError("the connection is closed", { cause: err })
-          : fromNatsError(err, "reply subscription"),
-      );
+          : fromNatsError(err, "the reply subscription failed");
+      this.#logger.error({ error: this.#broken }, "reply subscription failed; requests on this connection will fail");
+      this.rejectAll(this.#broken);
       return;
     }
     const p = this.#settle(msg.subject.slice(this.#prefix.length));

@@ -22,6 +22,12 @@ export class BoundedQueue<T> {
     readonly memory: number,
     private readonly run: (item: T) => unknown,
     private readonly onError: (err: unknown) => void,
+    /**
+     * Called on an item when it is queued rather than started: a chance to
+     * copy what it borrows (bytes viewing a socket buffer), so that the
+     * queued bytes counted are the bytes held.
+     */
+    private readonly hold: (item: T) => T = (item) => item,
   ) {}
 
   /** Handler calls running now. */
@@ -59,7 +65,7 @@ export class BoundedQueue<T> {
       this.#start(item);
       return true;
     }
-    this.#items.push({ item, size });
+    this.#items.push({ item: this.hold(item), size });
     this.#queuedBytes += size;
     if (this.#queuedBytes > this.#peakQueuedBytes) this.#peakQueuedBytes = this.#queuedBytes;
     return true;
@@ -112,7 +118,11 @@ export class BoundedQueue<T> {
 
   #finish(err?: unknown): void {
     this.#running--;
-    if (err !== undefined) this.onError(err);
+    try {
+      if (err !== undefined) this.onError(err);
+    } catch {
+      // a failing error reporter must not stop the queue
+    }
     this.#pump();
   }
 

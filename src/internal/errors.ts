@@ -115,9 +115,12 @@ export class PayloadTooLargeError extends JetmeshError {
   }
 }
 
-/** No server could be reached within the connect time-out, or authentication failed. */
+/**
+ * No server could be reached within the connect time-out (retryable), or
+ * authentication failed (not retryable).
+ */
 export class ConnectionError extends JetmeshError {
-  constructor(message: string, options?: ErrorOptions) {
-    super("CONNECTION", message, { ...options, retryable: true });
+  constructor(message: string, options?: ErrorOptions & { retryable?: boolean }) {
+    super("CONNECTION", message, { ...options, retryable: options?.retryable ?? true });
   }
 }

@@ -1,4 +1,5 @@
 export { BoundedQueue } from "./bounded-queue.js";
+export { settlesWithin } from "./bounded-wait.js";
 export { Deadlines } from "./deadlines.js";
 export { DEFAULTS } from "./defaults.js";
 export {
@@ -16,6 +17,7 @@ export {
 export { FrozenHeaders } from "./frozen-headers.js";
 export { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
 export { consoleLogger, type Logger, silentLogger } from "./logger.js";
+export { maxPayload } from "./max-payload.js";
 export { fromNatsError } from "./nats-errors.js";
 export { codeOf, type ErrorKind, errorHeaders, errorOfReply } from "./reply-errors.js";
 export { type Subjects, subjects } from "./subjects.js";

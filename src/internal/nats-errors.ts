@@ -26,7 +26,7 @@ export function fromNatsError(err: unknown, what: string): JetmeshError {
   }
   if (/max.?payload/i.test(message)) return new PayloadTooLargeError(`${what}: ${message}`, { cause });
   if (err instanceof errors.AuthorizationError || err instanceof errors.UserAuthenticationExpiredError) {
-    return new ConnectionError(`${what}: authentication failed (${message})`, { cause });
+    return new ConnectionError(`${what}: authentication failed (${message})`, { cause, retryable: false });
   }
   return new ConnectionError(`${what}: ${message}`, { cause });
 }

@@ -1,6 +1,6 @@
 /** Broadcast dispatch of one member: plain subscription, limits, drop counting. */
 import type { Msg, Subscription } from "@nats-io/nats-core";
-import { BoundedQueue } from "../internal/index.js";
+import { BoundedQueue, settlesWithin } from "../internal/index.js";
 import type { BroadcastContext, ServiceHandler, ServiceHost } from "./types.js";
 
 type BroadcastHandler = NonNullable<ServiceHandler["handleBroadcast"]>;
@@ -12,7 +12,8 @@ export class BroadcastDispatcher {
   broadcasts = 0;
   errors = 0;
   dropped = 0;
-  readonly queue: BoundedQueue<Msg>;
+  /** Messages with their payload (copied when queued: the message's own bytes view the socket buffer). */
+  readonly queue: BoundedQueue<{ msg: Msg; data: Uint8Array }>;
   #sub: Subscription | undefined;
   #lastDropLog = 0;
   #unloggedDrops = 0;
@@ -24,11 +25,12 @@ export class BroadcastDispatcher {
     threads: number,
     memory: number,
   ) {
-    this.queue = new BoundedQueue<Msg>(
+    this.queue = new BoundedQueue(
       threads,
       memory,
-      (msg) => this.#run(msg),
+      (item: { msg: Msg; data: Uint8Array }) => this.#run(item.msg, item.data),
       (err) => this.#threw(err),
+      (item) => ({ msg: item.msg, data: item.data.slice() }),
     );
   }
 
@@ -38,8 +40,9 @@ export class BroadcastDispatcher {
     });
   }
 
-  async drain(): Promise<void> {
-    await this.#sub?.drain().catch(() => {});
+  /** Stops taking broadcasts; those already on their way (within `ms`) are still queued. */
+  async drain(ms: number): Promise<void> {
+    if (this.#sub) await settlesWithin(this.#sub.drain(), ms);
     this.queue.close();
   }
 
@@ -53,7 +56,8 @@ export class BroadcastDispatcher {
       this.host.logger.warn({ cluster: this.cluster, error: err }, "broadcast subscription error");
       return;
     }
-    if (this.queue.offer(msg, msg.data.byteLength)) return;
+    const data = msg.data;
+    if (this.queue.offer({ msg, data }, data.byteLength)) return;
     this.dropped++;
     this.#unloggedDrops++;
     const now = Date.now();
@@ -67,10 +71,15 @@ export class BroadcastDispatcher {
     }
   }
 
-  #run(msg: Msg): unknown {
+  #run(msg: Msg, data: Uint8Array): unknown {
     this.broadcasts++;
-    const ctx: BroadcastContext = { cluster: this.cluster, subject: msg.subject, headers: msg.headers };
-    return this.handle(msg.data, ctx);
+    let headers: BroadcastContext["headers"];
+    try {
+      headers = msg.headers;
+    } catch (err) {
+      this.host.logger.warn({ cluster: this.cluster, error: err }, "broadcast with malformed headers");
+    }
+    return this.handle(data, { cluster: this.cluster, subject: msg.subject, headers });
   }
 
   #threw(err: unknown): void {

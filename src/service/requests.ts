@@ -3,12 +3,23 @@
  * checks, replies and error replies.
  */
 import { Empty, type Msg, type Subscription } from "@nats-io/nats-core";
-import { BoundedQueue, codeOf, ERROR_KIND, type ErrorKind, errorHeaders, HEADER } from "../internal/index.js";
+import {
+  BoundedQueue,
+  codeOf,
+  ERROR_KIND,
+  type ErrorKind,
+  errorHeaders,
+  HEADER,
+  maxPayload,
+  settlesWithin,
+} from "../internal/index.js";
 import { RequestContextImpl } from "./context.js";
 import type { ServiceHandler, ServiceHost } from "./types.js";
 
 interface Job {
   msg: Msg;
+  /** The payload; copied when queued (the message's own bytes view the socket buffer). */
+  data: Uint8Array;
   reply: string;
   deadline: number;
 }
@@ -38,6 +49,7 @@ export class RequestDispatcher {
       memory,
       (job) => this.#run(job),
       (err) => host.logger.error({ cluster, error: err }, "request dispatch failed"),
+      (job) => ({ ...job, data: job.data.slice() }),
     );
   }
 
@@ -48,16 +60,16 @@ export class RequestDispatcher {
     });
   }
 
-  /** Stops taking requests; those already on their way are still queued. */
-  async drain(): Promise<void> {
-    await this.#sub?.drain().catch(() => {});
+  /** Stops taking requests; those already on their way (within `ms`) are still queued. */
+  async drain(ms: number): Promise<void> {
+    if (this.#sub) await settlesWithin(this.#sub.drain(), ms);
     this.queue.close();
   }
 
   /** Answers every request still waiting with a CLOSED error. */
   abandon(): void {
     for (const job of this.queue.takeQueued()) {
-      this.#replyError(job.reply, ERROR_KIND.closed, `member ${this.memberId} stopped before handling it`, "503");
+      this.#replyError(job.reply, ERROR_KIND.closed, `member ${this.memberId} stopped before handling it`);
     }
   }
 
@@ -83,12 +95,13 @@ export class RequestDispatcher {
     } catch (cause) {
       this.malformed++;
       this.host.logger.warn({ cluster: this.cluster, subject: msg.subject, error: cause }, "malformed request");
-      this.#replyError(reply, ERROR_KIND.badRequest, `malformed request: ${String(cause)}`, "400");
+      this.#replyError(reply, ERROR_KIND.badRequest, `malformed request: ${String(cause)}`);
       return;
     }
-    if (!this.queue.offer({ msg, reply, deadline }, msg.data.byteLength)) {
+    const data = msg.data;
+    if (!this.queue.offer({ msg, data, reply, deadline }, data.byteLength)) {
       this.overloaded++;
-      this.#replyError(reply, ERROR_KIND.overloaded, `member ${this.memberId} is overloaded, retry later`, "503");
+      this.#replyError(reply, ERROR_KIND.overloaded, `member ${this.memberId} is overloaded, retry later`);
     }
   }
 
@@ -101,13 +114,13 @@ export class RequestDispatcher {
     const ctx = new RequestContextImpl(this.cluster, job.msg, job.deadline, this.stopped);
     let out: unknown;
     try {
-      out = this.handle(job.msg.data, ctx);
+      out = this.handle(job.data, ctx);
     } catch (err) {
       this.#failed(job, err);
       return undefined;
     }
-    if (out instanceof Promise) {
-      return out.then(
+    if (isThenable(out)) {
+      return Promise.resolve(out).then(
         (value: unknown) => this.#reply(job, value),
         (err: unknown) => this.#failed(job, err),
       );
@@ -124,15 +137,15 @@ export class RequestDispatcher {
       this.errors++;
       const type = Object.prototype.toString.call(value);
       this.host.logger.warn({ cluster: this.cluster, type }, "handleRequest returned something that is not bytes");
-      this.#replyError(job.reply, ERROR_KIND.badReply, `handleRequest returned ${type}, not a Uint8Array`, "500");
+      this.#replyError(job.reply, ERROR_KIND.badReply, `handleRequest returned ${type}, not a Uint8Array`);
       return;
     }
-    const max = this.host.nc.info?.max_payload;
+    const max = maxPayload(this.host.nc);
     if (max !== undefined && data.byteLength > max) {
       this.errors++;
       const message = `reply of ${data.byteLength} bytes exceeds the server's max payload of ${max}`;
       this.host.logger.warn({ cluster: this.cluster, size: data.byteLength, max }, message);
-      this.#replyError(job.reply, ERROR_KIND.replyTooLarge, message, "500");
+      this.#replyError(job.reply, ERROR_KIND.replyTooLarge, message);
       return;
     }
     this.#publish(job.reply, data);
@@ -145,7 +158,8 @@ export class RequestDispatcher {
     this.#replyError(job.reply, ERROR_KIND.remote, message, codeOf(err));
   }
 
-  #replyError(reply: string, kind: ErrorKind, message: string, code: string): void {
+  /** An error reply; `code` defaults to the kind (jetmesh's own errors carry their kind as code). */
+  #replyError(reply: string, kind: ErrorKind, message: string, code: string = kind): void {
     this.#publish(reply, Empty, errorHeaders(kind, message, code));
   }
 
@@ -156,4 +170,8 @@ export class RequestDispatcher {
       this.host.logger.warn({ cluster: this.cluster, error: err }, "reply could not be sent");
     }
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
 }

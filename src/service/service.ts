@@ -1,5 +1,12 @@
 import { nuid } from "@nats-io/nats-core";
-import { ClosedError, fromNatsError, InvalidArgumentError, validateHandler, validateName } from "../internal/index.js";
+import {
+  ClosedError,
+  fromNatsError,
+  InvalidArgumentError,
+  settlesWithin,
+  validateHandler,
+  validateName,
+} from "../internal/index.js";
 import { BroadcastDispatcher } from "./broadcasts.js";
 import { resolveServiceLimits } from "./limits.js";
 import { RequestDispatcher } from "./requests.js";
@@ -135,7 +142,7 @@ class MemberService implements ServiceImpl {
 
   async #drainAndStop(): Promise<void> {
     const dispatchers = [this.#requests, this.#broadcasts].filter((d) => d !== undefined);
-    await Promise.all(dispatchers.map((d) => d.drain()));
+    await Promise.all(dispatchers.map((d) => d.drain(this.#host.drainTimeout)));
     const idle = Promise.all(dispatchers.map((d) => d.queue.idle())).then(() => true);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<false>((resolve) => {
@@ -151,7 +158,7 @@ class MemberService implements ServiceImpl {
       for (const d of dispatchers) d.abandon();
     }
     this.#stopped.abort(new ClosedError(`service "${this.cluster}" stopped`));
-    await this.#host.nc.flush().catch(() => {});
+    await settlesWithin(this.#host.nc.flush(), this.#host.drainTimeout);
     this.#host.forget(this);
     this.#host.logger.info({ cluster: this.cluster, id: this.id }, "service unregistered");
     this.#resolveClosed(undefined);
