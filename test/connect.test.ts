@@ -44,6 +44,23 @@ describe("connect", () => {
     expect(dec(await conn.request("e", enc("ok")))).toBe("ok");
   });
 
+  it("stops trying and rejects with the signal's reason when aborted", async () => {
+    const started = Date.now();
+    const signal = AbortSignal.timeout(200);
+    const err = await connect({
+      servers: "nats://127.0.0.1:1",
+      connectTimeout: 10_000,
+      signal,
+      logger: silentLogger,
+    }).catch((e: unknown) => e);
+    expect((err as Error).name).toBe("TimeoutError"); // AbortSignal.timeout's DOMException
+    expect(err).not.toBeInstanceOf(ConnectionError);
+    expect(Date.now() - started).toBeLessThan(3000);
+    await expect(connect({ servers: nats.server().url, signal: "no" as never })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+  });
+
   it("never puts credentials from a server URL into its errors", async () => {
     const err = (await connect({
       servers: "nats://bob:hunter2@127.0.0.1:1",

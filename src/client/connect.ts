@@ -36,7 +36,7 @@ export async function connect(options?: string | ConnectOptions): Promise<Connec
     }
     natsOptions.authenticator = credsAuthenticator(creds);
   }
-  const nc = await dial(natsOptions, o.connectTimeout);
+  const nc = await dial(natsOptions, o.connectTimeout, o.signal);
   return new JetmeshConnection(nc, o, true);
 }
 
@@ -54,12 +54,17 @@ function describeServers(servers: ConnectionOptions["servers"]): string {
  * bounded here by the time left; a connection that arrives after the budget
  * is closed.
  */
-async function dial(options: ConnectionOptions, budget: number): Promise<NatsConnection> {
+async function dial(
+  options: ConnectionOptions,
+  budget: number,
+  signal: AbortSignal | undefined,
+): Promise<NatsConnection> {
   const deadline = Date.now() + budget;
   const servers = describeServers(options.servers);
   const dialOptions = { ...options, timeout: options.timeout ?? Math.min(budget, NATS_DIAL_TIMEOUT_MS) };
   let last: unknown;
   for (;;) {
+    signal?.throwIfAborted();
     const left = deadline - Date.now();
     if (left <= 0) {
       const why = last instanceof Error ? last.message : "no answer";
@@ -69,16 +74,22 @@ async function dial(options: ConnectionOptions, budget: number): Promise<NatsCon
     }
     const attempt = natsConnect(dialOptions);
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => resolveEarly(undefined);
+    let resolveEarly: (v: undefined) => void = () => {};
     const outOfTime = new Promise<undefined>((resolve) => {
+      resolveEarly = resolve;
       timer = setTimeout(resolve, left, undefined);
     });
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const nc = await Promise.race([attempt, outOfTime]);
-      if (nc) return nc;
-      attempt.then(
-        (late) => late.close().catch(() => {}),
-        () => {},
-      );
+      if (nc && !signal?.aborted) return nc;
+      if (nc) await nc.close().catch(() => {});
+      else
+        attempt.then(
+          (late) => late.close().catch(() => {}),
+          () => {},
+        );
     } catch (cause) {
       if (cause instanceof errors.AuthorizationError || cause instanceof errors.UserAuthenticationExpiredError) {
         throw new ConnectionError(`authentication to ${servers} failed: ${cause.message}`, {
@@ -90,6 +101,7 @@ async function dial(options: ConnectionOptions, budget: number): Promise<NatsCon
       await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MS, Math.max(0, deadline - Date.now()))));
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 }

@@ -6,6 +6,7 @@ import {
   type Logger,
   validateNamespace,
   validateOptions,
+  validateSignal,
   validateTimeout,
 } from "../internal/index.js";
 
@@ -50,6 +51,8 @@ export interface ConnectOptions {
   logger?: Logger;
   /** Any other NATS client connection option, passed through as is. */
   nats?: Partial<ConnectionOptions>;
+  /** Aborts connect() while it is still trying; it rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Options of a Connection built over an existing NATS connection. */
@@ -81,6 +84,7 @@ const CONNECT_KEYS = [
   "tls",
   "logger",
   "nats",
+  "signal",
 ] as const;
 
 const SETTINGS_KEYS = ["namespace", "timeout", "drainTimeout", "logger"] as const;
@@ -101,6 +105,7 @@ export function resolveSettings(value: unknown, known: readonly string[] = SETTI
 
 export interface ResolvedConnectOptions extends ResolvedSettings {
   connectTimeout: number;
+  signal: AbortSignal | undefined;
   credsFile: string | undefined;
   nats: ConnectionOptions;
 }
@@ -146,6 +151,7 @@ export function resolveConnectOptions(value: unknown): ResolvedConnectOptions {
   return {
     ...settings,
     inboxPrefix: o.nats?.inboxPrefix,
+    signal: validateSignal(o.signal),
     connectTimeout: validateTimeout("options.connectTimeout", o.connectTimeout, DEFAULTS.connectTimeout),
     credsFile: o.credsFile,
     nats,
