@@ -143,13 +143,8 @@ class MemberService implements ServiceImpl {
   async #drainAndStop(): Promise<void> {
     const dispatchers = [this.#requests, this.#broadcasts].filter((d) => d !== undefined);
     await Promise.all(dispatchers.map((d) => d.drain(this.#host.drainTimeout)));
-    const idle = Promise.all(dispatchers.map((d) => d.queue.idle())).then(() => true);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<false>((resolve) => {
-      timer = setTimeout(resolve, this.#host.drainTimeout, false);
-    });
-    const drained = await Promise.race([idle, timedOut]);
-    clearTimeout(timer);
+    const idle = Promise.all(dispatchers.map((d) => d.queue.idle()));
+    const drained = await settlesWithin(idle, this.#host.drainTimeout);
     if (!drained) {
       this.#host.logger.warn(
         { cluster: this.cluster, id: this.id, drainTimeout: this.#host.drainTimeout },
