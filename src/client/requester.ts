@@ -57,11 +57,6 @@ export class Requester {
     }
   }
 
-  /** Requests in flight. */
-  get pending(): number {
-    return this.#pending.size;
-  }
-
   request(
     subject: string,
     cluster: string,

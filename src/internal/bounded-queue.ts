@@ -10,7 +10,6 @@ export class BoundedQueue<T> {
   #running = 0;
   #queuedBytes = 0;
   #peakQueuedBytes = 0;
-  #peakRunning = 0;
   #items: Array<{ item: T; size: number } | undefined> = [];
   #head = 0;
   #pumping = false;
@@ -45,10 +44,6 @@ export class BoundedQueue<T> {
   /** The most bytes ever waiting at once. */
   get peakQueuedBytes(): number {
     return this.#peakQueuedBytes;
-  }
-  /** The most calls ever running at once. */
-  get peakRunning(): number {
-    return this.#peakRunning;
   }
 
   /** Whether an item of `size` bytes would be accepted now. */
@@ -98,7 +93,6 @@ export class BoundedQueue<T> {
 
   #start(item: T): void {
     this.#running++;
-    if (this.#running > this.#peakRunning) this.#peakRunning = this.#running;
     let result: unknown;
     try {
       result = this.run(item);
