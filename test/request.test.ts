@@ -177,15 +177,21 @@ describe("request", () => {
     const ns = uniqueNamespace();
     const conn = await nats.open(ns);
     const seen = deferred<{ remaining: number; deadline: number; aborted: boolean; reason: unknown }>();
+    // The member's deadline and the caller's are the same instant seen from two
+    // timers; the handler holds its reply until the caller has given up, so the
+    // caller's outcome does not depend on which timer fires first.
+    const release = deferred<void>();
     await conn.register("ctx", {
       handleRequest: async (_req, ctx) => {
         const remaining = ctx.remaining();
         await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
         seen.resolve({ remaining, deadline: ctx.deadline, aborted: ctx.signal.aborted, reason: ctx.signal.reason });
+        await release.promise;
         return undefined;
       },
     });
     await expect(conn.request("ctx", enc("x"), { timeout: 300 })).rejects.toBeInstanceOf(TimeoutError);
+    release.resolve();
     const got = await seen.promise;
     expect(got.remaining).toBeGreaterThan(0);
     expect(got.remaining).toBeLessThanOrEqual(300);
