@@ -15,7 +15,8 @@ export type ErrorCode =
   | "OVERLOADED"
   | "INVALID_ARGUMENT"
   | "PAYLOAD_TOO_LARGE"
-  | "CONNECTION";
+  | "CONNECTION"
+  | "CONFIGURATION";
 
 /**
  * Base class of every error jetmesh raises.
@@ -122,5 +123,17 @@ export class PayloadTooLargeError extends JetmeshError {
 export class ConnectionError extends JetmeshError {
   constructor(message: string, options?: ErrorOptions & { retryable?: boolean }) {
     super("CONNECTION", message, { ...options, retryable: options?.retryable ?? true });
+  }
+}
+
+/**
+ * The NATS server is not set up the way the operation needs, and retrying will
+ * not help until it is: JetStream disabled, an existing topics stream whose
+ * settings differ from the ones asked for, or JetStream out of resources. The
+ * message names the fix.
+ */
+export class ConfigurationError extends JetmeshError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("CONFIGURATION", message, options);
   }
 }

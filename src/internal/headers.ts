@@ -8,6 +8,12 @@ export const HEADER = {
   errorKind: "Jetmesh-Error",
   /** The caller's remaining time in ms when it sent the request. */
   timeout: "Jetmesh-Timeout",
+  /** JetStream's de-duplication id of a published event. */
+  msgId: "Nats-Msg-Id",
+  /** Events still to come on a pull request that ended (JetStream status). */
+  pendingMessages: "Nats-Pending-Messages",
+  /** The last delivery sequence of a consumer, on its idle heartbeats. */
+  lastConsumerSeq: "Nats-Last-Consumer",
 } as const;
 
 /** Values of the {@link HEADER.errorKind} header. */

@@ -1,9 +1,11 @@
 export { BoundedQueue } from "./bounded-queue.js";
 export { settlesWithin } from "./bounded-wait.js";
+export { Correlator, type Pending } from "./correlator.js";
 export { Deadlines } from "./deadlines.js";
 export { DEFAULTS } from "./defaults.js";
 export {
   ClosedError,
+  ConfigurationError,
   ConnectionError,
   type ErrorCode,
   InvalidArgumentError,

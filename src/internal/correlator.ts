@@ -1,0 +1,110 @@
+/**
+ * Replies matched to their calls over one shared inbox subscription: one
+ * subscription per connection, a correlation map, one timer for every
+ * time-out, and the caller's AbortSignal wired in. Requests and acknowledged
+ * publishes are both built on it.
+ */
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import { createInbox } from "@nats-io/nats-core";
+import { Deadlines } from "./deadlines.js";
+import { ClosedError, type JetmeshError } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { fromNatsError } from "./nats-errors.js";
+
+/** One call waiting for its reply. */
+export interface Pending {
+  reject(err: unknown): void;
+  timeout: number;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+export abstract class Correlator<P extends Pending> {
+  protected readonly nc: NatsConnection;
+  protected readonly logger: Logger;
+  /** The reply subject of call `id` is `prefix + id`. */
+  protected readonly prefix: string;
+  protected readonly pending = new Map<string, P>();
+  readonly #deadlines = new Deadlines<string>((id) => {
+    const p = this.settle(id);
+    if (p) p.reject(this.timedOut(p));
+  });
+  readonly #sub: Subscription;
+  /** Set when the reply subscription failed: every later call rejects with it. */
+  protected broken: JetmeshError | undefined;
+  #seq = 0;
+
+  constructor(nc: NatsConnection, logger: Logger, inboxPrefix: string | undefined) {
+    this.nc = nc;
+    this.logger = logger;
+    this.prefix = `${createInbox(inboxPrefix)}.`;
+    try {
+      this.#sub = nc.subscribe(`${this.prefix}*`, { callback: (err, msg) => this.#onMsg(err, msg) });
+    } catch (err) {
+      throw fromNatsError(err, "reply subscription");
+    }
+  }
+
+  /** The error a call gets when its time-out passes. */
+  protected abstract timedOut(p: P): JetmeshError;
+
+  /** A reply arrived for call `id` (still tracked: settle it, or keep waiting). */
+  protected abstract onReply(id: string, p: P, msg: Msg): void;
+
+  /** Tracks `p` under a fresh id: time-out armed, abort wired. Returns the id. */
+  protected track(p: P): string {
+    const id = (this.#seq++).toString(36);
+    const signal = p.signal;
+    if (signal) {
+      p.onAbort = () => this.settle(id)?.reject(signal.reason);
+      signal.addEventListener("abort", p.onAbort, { once: true });
+    }
+    this.pending.set(id, p);
+    this.#deadlines.add(id, p.timeout);
+    return id;
+  }
+
+  /** Stops tracking call `id`; returns it unless it was already settled. */
+  protected settle(id: string): P | undefined {
+    const p = this.pending.get(id);
+    if (p === undefined) return undefined;
+    this.pending.delete(id);
+    this.#deadlines.remove(id);
+    if (p.onAbort) p.signal?.removeEventListener("abort", p.onAbort);
+    return p;
+  }
+
+  /** Rejects every call in flight with `err`. */
+  rejectAll(err: JetmeshError): void {
+    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(err);
+  }
+
+  /** Stops the reply subscription (calls in flight should be rejected first). */
+  close(): void {
+    try {
+      this.#sub.unsubscribe();
+    } catch {
+      // the connection is already closed
+    }
+  }
+
+  #onMsg(err: Error | null, msg: Msg): void {
+    if (err) {
+      // the client ends a subscription after an error (e.g. a permission violation on the inbox)
+      this.broken =
+        err instanceof Error && /closed/i.test(err.message)
+          ? new ClosedError("the connection is closed", { cause: err })
+          : fromNatsError(err, "the reply subscription failed");
+      this.logger.error({ error: this.broken }, "reply subscription failed; calls on this connection will fail");
+      this.rejectAll(this.broken);
+      return;
+    }
+    const id = msg.subject.slice(this.prefix.length);
+    const p = this.pending.get(id);
+    if (p === undefined) {
+      this.logger.debug({ subject: msg.subject }, "late or unknown reply dropped");
+      return;
+    }
+    this.onReply(id, p, msg);
+  }
+}
