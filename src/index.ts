@@ -1,6 +1,7 @@
 /**
  * jetmesh: the messaging patterns of the Iris cloud messaging framework
- * (request/reply and broadcast to clusters, with in-process limits) on NATS.
+ * (request/reply and broadcast to clusters, publish/subscribe on topics stored
+ * in JetStream, with in-process limits) on NATS.
  *
  * @packageDocumentation
  */
@@ -16,6 +17,7 @@ export {
 } from "./client/index.js";
 export {
   ClosedError,
+  ConfigurationError,
   ConnectionError,
   consoleLogger,
   type ErrorCode,
@@ -38,3 +40,17 @@ export {
   type ServiceLimits,
   type ServiceStats,
 } from "./service/index.js";
+export {
+  DEFAULT_TOPIC_LIMITS,
+  type EventContext,
+  type EventHandler,
+  type PublishAck,
+  type PublishOptions,
+  type SubscribeOptions,
+  type Subscription,
+  type SubscriptionStats,
+  TOPICS_DEFAULTS,
+  type TopicHandler,
+  type TopicLimits,
+  type TopicsOptions,
+} from "./topics/index.js";

@@ -23,6 +23,16 @@ import {
   type ServiceImpl,
   type ServiceLimits,
 } from "../service/index.js";
+import {
+  type EventHandler,
+  PUBLISH_HEADER_BYTES,
+  type PublishAck,
+  type PublishOptions,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicHandler,
+  Topics,
+} from "../topics/index.js";
 import type { ResolvedSettings } from "./options.js";
 import { Requester } from "./requester.js";
 import { type ConnectionStatus, toConnectionStatus } from "./status.js";
@@ -35,7 +45,7 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-const REQUEST_KEYS = ["timeout", "signal"] as const;
+const CALL_KEYS = ["timeout", "signal"] as const;
 const DONE: Promise<void> = Promise.resolve();
 
 /**
@@ -73,6 +83,24 @@ export interface Connection extends AsyncDisposable {
    * is live on the server. `unregister()` leaves this connection open.
    */
   register(cluster: string, handler: ServiceHandler, limits?: Partial<ServiceLimits>): Promise<Service>;
+  /**
+   * Publishes `payload` to `topic` and resolves once JetStream has stored it,
+   * with its stream sequence. Many publishes may be in flight at once. A
+   * disconnect is ridden out until the time-out; a publish sent again after a
+   * lost ack is stored once. Rejects `TimeoutError`, `ClosedError`,
+   * `PayloadTooLargeError`, `OverloadedError` (the stream is full and refuses
+   * new events), `ConfigurationError` (JetStream off, or a stream with other
+   * settings) or `InvalidArgumentError`.
+   */
+  publish(topic: string, payload: Uint8Array, options?: PublishOptions): Promise<PublishAck>;
+  /**
+   * Subscribes `handler` to `topic`: events published from now on (or from
+   * `options.from`), within the topic limits in `options`. Resolves once the
+   * subscription is live. One subscription per topic per connection.
+   */
+  subscribe(topic: string, handler: EventHandler | TopicHandler, options?: SubscribeOptions): Promise<Subscription>;
+  /** Ends this connection's subscription to `topic` (as `Subscription.unsubscribe`); rejects if there is none. */
+  unsubscribe(topic: string): Promise<void>;
   /** Connection state changes (disconnect, reconnect, ...) until the connection closes. */
   status(): AsyncIterable<ConnectionStatus>;
   /** Closes every service, rejects pending requests with `ClosedError`, then closes the NATS connection. Idempotent. */
@@ -84,6 +112,7 @@ export class JetmeshConnection implements Connection {
   readonly #settings: ResolvedSettings;
   readonly #subjects: Subjects;
   readonly #requester: Requester;
+  readonly #topics: Topics;
   readonly #ownsNats: boolean;
   readonly #services = new Set<ServiceImpl>();
   #closing: Promise<void> | undefined;
@@ -95,6 +124,14 @@ export class JetmeshConnection implements Connection {
     this.#settings = settings;
     this.#subjects = subjects(settings.namespace);
     this.#requester = new Requester(nc, settings.logger, settings.inboxPrefix);
+    this.#topics = new Topics({
+      nc,
+      subjects: this.#subjects,
+      logger: settings.logger,
+      drainTimeout: settings.drainTimeout,
+      inboxPrefix: settings.inboxPrefix,
+      settings: settings.topics,
+    });
     this.#ownsNats = ownsNats;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -119,7 +156,7 @@ export class JetmeshConnection implements Connection {
       this.#ensureOpen("request");
       validateName("cluster", cluster);
       validatePayload("payload", payload);
-      const o = validateOptions<RequestOptions>("options", options, REQUEST_KEYS);
+      const o = validateOptions<RequestOptions>("options", options, CALL_KEYS);
       const timeout = validateTimeout("options.timeout", o.timeout, this.#settings.timeout);
       const signal = validateSignal(o.signal);
       this.#checkSize(payload, `request to cluster "${cluster}"`);
@@ -142,6 +179,41 @@ export class JetmeshConnection implements Connection {
     } catch (err) {
       return Promise.reject(fromNatsError(err, `broadcast to cluster "${cluster}"`));
     }
+  }
+
+  publish(topic: string, payload: Uint8Array, options?: PublishOptions): Promise<PublishAck> {
+    try {
+      this.#ensureOpen("publish");
+      validateName("topic", topic);
+      validatePayload("payload", payload);
+      const o = validateOptions<PublishOptions>("options", options, CALL_KEYS);
+      const timeout = validateTimeout("options.timeout", o.timeout, this.#settings.timeout);
+      const signal = validateSignal(o.signal);
+      this.#checkSize(payload, `publish to topic "${topic}"`, PUBLISH_HEADER_BYTES);
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      return this.#topics.publish(topic, payload, timeout, signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async subscribe(
+    topic: string,
+    handler: EventHandler | TopicHandler,
+    options?: SubscribeOptions,
+  ): Promise<Subscription> {
+    this.#ensureOpen("subscribe");
+    const sub = await this.#topics.subscribe(topic, handler, options);
+    if (this.#closing) {
+      await sub.unsubscribe();
+      throw new ClosedError("subscribe: the connection was closed while subscribing");
+    }
+    return sub;
+  }
+
+  async unsubscribe(topic: string): Promise<void> {
+    this.#ensureOpen("unsubscribe");
+    await this.#topics.unsubscribe(topic);
   }
 
   async register(cluster: string, handler: ServiceHandler, limits?: Partial<ServiceLimits>): Promise<Service> {
@@ -201,10 +273,14 @@ export class JetmeshConnection implements Connection {
     if (this.#closing) throw new ClosedError(`${what}: the connection is closed`);
   }
 
-  #checkSize(payload: Uint8Array, what: string): void {
+  /** Payloads (plus the `overhead` of headers jetmesh adds) above the server's max payload are refused here. */
+  #checkSize(payload: Uint8Array, what: string, overhead = 0): void {
     const max = maxPayload(this.#nc);
-    if (max !== undefined && payload.byteLength > max) {
-      throw new PayloadTooLargeError(`${what}: payload is ${payload.byteLength} bytes, the server's max is ${max}`);
+    if (max !== undefined && payload.byteLength + overhead > max) {
+      throw new PayloadTooLargeError(
+        `${what}: payload is ${payload.byteLength} bytes, the server's max is ${max - overhead}` +
+          (overhead ? ` (its max payload ${max} less ${overhead} bytes of headers)` : ""),
+      );
     }
   }
 
@@ -225,12 +301,14 @@ export class JetmeshConnection implements Connection {
   }
 
   async #shutdown(lost: JetmeshError | undefined): Promise<void> {
-    this.#requester.rejectAll(
-      new ClosedError(lost ? "the connection to NATS was lost" : "the connection was closed", { cause: lost }),
-    );
+    const closed = new ClosedError(lost ? "the connection to NATS was lost" : "the connection was closed", {
+      cause: lost,
+    });
+    this.#requester.rejectAll(closed);
+    this.#topics.rejectAll(closed);
     const services = [...this.#services];
     this.#services.clear();
-    await Promise.all(services.map((svc) => (lost ? svc.drop(lost) : svc.stop())));
+    await Promise.all([...services.map((svc) => (lost ? svc.drop(lost) : svc.stop())), this.#topics.close()]);
     if (!lost) {
       this.#requester.close();
       if (this.#ownsNats) {

@@ -9,6 +9,7 @@ import {
   validateSignal,
   validateTimeout,
 } from "../internal/index.js";
+import { type ResolvedTopics, resolveTopics, type TopicsOptions } from "../topics/index.js";
 
 /**
  * Options of {@link connect}. Every field is optional.
@@ -49,6 +50,8 @@ export interface ConnectOptions {
   tls?: TlsOptions | null;
   /** A pino-compatible logger. Default: warnings and errors to stderr. */
   logger?: Logger;
+  /** Settings of the JetStream stream that stores this namespace's topics (see {@link TopicsOptions}). */
+  topics?: TopicsOptions;
   /** Any other NATS client connection option, passed through as is. */
   nats?: Partial<ConnectionOptions>;
   /** Aborts connect() while it is still trying; it rejects with the signal's reason. */
@@ -56,7 +59,7 @@ export interface ConnectOptions {
 }
 
 /** Options of a Connection built over an existing NATS connection. */
-export type ConnectionSettings = Pick<ConnectOptions, "namespace" | "timeout" | "drainTimeout" | "logger">;
+export type ConnectionSettings = Pick<ConnectOptions, "namespace" | "timeout" | "drainTimeout" | "logger" | "topics">;
 
 export interface ResolvedSettings {
   /** The NATS client's inbox prefix, where one is set (reply subjects must match permissions). */
@@ -65,6 +68,7 @@ export interface ResolvedSettings {
   timeout: number;
   drainTimeout: number;
   logger: Logger;
+  topics: ResolvedTopics;
 }
 
 const CONNECT_KEYS = [
@@ -83,11 +87,12 @@ const CONNECT_KEYS = [
   "authenticator",
   "tls",
   "logger",
+  "topics",
   "nats",
   "signal",
 ] as const;
 
-const SETTINGS_KEYS = ["namespace", "timeout", "drainTimeout", "logger"] as const;
+const SETTINGS_KEYS = ["namespace", "timeout", "drainTimeout", "logger", "topics"] as const;
 
 export function resolveSettings(value: unknown, known: readonly string[] = SETTINGS_KEYS): ResolvedSettings {
   const o = validateOptions<ConnectOptions>("options", value, known);
@@ -95,8 +100,10 @@ export function resolveSettings(value: unknown, known: readonly string[] = SETTI
   for (const m of ["debug", "info", "warn", "error"] as const) {
     if (typeof logger[m] !== "function") throw new InvalidArgumentError(`options.logger.${m} must be a function`);
   }
+  const namespace = o.namespace === undefined ? DEFAULTS.namespace : validateNamespace(o.namespace);
   return {
-    namespace: o.namespace === undefined ? DEFAULTS.namespace : validateNamespace(o.namespace),
+    namespace,
+    topics: resolveTopics(namespace, o.topics),
     timeout: validateTimeout("options.timeout", o.timeout, DEFAULTS.timeout),
     drainTimeout: validateTimeout("options.drainTimeout", o.drainTimeout, DEFAULTS.drainTimeout),
     logger,

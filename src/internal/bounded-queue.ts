@@ -27,6 +27,8 @@ export class BoundedQueue<T> {
      * queued bytes counted are the bytes held.
      */
     private readonly hold: (item: T) => T = (item) => item,
+    /** Called after each handler call ends (a thread is free, and maybe queued bytes). */
+    private readonly after?: () => void,
   ) {}
 
   /** Handler calls running now. */
@@ -53,9 +55,13 @@ export class BoundedQueue<T> {
     return this.#queuedBytes + size <= this.memory;
   }
 
-  /** Starts or queues `item`; false when it does not fit (or the queue is closed). */
-  offer(item: T, size: number): boolean {
-    if (!this.fits(size)) return false;
+  /**
+   * Starts or queues `item`; false when it does not fit (or the queue is
+   * closed). `force` queues it even past `memory`, for callers that bound
+   * what they offer themselves (a pull sized to the room left).
+   */
+  offer(item: T, size: number, force = false): boolean {
+    if (force ? this.#closed : !this.fits(size)) return false;
     if (this.#running < this.threads && this.queued === 0) {
       this.#start(item);
       return true;
@@ -118,6 +124,7 @@ export class BoundedQueue<T> {
       // a failing error reporter must not stop the queue
     }
     this.#pump();
+    this.after?.();
   }
 
   #pump(): void {

@@ -23,6 +23,7 @@ export { maxPayload } from "./max-payload.js";
 export { fromNatsError } from "./nats-errors.js";
 export { codeOf, type ErrorKind, errorHeaders, errorOfReply } from "./reply-errors.js";
 export { type Subjects, subjects } from "./subjects.js";
+export { ThrottledWarning } from "./throttled-log.js";
 export {
   validateHandler,
   validateLimits,

@@ -1,12 +1,9 @@
 /** Broadcast dispatch of one member: plain subscription, limits, drop counting. */
 import type { Msg, Subscription } from "@nats-io/nats-core";
-import { BoundedQueue, settlesWithin } from "../internal/index.js";
+import { BoundedQueue, settlesWithin, ThrottledWarning } from "../internal/index.js";
 import type { BroadcastContext, ServiceHandler, ServiceHost } from "./types.js";
 
 type BroadcastHandler = NonNullable<ServiceHandler["handleBroadcast"]>;
-
-/** A dropped broadcast is logged at most this often (the count covers the rest). */
-const DROP_LOG_INTERVAL_MS = 1_000;
 
 export class BroadcastDispatcher {
   broadcasts = 0;
@@ -15,8 +12,7 @@ export class BroadcastDispatcher {
   /** Messages with their payload (copied when queued: the message's own bytes view the socket buffer). */
   readonly queue: BoundedQueue<{ msg: Msg; data: Uint8Array }>;
   #sub: Subscription | undefined;
-  #lastDropLog = 0;
-  #unloggedDrops = 0;
+  readonly #dropWarning: ThrottledWarning;
 
   constructor(
     private readonly host: ServiceHost,
@@ -25,6 +21,7 @@ export class BroadcastDispatcher {
     threads: number,
     memory: number,
   ) {
+    this.#dropWarning = new ThrottledWarning(host.logger, "broadcasts dropped: the broadcast queue is full");
     this.queue = new BoundedQueue(
       threads,
       memory,
@@ -59,16 +56,7 @@ export class BroadcastDispatcher {
     const data = msg.data;
     if (this.queue.offer({ msg, data }, data.byteLength)) return;
     this.dropped++;
-    this.#unloggedDrops++;
-    const now = Date.now();
-    if (now - this.#lastDropLog >= DROP_LOG_INTERVAL_MS) {
-      this.host.logger.warn(
-        { cluster: this.cluster, dropped: this.#unloggedDrops, total: this.dropped },
-        "broadcasts dropped: the broadcast queue is full",
-      );
-      this.#lastDropLog = now;
-      this.#unloggedDrops = 0;
-    }
+    this.#dropWarning.note({ cluster: this.cluster, total: this.dropped });
   }
 
   #run(msg: Msg, data: Uint8Array): unknown {

@@ -1,0 +1,411 @@
+/**
+ * A JetStream pull consumer driven by the subscriber's room, not by arrivals:
+ * a pull asks for at most the bytes the subscription's queue can still hold,
+ * and the next pull goes out only when that one has ended and the queue has
+ * room again. So a slow subscriber stops pulling (back-pressure) and nothing
+ * is dropped. (The client's `consume()` re-pulls as messages arrive, before the
+ * handler has run, which cannot bound memory.)
+ *
+ * Two kinds:
+ * - ordered: an ephemeral consumer without acks, recreated from the last
+ *   stream sequence seen whenever a delivery is missing, heartbeats stop, or
+ *   the connection comes back; so nothing is lost and nothing handed twice.
+ * - shared: a named consumer with explicit acks (durable, or a group that
+ *   the server removes after a time without members), which the server
+ *   redelivers from after a crash and load-shares between its subscribers.
+ */
+import { AckPolicy, type ConsumerConfig, DeliverPolicy, type JetStreamManager, ReplayPolicy } from "@nats-io/jetstream";
+import { createInbox, type Msg, type NatsConnection, nanos, nuid, type Subscription } from "@nats-io/nats-core";
+import { HEADER, type Logger, settlesWithin } from "../internal/index.js";
+import { API, isApiError } from "./stream.js";
+
+/** Where a subscription starts: new events (default), a stream sequence, or a time. */
+export type StartAt = { seq: number } | { time: Date } | undefined;
+
+export interface SharedPlan {
+  /** The consumer's name. */
+  name: string;
+  ackWait: number;
+  maxDeliver: number;
+  /** Set for a group: the server removes the consumer after this long without a member, in ms. */
+  inactiveThreshold: number | undefined;
+}
+
+export interface ConsumerPlan {
+  stream: string;
+  subject: string;
+  start: StartAt;
+  /** A shared (acked) consumer; absent for an ordered one. */
+  shared: SharedPlan | undefined;
+}
+
+/** One delivery, with what its ack subject says. */
+export interface Delivery {
+  msg: Msg;
+  /** The event's stream sequence. */
+  seq: number;
+  /** How often it was delivered (1 the first time). */
+  deliveries: number;
+  /** Publish time, ns since the epoch, as JetStream wrote it. */
+  timestamp: string;
+}
+
+/** What the consumer needs to know of the subscriber's queue. */
+export interface Room {
+  /** Bytes waiting to start. */
+  readonly queuedBytes: number;
+  /** Items waiting to start. */
+  readonly queued: number;
+  /** Handler calls running. */
+  readonly running: number;
+}
+
+export interface ConsumerHost {
+  nc: NatsConnection;
+  jsm(): Promise<JetStreamManager>;
+  /** Makes sure the stream exists (it may have been lost with a server's memory storage). */
+  ensureStream(): Promise<void>;
+  logger: Logger;
+  inboxPrefix: string | undefined;
+  drainTimeout: number;
+}
+
+export interface ConsumerLimits {
+  threads: number;
+  memory: number;
+  /** The largest event the server can carry, with its subject and headers. */
+  maxEvent: number;
+}
+
+/** Pull requests end after this long without a message (the server then says so, and we pull again). */
+const EXPIRES_MS = 30_000;
+/** The server sends a heartbeat on an open pull after this long without a message. */
+const HEARTBEAT_MS = 5_000;
+/** A pull is presumed lost after this long without a message, status or heartbeat. */
+const SILENCE_MS = 2 * HEARTBEAT_MS + 1_000;
+/** Most events one pull asks for: ordered (no acks pending) and shared (each held event waits for its ack). */
+const ORDERED_BATCH = 4_096;
+const SHARED_BATCH = 256;
+/** An ordered consumer the client forgot (crash) is removed by the server after this long. */
+const ORDERED_INACTIVE_MS = 5 * 60_000;
+/** Waits between tries to (re)create a consumer, in ms. */
+const RESET_MIN_MS = 100;
+const RESET_MAX_MS = 2_000;
+
+/** Parses `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>` (and the longer form with domain and account). */
+export function parseAckSubject(
+  reply: string,
+): { consumer: string; deliveries: number; seq: number; dseq: number; timestamp: string } | undefined {
+  const t = reply.split(".");
+  const o = t.length === 9 ? 2 : t.length >= 11 ? 4 : -1;
+  if (o < 0 || t[0] !== "$JS" || t[1] !== "ACK") return undefined;
+  const deliveries = Number(t[o + 2]);
+  const seq = Number(t[o + 3]);
+  const dseq = Number(t[o + 4]);
+  const consumer = t[o + 1];
+  const timestamp = t[o + 5];
+  if (!consumer || timestamp === undefined || !(deliveries >= 1 && seq >= 1 && dseq >= 1)) return undefined;
+  return { consumer, deliveries, seq, dseq, timestamp };
+}
+
+export class PullConsumer {
+  readonly #host: ConsumerHost;
+  readonly #plan: ConsumerPlan;
+  readonly #limits: ConsumerLimits;
+  readonly #room: Room;
+  readonly #deliver: (d: Delivery) => void;
+  readonly #batch: number;
+  readonly #requestTail: string;
+
+  #sub: Subscription | undefined;
+  #inbox = "";
+  #consumer: string | undefined;
+  /** The pull in flight: its reply token, how many it asked for, how many came. */
+  #pull: { id: string; batch: number; got: number } | undefined;
+  #pullSeq = 0;
+  /** The next event did not fit the last pull's bytes: pull it alone once the queue is empty. */
+  #big = false;
+  /** Ordered: the last stream sequence handed on (known), and the last delivery sequence of this consumer. */
+  #cursor = 0;
+  #cursorKnown = false;
+  #dseq = 0;
+  #lastHeard = Date.now();
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  #resetting: Promise<void> | undefined;
+  #resetTries = 0;
+  #stopped = false;
+  /** Deliveries that could not be read (counted for the subscription's stats). */
+  malformed = 0;
+
+  constructor(
+    host: ConsumerHost,
+    plan: ConsumerPlan,
+    limits: ConsumerLimits,
+    room: Room,
+    deliver: (d: Delivery) => void,
+  ) {
+    this.#host = host;
+    this.#plan = plan;
+    this.#limits = limits;
+    this.#room = room;
+    this.#deliver = deliver;
+    this.#batch = plan.shared ? SHARED_BATCH : ORDERED_BATCH;
+    this.#requestTail = `,"expires":${nanos(EXPIRES_MS)},"idle_heartbeat":${nanos(HEARTBEAT_MS)}}`;
+    if (plan.start && "seq" in plan.start) {
+      this.#cursor = plan.start.seq - 1;
+      this.#cursorKnown = true;
+    }
+  }
+
+  /** Creates (or binds) the consumer and sends the first pull; resolves once events published from now on will arrive. */
+  async start(): Promise<void> {
+    await this.#open();
+    this.#watchdog = setInterval(() => this.#checkSilence(), HEARTBEAT_MS);
+    this.#watchdog.unref?.();
+    this.poke();
+  }
+
+  /** The queue has more room (or a free handler): pull if a pull can go out. */
+  poke(): void {
+    if (this.#pull !== undefined || this.#stopped || this.#resetting !== undefined || this.#consumer === undefined) {
+      return;
+    }
+    const room = this.#room;
+    const memory = this.#limits.memory;
+    let batch = this.#batch;
+    let maxBytes: number;
+    if (this.#big) {
+      // an event larger than the room: take it alone, when it can start at once
+      if (room.queued > 0 || room.running >= this.#limits.threads) return;
+      this.#big = false;
+      batch = 1;
+      maxBytes = Math.max(memory, this.#limits.maxEvent);
+    } else {
+      maxBytes = memory - room.queuedBytes;
+      // wait for half the room, so that a nearly full queue does not pull one event at a time
+      if (room.queued > 0 && maxBytes < memory / 2) return;
+    }
+    const id = (this.#pullSeq++).toString(36);
+    this.#pull = { id, batch, got: 0 };
+    this.#lastHeard = Date.now();
+    try {
+      this.#host.nc.publish(
+        `$JS.API.CONSUMER.MSG.NEXT.${this.#plan.stream}.${this.#consumer}`,
+        `{"batch":${batch},"max_bytes":${maxBytes}${this.#requestTail}`,
+        { reply: `${this.#inbox}.${id}` },
+      );
+    } catch (err) {
+      this.#pull = undefined;
+      this.#host.logger.warn({ subject: this.#plan.subject, error: err }, "pull request failed");
+      this.#reset("pull request failed");
+    }
+  }
+
+  /** The connection is back: pulls in flight may be gone, and an ordered consumer with them. */
+  reconnected(): void {
+    this.#reset("reconnected");
+  }
+
+  /** Stops pulling; an ordered consumer is deleted, a shared one stays for its other members or a restart. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#watchdog);
+    this.#unsubscribe();
+    await this.#resetting;
+    const name = this.#consumer;
+    if (name !== undefined && this.#plan.shared === undefined) {
+      await settlesWithin(
+        this.#host.jsm().then((jsm) => jsm.consumers.delete(this.#plan.stream, name)),
+        this.#host.drainTimeout,
+      );
+    }
+  }
+
+  #unsubscribe(): void {
+    try {
+      this.#sub?.unsubscribe();
+    } catch {
+      // the connection is closed already
+    }
+    this.#sub = undefined;
+  }
+
+  /** A fresh inbox (pulls sent to an earlier one are ignored), and the consumer created or bound. */
+  async #open(): Promise<void> {
+    this.#unsubscribe();
+    this.#pull = undefined;
+    this.#inbox = createInbox(this.#host.inboxPrefix);
+    this.#sub = this.#host.nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => this.#onMsg(err, msg) });
+    const jsm = await this.#host.jsm();
+    const shared = this.#plan.shared;
+    if (shared) {
+      this.#consumer = await this.#bindShared(jsm, shared);
+      return;
+    }
+    const old = this.#consumer;
+    this.#consumer = undefined;
+    if (old !== undefined) jsm.consumers.delete(this.#plan.stream, old).catch(() => {});
+    const info = await this.#create(jsm, this.#orderedConfig());
+    this.#consumer = info.name;
+    this.#dseq = 0;
+    if (!this.#cursorKnown && this.#plan.start === undefined) {
+      // "new events": the consumer starts after the stream's last sequence now
+      this.#cursor = info.delivered.stream_seq;
+      this.#cursorKnown = true;
+    }
+  }
+
+  #orderedConfig(): Partial<ConsumerConfig> {
+    const config: Partial<ConsumerConfig> = {
+      name: `jm_${nuid.next()}`,
+      filter_subject: this.#plan.subject,
+      ack_policy: AckPolicy.None,
+      replay_policy: ReplayPolicy.Instant,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(ORDERED_INACTIVE_MS),
+    };
+    return { ...config, ...this.#startConfig() };
+  }
+
+  #startConfig(): Partial<ConsumerConfig> {
+    if (this.#cursorKnown) return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#cursor + 1 };
+    const start = this.#plan.start;
+    if (start && "time" in start) {
+      return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.time.toISOString() };
+    }
+    return { deliver_policy: DeliverPolicy.New };
+  }
+
+  async #bindShared(jsm: JetStreamManager, shared: SharedPlan): Promise<string> {
+    try {
+      return (await jsm.consumers.info(this.#plan.stream, shared.name)).name;
+    } catch (err) {
+      if (!isApiError(err, API.consumerNotFound)) throw err;
+    }
+    const config: Partial<ConsumerConfig> = {
+      durable_name: shared.name,
+      filter_subject: this.#plan.subject,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(shared.ackWait),
+      max_deliver: shared.maxDeliver,
+      replay_policy: ReplayPolicy.Instant,
+      ...this.#startConfig(),
+    };
+    if (shared.inactiveThreshold !== undefined) config.inactive_threshold = nanos(shared.inactiveThreshold);
+    // several members creating it at once with the same settings all succeed
+    return (await this.#create(jsm, config)).name;
+  }
+
+  async #create(jsm: JetStreamManager, config: Partial<ConsumerConfig>) {
+    try {
+      return await jsm.consumers.add(this.#plan.stream, config);
+    } catch (err) {
+      if (!isApiError(err, API.streamNotFound)) throw err;
+      // the stream is gone (memory storage and a server restart): make it again
+      await this.#host.ensureStream();
+      return jsm.consumers.add(this.#plan.stream, config);
+    }
+  }
+
+  /** Recreates (ordered) or re-binds (shared) the consumer, retrying until it works or the consumer stops. */
+  #reset(why: string): void {
+    if (this.#stopped || this.#resetting !== undefined) return;
+    this.#pull = undefined;
+    this.#host.logger.debug({ subject: this.#plan.subject, why }, "resetting consumer");
+    this.#resetting = (async () => {
+      while (!this.#stopped) {
+        // resets without a delivery in between wait longer each time, so a server
+        // that keeps refusing is not asked in a tight loop
+        if (this.#resetTries > 0) {
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.min(RESET_MAX_MS, RESET_MIN_MS * 2 ** this.#resetTries)),
+          );
+        }
+        this.#resetTries++;
+        try {
+          await this.#open();
+          return;
+        } catch (err) {
+          if (this.#stopped) return;
+          this.#host.logger.warn({ subject: this.#plan.subject, why, error: err }, "consumer reset failed; retrying");
+        }
+      }
+    })().finally(() => {
+      this.#resetting = undefined;
+      this.#lastHeard = Date.now();
+      this.poke();
+    });
+  }
+
+  #checkSilence(): void {
+    if (this.#pull === undefined || this.#resetting !== undefined || this.#host.nc.isClosed()) return;
+    if (Date.now() - this.#lastHeard > SILENCE_MS) this.#reset("no heartbeat from the server");
+  }
+
+  #onMsg(err: Error | null, msg: Msg): void {
+    if (this.#stopped) return;
+    if (err) {
+      this.#host.logger.error({ subject: this.#plan.subject, error: err }, "consumer subscription failed");
+      this.#reset("subscription failed");
+      return;
+    }
+    this.#lastHeard = Date.now();
+    if (msg.reply) this.#onDelivery(msg, msg.reply);
+    else this.#onStatus(msg);
+  }
+
+  #onDelivery(msg: Msg, reply: string): void {
+    const ack = parseAckSubject(reply);
+    if (ack === undefined) {
+      this.malformed++;
+      this.#host.logger.warn({ subject: msg.subject, reply }, "delivery without a JetStream ack subject dropped");
+      return;
+    }
+    if (this.#plan.shared === undefined) {
+      if (ack.consumer !== this.#consumer) return; // from a consumer replaced since
+      if (ack.dseq !== this.#dseq + 1) {
+        this.#reset(`delivery ${ack.dseq} after ${this.#dseq}: a gap`);
+        return;
+      }
+      this.#dseq = ack.dseq;
+      if (ack.seq <= this.#cursor && this.#cursorKnown) return; // handed on already
+      this.#cursor = ack.seq;
+      this.#cursorKnown = true;
+    }
+    this.#resetTries = 0;
+    const pull = this.#pull;
+    if (pull !== undefined && ++pull.got >= pull.batch) this.#pull = undefined;
+    this.#deliver({ msg, seq: ack.seq, deliveries: ack.deliveries, timestamp: ack.timestamp });
+    if (this.#pull === undefined) this.poke();
+  }
+
+  #onStatus(msg: Msg): void {
+    const h = msg.headers;
+    const code = h?.code ?? 0;
+    if (code === 100) {
+      // idle heartbeat: for an ordered consumer it also says what was last delivered
+      const last = Number(h?.get(HEADER.lastConsumerSeq) ?? 0);
+      if (this.#plan.shared === undefined && last > this.#dseq) {
+        this.#reset(`heartbeat says ${last} delivered, ${this.#dseq} arrived`);
+      }
+      return;
+    }
+    const pull = this.#pull;
+    if (pull === undefined || msg.subject !== `${this.#inbox}.${pull.id}`) return; // an earlier pull
+    this.#pull = undefined;
+    const description = h?.description ?? "";
+    if (code === 409 && /consumer deleted/i.test(description)) {
+      this.#reset("the consumer was deleted");
+      return;
+    }
+    if (code === 409 && /exceeds maxbytes/i.test(description) && pull.got === 0) this.#big = true;
+    if (code === 503 || code === 400) {
+      this.#reset(`pull answered ${code} ${description}`);
+      return;
+    }
+    // 408 (expired), 409 (bytes or batch used up, leader changed, ...): pull again
+    this.poke();
+  }
+}

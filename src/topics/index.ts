@@ -1,0 +1,14 @@
+export type { PublishAck } from "./publisher.js";
+export { PUBLISH_HEADER_BYTES } from "./publisher.js";
+export { type ResolvedTopics, resolveTopics, TOPICS_DEFAULTS, type TopicsOptions } from "./settings.js";
+export { DEFAULT_TOPIC_LIMITS, Topics } from "./topics.js";
+export type {
+  EventContext,
+  EventHandler,
+  PublishOptions,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionStats,
+  TopicHandler,
+  TopicLimits,
+} from "./types.js";

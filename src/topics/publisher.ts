@@ -1,0 +1,180 @@
+/**
+ * Acknowledged publishes, pipelined: each event goes out as a plain publish
+ * with a reply subject on the connection's shared inbox, and JetStream's ack is
+ * matched to it there, so any number can be in flight without waiting for one
+ * another. Each carries a `Nats-Msg-Id`, so that sending it again (after a
+ * reconnect, when its ack may have been lost) stores it once.
+ */
+import { type Msg, type MsgHdrs, MsgHdrsImpl, nuid } from "@nats-io/nats-core";
+import {
+  ConfigurationError,
+  Correlator,
+  fromNatsError,
+  HEADER,
+  type JetmeshError,
+  NO_RESPONDERS_STATUS,
+  OverloadedError,
+  PayloadTooLargeError,
+  type Pending,
+  RemoteError,
+  TimeoutError,
+} from "../internal/index.js";
+import type { TopicStream } from "./stream.js";
+
+/** What JetStream answered to a publish. */
+export interface PublishAck {
+  /** The event's sequence in the topics stream (usable as `subscribe(..., { from: { seq } })`). */
+  seq: number;
+  /** True when the stream already held this event (a publish sent again after a lost ack). */
+  duplicate: boolean;
+}
+
+/** JetStream API error codes of a refused publish. */
+const STORE_FAILED = 10077;
+const MESSAGE_TOO_LARGE = 10054;
+
+/** Waits between tries while no stream answers (JetStream restarting), in ms. */
+const RETRY_MIN_MS = 25;
+const RETRY_MAX_MS = 1_000;
+
+/** Bytes the `Nats-Msg-Id` header adds to each event. */
+export const PUBLISH_HEADER_BYTES = msgIdHeaders().encode().byteLength;
+
+function msgIdHeaders(): MsgHdrsImpl {
+  const h = new MsgHdrsImpl();
+  h.set(HEADER.msgId, nuid.next());
+  return h;
+}
+
+interface PendingPublish extends Pending {
+  resolve(ack: PublishAck): void;
+  topic: string;
+  subject: string;
+  payload: Uint8Array;
+  headers: MsgHdrs;
+  tries: number;
+  retry: ReturnType<typeof setTimeout> | undefined;
+}
+
+interface AckBody {
+  seq?: unknown;
+  duplicate?: unknown;
+  error?: { code?: number; err_code?: number; description?: string };
+}
+
+export class Publisher extends Correlator<PendingPublish> {
+  #stream: TopicStream | undefined;
+
+  /** The stream to (re-)check when no stream answers; set once, before the first publish. */
+  bind(stream: TopicStream): void {
+    this.#stream = stream;
+  }
+
+  publish(subject: string, topic: string, payload: Uint8Array, timeout: number, signal: AbortSignal | undefined) {
+    if (this.broken) return Promise.reject(this.broken);
+    return new Promise<PublishAck>((resolve, reject) => {
+      const p: PendingPublish = {
+        resolve,
+        reject,
+        topic,
+        subject,
+        payload,
+        headers: msgIdHeaders(),
+        timeout,
+        signal,
+        onAbort: undefined,
+        tries: 0,
+        retry: undefined,
+      };
+      const id = this.track(p);
+      if (this.#stream?.ready) this.#send(id, p);
+      else this.#whenStream(id, p);
+    });
+  }
+
+  /** Sends every publish still waiting for its ack again (after a reconnect its ack may be lost). */
+  resendAll(): void {
+    for (const [id, p] of this.pending) {
+      if (p.retry === undefined) this.#send(id, p);
+    }
+  }
+
+  protected timedOut(p: PendingPublish): JetmeshError {
+    return new TimeoutError(`publish to topic "${p.topic}" was not acknowledged within ${p.timeout} ms`);
+  }
+
+  protected override settle(id: string): PendingPublish | undefined {
+    const p = super.settle(id);
+    if (p?.retry !== undefined) clearTimeout(p.retry);
+    return p;
+  }
+
+  protected onReply(id: string, p: PendingPublish, msg: Msg): void {
+    let code = 0;
+    try {
+      code = msg.headers?.code ?? 0;
+    } catch {
+      // malformed headers: read as no status
+    }
+    if (code === NO_RESPONDERS_STATUS) {
+      // no stream took it: JetStream is (re)starting or the stream is gone
+      this.#stream?.recheck();
+      this.#whenStream(id, p);
+      return;
+    }
+    this.settle(id);
+    let body: AckBody;
+    try {
+      body = msg.json<AckBody>();
+    } catch (cause) {
+      this.logger.warn({ topic: p.topic, error: cause }, "malformed publish ack");
+      p.reject(new RemoteError(`publish to topic "${p.topic}": JetStream's ack could not be read`, "BAD_REPLY"));
+      return;
+    }
+    if (body.error) p.reject(refusal(p.topic, body.error));
+    else if (typeof body.seq === "number") p.resolve({ seq: body.seq, duplicate: body.duplicate === true });
+    else p.reject(new RemoteError(`publish to topic "${p.topic}": JetStream's ack had no sequence`, "BAD_REPLY"));
+  }
+
+  #send(id: string, p: PendingPublish): void {
+    try {
+      this.nc.publish(p.subject, p.payload, { reply: this.prefix + id, headers: p.headers });
+    } catch (err) {
+      this.settle(id)?.reject(fromNatsError(err, `publish to topic "${p.topic}"`));
+    }
+  }
+
+  /** Sends once the stream exists: at once if it is known, else after checking, waiting a little more each try. */
+  #whenStream(id: string, p: PendingPublish): void {
+    const stream = this.#stream;
+    if (stream === undefined) throw new Error("Publisher.bind() was not called");
+    const attempt = () => {
+      p.retry = undefined;
+      stream.ensure().then(
+        () => {
+          if (this.pending.get(id) === p) this.#send(id, p);
+        },
+        (err: unknown) => {
+          if (this.pending.get(id) !== p) return;
+          // a set-up problem will not fix itself: say so now, not at the time-out
+          if (err instanceof ConfigurationError) this.settle(id)?.reject(err);
+          else this.#whenStream(id, p);
+        },
+      );
+    };
+    if (p.tries++ === 0) attempt();
+    else p.retry = setTimeout(attempt, Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** p.tries));
+  }
+}
+
+function refusal(topic: string, error: NonNullable<AckBody["error"]>): JetmeshError {
+  const desc = error.description ?? "unknown error";
+  const what = `publish to topic "${topic}"`;
+  if (error.err_code === MESSAGE_TOO_LARGE) {
+    return new PayloadTooLargeError(`${what}: ${desc} (the topics stream's max message size)`);
+  }
+  if (error.err_code === STORE_FAILED && /maximum/i.test(desc)) {
+    return new OverloadedError(`${what}: the topics stream is full and refuses new events (${desc})`);
+  }
+  return new RemoteError(`${what}: JetStream refused the event (${desc})`, String(error.err_code ?? error.code ?? ""));
+}

@@ -1,0 +1,147 @@
+import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
+import { InvalidArgumentError, validateOptions } from "../internal/index.js";
+
+/**
+ * Settings of the JetStream stream that stores a namespace's topics, given as
+ * `connect({ topics: {...} })`. The stream is created with them on first use.
+ * When it exists already, it is used as it is; a setting given here that
+ * differs from it is a `ConfigurationError`, never a silent change.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect({ servers: url, topics: { storage: "memory", maxAge: 60 * 60 * 1000 } });
+ * ```
+ */
+export interface TopicsOptions {
+  /** Stream name. Default `JETMESH_TOPICS_<namespace>` (dots become `_`). */
+  stream?: string;
+  /** `"file"` (default: events survive a server restart) or `"memory"`. */
+  storage?: "file" | "memory";
+  /** Copies kept in a JetStream cluster (1-5). Default 1. */
+  replicas?: number;
+  /** How long events are kept, in ms; 0 keeps them until `maxBytes` is reached. Default 24 h. */
+  maxAge?: number;
+  /** Most bytes the stream holds; 0: no limit but the server's. Default 1 GiB. */
+  maxBytes?: number;
+  /**
+   * What happens when `maxAge`/`maxBytes` is reached: `"old"` (default) deletes
+   * the oldest events, `"new"` refuses new ones (`publish` rejects `OverloadedError`).
+   */
+  discard?: "old" | "new";
+  /** How long a publish's id is remembered, so a publish retried after a lost ack is stored once, in ms. Default 2 min. */
+  duplicateWindow?: number;
+}
+
+export interface ResolvedTopics {
+  stream: string;
+  storage: "file" | "memory";
+  replicas: number;
+  maxAge: number;
+  maxBytes: number;
+  discard: "old" | "new";
+  duplicateWindow: number;
+  /** The settings the user gave, checked against an existing stream. */
+  given: ReadonlySet<keyof TopicsOptions>;
+}
+
+const KEYS = ["stream", "storage", "replicas", "maxAge", "maxBytes", "discard", "duplicateWindow"] as const;
+
+export const TOPICS_DEFAULTS = {
+  storage: "file",
+  replicas: 1,
+  maxAge: 24 * 60 * 60 * 1000,
+  maxBytes: 1024 * 1024 * 1024,
+  discard: "old",
+  duplicateWindow: 2 * 60 * 1000,
+} as const;
+
+const STREAM_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+
+function integer(what: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`options.topics.${what} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new InvalidArgumentError(`options.topics.${what} must be ${allowed.map((a) => `"${a}"`).join(" or ")}`);
+  }
+  return value as T;
+}
+
+/** Validates `connect({ topics })`, filling in defaults. */
+export function resolveTopics(namespace: string, value: unknown): ResolvedTopics {
+  const o = validateOptions<TopicsOptions>("options.topics", value, KEYS);
+  const given = new Set(KEYS.filter((k) => o[k] !== undefined));
+  const stream = o.stream ?? `JETMESH_TOPICS_${namespace.replaceAll(".", "_")}`;
+  if (typeof stream !== "string" || !STREAM_NAME.test(stream)) {
+    throw new InvalidArgumentError("options.topics.stream must be 1-128 characters of [A-Za-z0-9_-]");
+  }
+  const maxAge = o.maxAge === undefined ? TOPICS_DEFAULTS.maxAge : integer("maxAge", o.maxAge, 0);
+  const duplicateWindow =
+    o.duplicateWindow === undefined
+      ? Math.min(TOPICS_DEFAULTS.duplicateWindow, maxAge || Number.POSITIVE_INFINITY)
+      : integer("duplicateWindow", o.duplicateWindow, 1);
+  if (maxAge !== 0 && duplicateWindow > maxAge) {
+    throw new InvalidArgumentError("options.topics.duplicateWindow must not exceed options.topics.maxAge");
+  }
+  return {
+    stream,
+    storage: o.storage === undefined ? TOPICS_DEFAULTS.storage : oneOf("storage", o.storage, ["file", "memory"]),
+    replicas: o.replicas === undefined ? TOPICS_DEFAULTS.replicas : integer("replicas", o.replicas, 1, 5),
+    maxAge,
+    maxBytes: o.maxBytes === undefined ? TOPICS_DEFAULTS.maxBytes : integer("maxBytes", o.maxBytes, 0),
+    discard: o.discard === undefined ? TOPICS_DEFAULTS.discard : oneOf("discard", o.discard, ["old", "new"]),
+    duplicateWindow,
+    given,
+  };
+}
+
+/** The stream configuration these settings ask for. */
+export function streamConfig(t: ResolvedTopics, subject: string): Partial<StreamConfig> & { name: string } {
+  return {
+    name: t.stream,
+    subjects: [subject],
+    retention: RetentionPolicy.Limits,
+    storage: t.storage === "file" ? StorageType.File : StorageType.Memory,
+    num_replicas: t.replicas,
+    max_age: nanos(t.maxAge),
+    max_bytes: t.maxBytes === 0 ? -1 : t.maxBytes,
+    discard: t.discard === "old" ? DiscardPolicy.Old : DiscardPolicy.New,
+    duplicate_window: nanos(t.duplicateWindow),
+  };
+}
+
+/**
+ * Why an existing stream cannot serve these settings: each difference in
+ * words, empty when it can.
+ */
+export function incompatibilities(t: ResolvedTopics, subject: string, existing: StreamConfig): string[] {
+  const wanted = streamConfig(t, subject);
+  const out: string[] = [];
+  if (!existing.subjects?.includes(subject)) {
+    out.push(`its subjects are ${JSON.stringify(existing.subjects ?? [])}, not including "${subject}"`);
+  }
+  if (existing.retention !== RetentionPolicy.Limits) {
+    out.push(`its retention is "${existing.retention}", jetmesh needs "limits" so every subscriber sees every event`);
+  }
+  const compare: Array<[keyof TopicsOptions, keyof StreamConfig]> = [
+    ["storage", "storage"],
+    ["replicas", "num_replicas"],
+    ["maxAge", "max_age"],
+    ["maxBytes", "max_bytes"],
+    ["discard", "discard"],
+    ["duplicateWindow", "duplicate_window"],
+  ];
+  for (const [option, field] of compare) {
+    if (!t.given.has(option)) continue;
+    const have = existing[field];
+    const want = wanted[field];
+    if (have !== want)
+      out.push(`its ${field} is ${JSON.stringify(have)}, topics.${option} asks for ${JSON.stringify(want)}`);
+  }
+  return out;
+}

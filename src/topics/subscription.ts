@@ -1,0 +1,239 @@
+/**
+ * One subscription: a {@link PullConsumer} feeding a {@link BoundedQueue} that
+ * runs the handler within the topic limits. Shared (durable, group)
+ * subscriptions acknowledge each event once its handler has finished.
+ */
+import { nanos } from "@nats-io/nats-core";
+import { BoundedQueue, type Logger, settlesWithin, ThrottledWarning } from "../internal/index.js";
+import { type ConsumerHost, type ConsumerPlan, type Delivery, PullConsumer } from "./consumer.js";
+import type { EventContext, EventHandler, Subscription, SubscriptionStats, TopicLimits } from "./types.js";
+
+/** Acknowledgement bodies (the JetStream protocol's own). */
+const ACK = "+ACK";
+const TERM = "+TERM";
+const IN_PROGRESS = "+WPI";
+
+export interface SharedSettings {
+  ackWait: number;
+  maxDeliver: number;
+  retryDelay: number;
+  onDeadLetter: ((event: Uint8Array, ctx: EventContext, error: unknown) => void | Promise<void>) | undefined;
+}
+
+export interface SubscriptionPlan {
+  topic: string;
+  handler: EventHandler;
+  limits: Readonly<TopicLimits>;
+  consumer: ConsumerPlan;
+  /** Acks and redelivery; absent for an ordered subscription. */
+  shared: SharedSettings | undefined;
+}
+
+export interface SubscriptionHost extends ConsumerHost {
+  logger: Logger;
+  /** The largest event the server can carry, with its subject and headers. */
+  maxEvent: number;
+  /** Called once the subscription has stopped. */
+  forget(sub: TopicSubscription): void;
+}
+
+/** A delivery as the queue holds it: the bytes (copied when queued) and, for shared ones, when it arrived. */
+interface Held extends Delivery {
+  data: Uint8Array;
+  arrived: number;
+}
+
+class EventContextImpl implements EventContext {
+  constructor(
+    readonly topic: string,
+    private readonly d: Held,
+  ) {}
+  get subject(): string {
+    return this.d.msg.subject;
+  }
+  get headers(): EventContext["headers"] {
+    return this.d.msg.headers;
+  }
+  get seq(): number {
+    return this.d.seq;
+  }
+  get deliveries(): number {
+    return this.d.deliveries;
+  }
+  get time(): Date {
+    return new Date(Number(BigInt(this.d.timestamp) / 1_000_000n));
+  }
+}
+
+export class TopicSubscription implements Subscription {
+  readonly topic: string;
+  readonly limits: Readonly<TopicLimits>;
+  readonly #host: SubscriptionHost;
+  readonly #handler: EventHandler;
+  readonly #shared: SharedSettings | undefined;
+  readonly #queue: BoundedQueue<Held>;
+  readonly #consumer: PullConsumer;
+  readonly #failures: ThrottledWarning;
+  /** Shared: deliveries not yet acknowledged, kept alive while they wait or run. */
+  readonly #unacked = new Set<Held>();
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  #events = 0;
+  #errors = 0;
+  #deadLetters = 0;
+  #stopping: Promise<void> | undefined;
+
+  constructor(host: SubscriptionHost, plan: SubscriptionPlan) {
+    this.#host = host;
+    this.topic = plan.topic;
+    this.limits = plan.limits;
+    this.#handler = plan.handler;
+    this.#shared = plan.shared;
+    this.#failures = new ThrottledWarning(host.logger, "event handler threw");
+    const { eventThreads, eventMemory } = plan.limits;
+    this.#queue = new BoundedQueue<Held>(
+      eventThreads,
+      eventMemory,
+      this.#shared ? (d) => this.#runShared(d) : (d) => this.#run(d),
+      (err) => this.#threw(err),
+      (d) => ({ ...d, data: d.data.slice() }),
+      () => this.#consumer.poke(),
+    );
+    this.#consumer = new PullConsumer(
+      host,
+      plan.consumer,
+      { threads: eventThreads, memory: eventMemory, maxEvent: host.maxEvent },
+      this.#queue,
+      (d) => this.#arrive(d),
+    );
+  }
+
+  /** Resolves once events published from now on reach the handler. */
+  async start(): Promise<void> {
+    await this.#consumer.start();
+    const shared = this.#shared;
+    if (shared) {
+      const every = Math.max(100, Math.floor(shared.ackWait / 3));
+      this.#keepAlive = setInterval(() => this.#stillWorking(every), every);
+      this.#keepAlive.unref?.();
+    }
+  }
+
+  stats(): SubscriptionStats {
+    return {
+      events: this.#events,
+      errors: this.#errors,
+      deadLetters: this.#deadLetters,
+      malformed: this.#consumer.malformed,
+      running: this.#queue.running,
+      queuedBytes: this.#queue.queuedBytes,
+      peakQueuedBytes: this.#queue.peakQueuedBytes,
+    };
+  }
+
+  unsubscribe(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.unsubscribe();
+  }
+
+  /** A connection that came back: pulls in flight may be gone. */
+  reconnected(): void {
+    this.#consumer.reconnected();
+  }
+
+  async #stop(): Promise<void> {
+    // nothing starts from here on: the queue refuses, and what waits is taken
+    this.#queue.close();
+    const consumerStopped = this.#consumer.stop();
+    for (const d of this.#queue.takeQueued()) this.#settle(d, this.#nak());
+    await consumerStopped;
+    await settlesWithin(this.#queue.idle(), this.#host.drainTimeout);
+    clearInterval(this.#keepAlive);
+    this.#host.forget(this);
+  }
+
+  #arrive(d: Delivery): void {
+    const held = d as Held;
+    held.data = d.msg.data;
+    if (this.#shared) {
+      held.arrived = Date.now();
+      this.#unacked.add(held);
+    }
+    // the pull was sized to the room left, so this never exceeds the limit by more than one event
+    if (!this.#queue.offer(held, held.data.byteLength, true) && this.#shared) this.#settle(held, this.#nak());
+  }
+
+  #run(d: Held): unknown {
+    this.#events++;
+    return this.#handler(d.data, new EventContextImpl(this.topic, d));
+  }
+
+  async #runShared(d: Held): Promise<void> {
+    this.#events++;
+    const ctx = new EventContextImpl(this.topic, d);
+    try {
+      await this.#handler(d.data, ctx);
+    } catch (err) {
+      this.#threw(err);
+      await this.#failed(d, ctx, err);
+      return;
+    }
+    this.#settle(d, ACK);
+  }
+
+  async #failed(d: Held, ctx: EventContext, err: unknown): Promise<void> {
+    const shared = this.#shared;
+    if (shared === undefined) return;
+    if (d.deliveries < shared.maxDeliver) {
+      this.#settle(d, this.#nak());
+      return;
+    }
+    this.#deadLetters++;
+    this.#settle(d, TERM);
+    this.#host.logger.warn(
+      { topic: this.topic, seq: d.seq, deliveries: d.deliveries, error: err },
+      "event given up after maxDeliver failed deliveries",
+    );
+    try {
+      await shared.onDeadLetter?.(d.data, ctx, err);
+    } catch (hookErr) {
+      this.#host.logger.warn({ topic: this.topic, seq: d.seq, error: hookErr }, "onDeadLetter threw");
+    }
+  }
+
+  #nak(): string {
+    const delay = this.#shared?.retryDelay ?? 0;
+    return delay > 0 ? `-NAK {"delay":${nanos(delay)}}` : "-NAK";
+  }
+
+  /** Sends a shared delivery's ack (`+ACK`, `-NAK`, `+TERM`). */
+  #settle(d: Held, body: string): void {
+    if (!this.#unacked.delete(d)) return;
+    this.#reply(d, body);
+  }
+
+  #reply(d: Held, body: string): void {
+    const reply = d.msg.reply;
+    if (!reply) return;
+    try {
+      this.#host.nc.publish(reply, body);
+    } catch (err) {
+      // closed connection: the server delivers it again after ackWait
+      this.#host.logger.debug({ topic: this.topic, seq: d.seq, error: err }, "ack not sent");
+    }
+  }
+
+  /** Tells the server that events held longer than `age` are still being worked on, so it does not deliver them again. */
+  #stillWorking(age: number): void {
+    const before = Date.now() - age;
+    for (const d of this.#unacked) if (d.arrived <= before) this.#reply(d, IN_PROGRESS);
+  }
+
+  #threw(err: unknown): void {
+    this.#errors++;
+    this.#failures.note({ topic: this.topic, error: err, total: this.#errors });
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * The topics of one connection: the stream, the publisher, and the
+ * subscriptions (one per topic), all made on first use.
+ */
+import { createHash } from "node:crypto";
+import type { NatsConnection, QueuedIterator, Status } from "@nats-io/nats-core";
+import {
+  DEFAULTS,
+  InvalidArgumentError,
+  type JetmeshError,
+  type Logger,
+  maxPayload,
+  type Subjects,
+  validateLimits,
+  validateName,
+  validateOptions,
+  validateTimeout,
+} from "../internal/index.js";
+import type { StartAt } from "./consumer.js";
+import { type PublishAck, Publisher } from "./publisher.js";
+import type { ResolvedTopics } from "./settings.js";
+import { TopicStream } from "./stream.js";
+import { type SharedSettings, TopicSubscription } from "./subscription.js";
+import type { EventHandler, SubscribeOptions, Subscription, TopicHandler, TopicLimits } from "./types.js";
+
+/** The default topic limits: 4 x CPU count handlers and 64 MiB, as in Iris. */
+export const DEFAULT_TOPIC_LIMITS: Readonly<TopicLimits> = Object.freeze({
+  eventThreads: DEFAULTS.threads,
+  eventMemory: DEFAULTS.memory,
+});
+
+const SUBSCRIBE_KEYS = [
+  "eventThreads",
+  "eventMemory",
+  "durable",
+  "group",
+  "from",
+  "ackWait",
+  "maxDeliver",
+  "retryDelay",
+  "onDeadLetter",
+] as const;
+const SHARED_ONLY = ["ackWait", "maxDeliver", "retryDelay", "onDeadLetter"] as const;
+
+const SHARED_DEFAULTS = { ackWait: 30_000, maxDeliver: 5, retryDelay: 1_000 } as const;
+/** A group is forgotten by the server this long after its last subscriber left, in ms. */
+const GROUP_INACTIVE_MS = 5 * 60_000;
+/** Room for a delivery's subject, reply subject and headers besides its payload, in bytes. */
+const DELIVERY_OVERHEAD = 4_096;
+/** Consumer names longer than this are hashed (they name directories in the server's store). */
+const MAX_CONSUMER_NAME = 200;
+
+export interface TopicsHost {
+  nc: NatsConnection;
+  subjects: Subjects;
+  logger: Logger;
+  drainTimeout: number;
+  inboxPrefix: string | undefined;
+  settings: ResolvedTopics;
+}
+
+export class Topics {
+  readonly #host: TopicsHost;
+  readonly #stream: TopicStream;
+  #publisher: Publisher | undefined;
+  /** Subscriptions by topic; `null` while one is starting. */
+  readonly #subs = new Map<string, TopicSubscription | null>();
+  #status: QueuedIterator<Status> | undefined;
+
+  constructor(host: TopicsHost) {
+    this.#host = host;
+    this.#stream = new TopicStream(host.nc, host.settings, host.subjects.topics);
+  }
+
+  /** Publishes (validated by the caller); resolves with JetStream's ack. */
+  publish(topic: string, payload: Uint8Array, timeout: number, signal: AbortSignal | undefined): Promise<PublishAck> {
+    let publisher = this.#publisher;
+    if (publisher === undefined) {
+      publisher = new Publisher(this.#host.nc, this.#host.logger, this.#host.inboxPrefix);
+      publisher.bind(this.#stream);
+      this.#publisher = publisher;
+      this.#watch();
+    }
+    return publisher.publish(this.#host.subjects.topic(topic), topic, payload, timeout, signal);
+  }
+
+  async subscribe(name: unknown, handler: unknown, options: unknown): Promise<Subscription> {
+    const topic = validateName("topic", name);
+    const plan = this.#plan(topic, handler, options);
+    if (this.#subs.has(topic)) {
+      throw new InvalidArgumentError(`topic "${topic}" is already subscribed on this connection`);
+    }
+    this.#subs.set(topic, null);
+    try {
+      await this.#stream.ensure();
+      const host = this.#host;
+      const sub = new TopicSubscription(
+        {
+          nc: host.nc,
+          jsm: () => this.#stream.manager(),
+          ensureStream: () => {
+            this.#stream.recheck();
+            return this.#stream.ensure();
+          },
+          logger: host.logger,
+          inboxPrefix: host.inboxPrefix,
+          drainTimeout: host.drainTimeout,
+          maxEvent: (maxPayload(host.nc) ?? 1024 * 1024) + DELIVERY_OVERHEAD,
+          forget: (s) => {
+            if (this.#subs.get(s.topic) === s) this.#subs.delete(s.topic);
+          },
+        },
+        { ...plan, consumer: { ...plan.consumer, stream: this.#stream.name } },
+      );
+      this.#watch();
+      await sub.start();
+      this.#subs.set(topic, sub);
+      return sub;
+    } catch (err) {
+      this.#subs.delete(topic);
+      throw err;
+    }
+  }
+
+  async unsubscribe(name: unknown): Promise<void> {
+    const topic = validateName("topic", name);
+    const sub = this.#subs.get(topic);
+    if (!sub) throw new InvalidArgumentError(`topic "${topic}" is not subscribed on this connection`);
+    await sub.unsubscribe();
+  }
+
+  /** Rejects every publish waiting for its ack. */
+  rejectAll(err: JetmeshError): void {
+    this.#publisher?.rejectAll(err);
+  }
+
+  /** Stops every subscription and the publisher. */
+  async close(): Promise<void> {
+    this.#status?.stop();
+    const subs = [...this.#subs.values()].filter((s): s is TopicSubscription => s !== null);
+    await Promise.all(subs.map((s) => s.unsubscribe()));
+    this.#publisher?.close();
+  }
+
+  /** Watches for reconnects: publishes may have lost their acks, and pulls their consumers. */
+  #watch(): void {
+    if (this.#status) return;
+    const status = this.#host.nc.status() as QueuedIterator<Status>;
+    this.#status = status;
+    (async () => {
+      for await (const s of status) {
+        if (s.type !== "reconnect") continue;
+        this.#publisher?.resendAll();
+        for (const sub of this.#subs.values()) sub?.reconnected();
+      }
+    })().catch((err: unknown) => this.#host.logger.debug({ error: err }, "status watch ended"));
+  }
+
+  /** Validates subscribe()'s handler and options into a plan (the stream is filled in later). */
+  #plan(topic: string, handler: unknown, options: unknown) {
+    const handle = toEventHandler(handler);
+    const o = validateOptions<SubscribeOptions>("options", options, SUBSCRIBE_KEYS);
+    const { eventThreads, eventMemory } = o;
+    const limits = validateLimits("options", { eventThreads, eventMemory }, { ...DEFAULT_TOPIC_LIMITS });
+    if (o.durable !== undefined) validateName("options.durable", o.durable);
+    if (o.group !== undefined) validateName("options.group", o.group);
+    if (o.durable !== undefined && o.group !== undefined) {
+      throw new InvalidArgumentError(
+        "options.durable and options.group exclude each other: a durable subscription is shared by its subscribers already",
+      );
+    }
+    const sharedName = o.durable ?? o.group;
+    if (sharedName === undefined) {
+      const extra = SHARED_ONLY.find((k) => o[k] !== undefined);
+      if (extra) throw new InvalidArgumentError(`options.${extra} applies only to durable or group subscriptions`);
+    }
+    let shared: SharedSettings | undefined;
+    if (sharedName !== undefined) {
+      if (o.onDeadLetter !== undefined && typeof o.onDeadLetter !== "function") {
+        throw new InvalidArgumentError("options.onDeadLetter must be a function");
+      }
+      const maxDeliver = o.maxDeliver ?? SHARED_DEFAULTS.maxDeliver;
+      if (!Number.isSafeInteger(maxDeliver) || maxDeliver < 1) {
+        throw new InvalidArgumentError(`options.maxDeliver must be a positive integer, got ${maxDeliver}`);
+      }
+      const retryDelay = o.retryDelay ?? SHARED_DEFAULTS.retryDelay;
+      if (retryDelay !== 0) validateTimeout("options.retryDelay", retryDelay, 0);
+      shared = {
+        ackWait: validateTimeout("options.ackWait", o.ackWait, SHARED_DEFAULTS.ackWait),
+        maxDeliver,
+        retryDelay,
+        onDeadLetter: o.onDeadLetter,
+      };
+    }
+    return {
+      topic,
+      handler: handle,
+      limits,
+      shared,
+      consumer: {
+        subject: this.#host.subjects.topic(topic),
+        start: startAt(o.from),
+        shared:
+          shared && sharedName !== undefined
+            ? {
+                name: consumerName(o.durable !== undefined ? "durable" : "group", topic, sharedName),
+                ackWait: shared.ackWait,
+                maxDeliver: shared.maxDeliver,
+                inactiveThreshold: o.group !== undefined ? GROUP_INACTIVE_MS : undefined,
+              }
+            : undefined,
+      },
+    };
+  }
+}
+
+function toEventHandler(handler: unknown): EventHandler {
+  if (typeof handler === "function") return handler as EventHandler;
+  if (typeof handler === "object" && handler !== null && typeof (handler as TopicHandler).handleEvent === "function") {
+    const h = handler as TopicHandler;
+    return (event, ctx) => h.handleEvent(event, ctx);
+  }
+  throw new InvalidArgumentError("handler must be a function (event, ctx) or an object with handleEvent(event, ctx)");
+}
+
+function startAt(from: unknown): StartAt {
+  if (from === undefined) return undefined;
+  const o = validateOptions<{ seq: number; time: Date | number }>("options.from", from, ["seq", "time"]);
+  if (o.seq !== undefined && o.time === undefined) {
+    if (!Number.isSafeInteger(o.seq) || o.seq < 1) {
+      throw new InvalidArgumentError(`options.from.seq must be a stream sequence (integer >= 1), got ${o.seq}`);
+    }
+    return { seq: o.seq };
+  }
+  if (o.time !== undefined && o.seq === undefined) {
+    const time = o.time instanceof Date ? o.time : typeof o.time === "number" ? new Date(o.time) : undefined;
+    if (time === undefined || Number.isNaN(time.getTime())) {
+      throw new InvalidArgumentError("options.from.time must be a Date or ms since the epoch");
+    }
+    return { time };
+  }
+  throw new InvalidArgumentError("options.from must be { seq } or { time }");
+}
+
+/** The JetStream consumer name of a durable or group subscription (names cannot contain `~`, so these never collide). */
+function consumerName(kind: "durable" | "group", topic: string, name: string): string {
+  const full = `${kind}~${topic}~${name}`;
+  if (full.length <= MAX_CONSUMER_NAME) return full;
+  return `${kind}~${createHash("sha256").update(`${topic}~${name}`).digest("hex").slice(0, 40)}`;
+}
