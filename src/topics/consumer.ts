@@ -83,9 +83,14 @@ const EXPIRES_MS = 30_000;
 const HEARTBEAT_MS = 5_000;
 /** A pull is presumed lost after this long without a message, status or heartbeat. */
 const SILENCE_MS = 2 * HEARTBEAT_MS + 1_000;
-/** Most events one pull asks for: ordered (no acks pending) and shared (each held event waits for its ack). */
+/**
+ * Most events one pull asks for. Ordered: many (the bytes asked for bound
+ * memory). Shared: twice the handlers, so that a member does not hoard events
+ * its group could be handling, nor hold them unacknowledged for long.
+ */
 const ORDERED_BATCH = 4_096;
-const SHARED_BATCH = 256;
+const SHARED_BATCH_PER_THREAD = 2;
+const SHARED_BATCH_MAX = 256;
 /** An ordered consumer the client forgot (crash) is removed by the server after this long. */
 const ORDERED_INACTIVE_MS = 5 * 60_000;
 /** Waits between tries to (re)create a consumer, in ms. */
@@ -149,7 +154,7 @@ export class PullConsumer {
     this.#limits = limits;
     this.#room = room;
     this.#deliver = deliver;
-    this.#batch = plan.shared ? SHARED_BATCH : ORDERED_BATCH;
+    this.#batch = plan.shared ? Math.min(SHARED_BATCH_MAX, SHARED_BATCH_PER_THREAD * limits.threads) : ORDERED_BATCH;
     this.#requestTail = `,"expires":${nanos(EXPIRES_MS)},"idle_heartbeat":${nanos(HEARTBEAT_MS)}}`;
     if (plan.start && "seq" in plan.start) {
       this.#cursor = plan.start.seq - 1;

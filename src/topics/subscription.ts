@@ -95,7 +95,11 @@ export class TopicSubscription implements Subscription {
       eventMemory,
       this.#shared ? (d) => this.#runShared(d) : (d) => this.#run(d),
       (err) => this.#threw(err),
-      (d) => ({ ...d, data: d.data.slice() }),
+      (d) => {
+        // copied in place: the same object is tracked until its ack
+        d.data = d.data.slice();
+        return d;
+      },
       () => this.#consumer.poke(),
     );
     this.#consumer = new PullConsumer(
