@@ -7,7 +7,7 @@ const run = promisify(execFile);
 const nats = useNats();
 
 describe("examples", () => {
-  it("npm run demo runs the echo example end to end against a real server", async () => {
+  it("npm run demo runs the echo and chat examples end to end against a real server", async () => {
     const { stdout } = await run("npm", ["run", "--silent", "demo"], {
       env: { ...process.env, NATS_URL: nats.server().url },
       timeout: 120_000,
@@ -18,5 +18,14 @@ describe("examples", () => {
     expect(stdout).toMatch(/alpha got broadcast "hi all"/);
     expect(stdout).toMatch(/beta got broadcast "hi all"/);
     expect(stdout).toMatch(/done\./);
+    // then the chat example, over topics
+    expect(stdout).toMatch(/\[alice\] #1 alice: hi bob/);
+    expect(stdout).toMatch(/\[bob\] #2 bob: hi alice!/);
+    expect(stdout).toMatch(/\[carol\] #1 alice: hi bob/);
+    expect(stdout).toMatch(/\[carol\] #3 alice: is carol coming\?/);
+    const moderated = /lines moderated: bot-1 (\d+), bot-2 (\d+)/.exec(stdout);
+    expect(Number(moderated?.[1]) + Number(moderated?.[2])).toBe(20);
+    expect(stdout).toMatch(/archived 24 lines/);
+    expect(stdout.match(/done\./g)).toHaveLength(2);
   }, 150_000);
 });
