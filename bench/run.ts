@@ -4,6 +4,7 @@
  *
  *   npm run bench                       # every pattern
  *   npm run bench:request               # request/reply and broadcast
+ *   npm run bench:topics                # topics publish and subscribe
  *   NATS_URL=nats://host:4222 npm run bench
  *
  * BENCH_ROUNDS (default 3), BENCH_WINDOW_MS (1000), BENCH_WARMUP_MS (200).
@@ -11,14 +12,16 @@
 import { exampleServer } from "../examples/shared/server.js";
 import { benchBroadcast } from "./broadcast.js";
 import { type BenchConfig, Responder } from "./lib.js";
+import { benchPublish } from "./publish.js";
 import { benchRequest } from "./request.js";
+import { benchSubscribe } from "./subscribe.js";
 
 const config: BenchConfig = {
   rounds: Number(process.env.BENCH_ROUNDS ?? 3),
   windowMs: Number(process.env.BENCH_WINDOW_MS ?? 1000),
   warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 200),
 };
-const all = ["request", "broadcast"];
+const all = ["request", "broadcast", "publish", "subscribe"];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 for (const c of chosen) {
   if (!all.includes(c)) {
@@ -39,6 +42,8 @@ try {
   console.log(`jetmesh benchmarks: ${config.rounds} rounds x ${config.windowMs} ms windows, server ${server.url}`);
   if (chosen.includes("request")) Object.assign(headline, await benchRequest(server.url, config));
   if (chosen.includes("broadcast")) Object.assign(headline, await benchBroadcast(server.url, responder, config));
+  if (chosen.includes("publish")) Object.assign(headline, await benchPublish(server.url, config));
+  if (chosen.includes("subscribe")) Object.assign(headline, await benchSubscribe(server.url, config));
 } finally {
   clearTimeout(guard);
   responder.stop();

@@ -1,0 +1,98 @@
+/**
+ * topics publish: jetmesh's acknowledged publish vs a hand-pipelined raw
+ * publisher vs the raw client's js.publish(), all storing into one stream
+ * (jetmesh's topics stream of namespace "benchpub"), purged before each
+ * measurement so every window starts from an empty stream.
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect as natsConnect } from "@nats-io/transport-node";
+import { connect } from "jetmesh";
+import {
+  type BenchConfig,
+  closedLoop,
+  fmt,
+  interleave,
+  median,
+  percentile,
+  type Sample,
+  spread,
+  table,
+} from "./lib.js";
+import { RawPub } from "./raw-pub.js";
+
+const NAMESPACE = "benchpub";
+const STREAM = `JETMESH_TOPICS_${NAMESPACE}`;
+/** The raw publishers' subject: inside the jetmesh stream's `benchpub.topic.>`. */
+const RAW_SUBJECT = `${NAMESPACE}.topic.raw`;
+
+export async function benchPublish(url: string, config: BenchConfig): Promise<Record<string, number>> {
+  const conn = await connect({ servers: url, namespace: NAMESPACE });
+  const ncDefault = await natsConnect({ servers: url });
+  const ncTuned = await natsConnect({ servers: url, noAsyncTraces: true });
+  const js = jetstream(ncDefault);
+  const jsm = await jetstreamManager(ncDefault);
+  const raw = new RawPub(ncTuned, 10_000);
+  const headline: Record<string, number> = {};
+  const rows: string[][] = [];
+  const latencyRows: string[][] = [];
+  try {
+    // jetmesh's first publish creates the stream the raw publishers use too
+    await conn.publish("bench", new Uint8Array(1));
+    for (const size of [128, 16 * 1024]) {
+      const payload = new Uint8Array(size).fill(5);
+      for (const inflight of [1, 256]) {
+        const latency = inflight === 1;
+        const run = (op: () => Promise<unknown>) => async () => {
+          await jsm.streams.purge(STREAM);
+          return closedLoop(op, inflight, config.windowMs, config.warmupMs, latency);
+        };
+        const res = await interleave<Sample>(
+          {
+            jetmesh: run(() => conn.publish("bench", payload)),
+            "raw pipelined": run(() => raw.publish(RAW_SUBJECT, payload)),
+            "js.publish()": run(() => js.publish(RAW_SUBJECT, payload)),
+          },
+          config.rounds,
+        );
+        const rate = (name: string) => (res[name] ?? []).map((s) => s.ops / s.seconds);
+        const ratio = median(rate("jetmesh")) / median(rate("raw pipelined"));
+        const ratioJs = median(rate("jetmesh")) / median(rate("js.publish()"));
+        const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+        headline[`publish ${size >= 1024 ? `${size / 1024}KiB` : `${size}B`} x${inflight}`] = ratio;
+        rows.push([
+          label,
+          String(inflight),
+          spread(rate("jetmesh")),
+          spread(rate("raw pipelined")),
+          spread(rate("js.publish()")),
+          `${ratio.toFixed(2)}x`,
+          `${ratioJs.toFixed(2)}x`,
+        ]);
+        if (latency) {
+          const lat = (name: string) => (res[name] ?? []).flatMap((s) => s.latencies ?? []);
+          latencyRows.push([
+            label,
+            ...["jetmesh", "raw pipelined", "js.publish()"].map(
+              (n) => `${fmt(percentile(lat(n), 50) * 1000)} / ${fmt(percentile(lat(n), 99) * 1000)}`,
+            ),
+          ]);
+        }
+      }
+    }
+    await jsm.streams.delete(STREAM);
+  } finally {
+    raw.close();
+    await Promise.all([conn.close(), ncDefault.close(), ncTuned.close()]);
+  }
+  table(
+    "topics publish (acked, file storage), publishes/s: median [min-max] over rounds",
+    ["size", "in flight", "jetmesh", "raw pipelined", "js.publish()", "jetmesh/pipelined", "jetmesh/js.publish()"],
+    rows,
+  );
+  table(
+    "topics publish, sequential latency p50 / p99 in microseconds",
+    ["size", "jetmesh", "raw pipelined", "js.publish()"],
+    latencyRows,
+  );
+  return headline;
+}
