@@ -88,7 +88,7 @@ const SILENCE_MS = 2 * HEARTBEAT_MS + 1_000;
  * memory). Shared: twice the handlers, so that a member does not hoard events
  * its group could be handling, nor hold them unacknowledged for long.
  */
-const ORDERED_BATCH = 4_096;
+const ORDERED_BATCH = 16_384;
 const SHARED_BATCH_PER_THREAD = 2;
 const SHARED_BATCH_MAX = 256;
 /** An ordered consumer the client forgot (crash) is removed by the server after this long. */
@@ -97,20 +97,48 @@ const ORDERED_INACTIVE_MS = 5 * 60_000;
 const RESET_MIN_MS = 100;
 const RESET_MAX_MS = 2_000;
 
-/** Parses `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>` (and the longer form with domain and account). */
+/** Dot positions of the ack subject being parsed (parsing is synchronous, so one array serves all). */
+const DOTS = new Int32Array(12);
+
+function digits(s: string, from: number, to: number): number {
+  if (from >= to || to - from > 15) return Number.NaN;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return Number.NaN;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/**
+ * Parses `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>`
+ * (and the longer form with domain and account hash), on every delivery, so
+ * without splitting it into strings.
+ */
 export function parseAckSubject(
   reply: string,
 ): { consumer: string; deliveries: number; seq: number; dseq: number; timestamp: string } | undefined {
-  const t = reply.split(".");
-  const o = t.length === 9 ? 2 : t.length >= 11 ? 4 : -1;
-  if (o < 0 || t[0] !== "$JS" || t[1] !== "ACK") return undefined;
-  const deliveries = Number(t[o + 2]);
-  const seq = Number(t[o + 3]);
-  const dseq = Number(t[o + 4]);
-  const consumer = t[o + 1];
-  const timestamp = t[o + 5];
-  if (!consumer || timestamp === undefined || !(deliveries >= 1 && seq >= 1 && dseq >= 1)) return undefined;
-  return { consumer, deliveries, seq, dseq, timestamp };
+  if (!reply.startsWith("$JS.ACK.")) return undefined;
+  let n = 0;
+  for (let i = reply.indexOf("."); i !== -1 && n < DOTS.length; i = reply.indexOf(".", i + 1)) DOTS[n++] = i;
+  const tokens = n + 1;
+  const o = tokens === 9 ? 2 : tokens >= 11 ? 4 : -1;
+  if (o < 0) return undefined;
+  // token k runs from DOTS[k-1]+1 to DOTS[k]
+  const start = (k: number) => (DOTS[k - 1] ?? -1) + 1;
+  const end = (k: number) => (k < n ? (DOTS[k] ?? reply.length) : reply.length);
+  const deliveries = digits(reply, start(o + 2), end(o + 2));
+  const seq = digits(reply, start(o + 3), end(o + 3));
+  const dseq = digits(reply, start(o + 4), end(o + 4));
+  if (!(deliveries >= 1 && seq >= 1 && dseq >= 1) || end(o + 1) <= start(o + 1)) return undefined;
+  return {
+    consumer: reply.slice(start(o + 1), end(o + 1)),
+    deliveries,
+    seq,
+    dseq,
+    timestamp: reply.slice(start(o + 5), end(o + 5)),
+  };
 }
 
 export class PullConsumer {

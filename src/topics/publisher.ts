@@ -5,7 +5,8 @@
  * another. Each carries a `Nats-Msg-Id`, so that sending it again (after a
  * reconnect, when its ack may have been lost) stores it once.
  */
-import { type Msg, type MsgHdrs, MsgHdrsImpl, nuid } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs } from "@nats-io/nats-core";
+import { nuid } from "@nats-io/nats-core";
 import {
   ConfigurationError,
   Correlator,
@@ -37,14 +38,44 @@ const MESSAGE_TOO_LARGE = 10054;
 const RETRY_MIN_MS = 25;
 const RETRY_MAX_MS = 1_000;
 
-/** Bytes the `Nats-Msg-Id` header adds to each event. */
-export const PUBLISH_HEADER_BYTES = msgIdHeaders().encode().byteLength;
+const encoder = new TextEncoder();
+const END_OF_HEADERS = encoder.encode("\r\n\r\n");
+/** A counter in base 36 takes at most this many characters (2^53). */
+const MAX_COUNTER_CHARS = 11;
 
-function msgIdHeaders(): MsgHdrsImpl {
-  const h = new MsgHdrsImpl();
-  h.set(HEADER.msgId, nuid.next());
-  return h;
+/**
+ * The `Nats-Msg-Id` header of one publish, encoded straight to bytes: a
+ * random per-publisher prefix and a counter. The NATS client only ever calls
+ * `encode()` on the headers it publishes, so building a full header map per
+ * event (the default) would be wasted work on the hottest path.
+ */
+class MsgIdHeader {
+  constructor(private readonly bytes: Uint8Array) {}
+  encode(): Uint8Array {
+    return this.bytes;
+  }
 }
+
+/** Makes the unique ids of one publisher's events. */
+class MsgIds {
+  readonly #head = encoder.encode(`NATS/1.0\r\n${HEADER.msgId}: ${nuid.next()}`);
+  #n = 0;
+
+  next(): MsgHdrs {
+    const digits = (this.#n++).toString(36);
+    const head = this.#head;
+    const bytes = new Uint8Array(head.length + digits.length + END_OF_HEADERS.length);
+    bytes.set(head);
+    let at = head.length;
+    for (let i = 0; i < digits.length; i++) bytes[at++] = digits.charCodeAt(i);
+    bytes.set(END_OF_HEADERS, at);
+    return new MsgIdHeader(bytes) as unknown as MsgHdrs;
+  }
+}
+
+/** The most bytes the `Nats-Msg-Id` header adds to an event. */
+export const PUBLISH_HEADER_BYTES =
+  encoder.encode(`NATS/1.0\r\n${HEADER.msgId}: ${nuid.next()}`).length + MAX_COUNTER_CHARS + END_OF_HEADERS.length;
 
 interface PendingPublish extends Pending {
   resolve(ack: PublishAck): void;
@@ -64,6 +95,7 @@ interface AckBody {
 
 export class Publisher extends Correlator<PendingPublish> {
   #stream: TopicStream | undefined;
+  readonly #ids = new MsgIds();
 
   /** The stream to (re-)check when no stream answers; set once, before the first publish. */
   bind(stream: TopicStream): void {
@@ -79,7 +111,7 @@ export class Publisher extends Correlator<PendingPublish> {
         topic,
         subject,
         payload,
-        headers: msgIdHeaders(),
+        headers: this.#ids.next(),
         timeout,
         signal,
         onAbort: undefined,
@@ -123,6 +155,11 @@ export class Publisher extends Correlator<PendingPublish> {
       return;
     }
     this.settle(id);
+    const ack = fastAck(msg.data);
+    if (ack !== undefined) {
+      p.resolve(ack);
+      return;
+    }
     let body: AckBody;
     try {
       body = msg.json<AckBody>();
@@ -177,4 +214,44 @@ function refusal(topic: string, error: NonNullable<AckBody["error"]>): JetmeshEr
     return new OverloadedError(`${what}: the topics stream is full and refuses new events (${desc})`);
   }
   return new RemoteError(`${what}: JetStream refused the event (${desc})`, String(error.err_code ?? error.code ?? ""));
+}
+
+const QUOTE = 0x22;
+const OPEN = 0x7b;
+const SPACE = 0x20;
+const SEQ_KEY = encoder.encode('"seq":');
+const DUPLICATE_KEY = encoder.encode('"duplicate"');
+const DUPLICATE_TRUE = /"duplicate":\s*true/;
+const decoder = new TextDecoder();
+
+/**
+ * Reads a successful ack (`{"stream":"S", "seq":N}`, maybe with
+ * `"duplicate": true`) without building a JSON object; undefined for anything
+ * else (an error, another shape), which then takes the JSON path.
+ */
+export function fastAck(data: Uint8Array): PublishAck | undefined {
+  // `{"stream"`: an ack, not an error
+  if (data[0] !== OPEN || data[1] !== QUOTE || data[2] !== 0x73 || data[3] !== 0x74) return undefined;
+  const at = indexOf(data, SEQ_KEY, 4);
+  if (at < 0) return undefined;
+  let i = at + SEQ_KEY.length;
+  while (data[i] === SPACE) i++;
+  let seq = 0;
+  const start = i;
+  for (let c = data[i]; c !== undefined && c >= 0x30 && c <= 0x39; c = data[++i]) seq = seq * 10 + (c - 0x30);
+  if (i === start || i - start > 15) return undefined;
+  // "duplicate" only appears on a re-sent event's ack: rare, so a string test is fine
+  const duplicate =
+    data.length > i + 1 && indexOf(data, DUPLICATE_KEY, i) >= 0 && DUPLICATE_TRUE.test(decoder.decode(data));
+  return { seq, duplicate };
+}
+
+function indexOf(data: Uint8Array, needle: Uint8Array, from: number): number {
+  const first = needle[0];
+  outer: for (let i = from; i <= data.length - needle.length; i++) {
+    if (data[i] !== first) continue;
+    for (let j = 1; j < needle.length; j++) if (data[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
 }
