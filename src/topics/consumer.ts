@@ -14,8 +14,16 @@
  *   the server removes after a time without members), which the server
  *   redelivers from after a crash and load-shares between its subscribers.
  */
-import { AckPolicy, type ConsumerConfig, DeliverPolicy, type JetStreamManager, ReplayPolicy } from "@nats-io/jetstream";
-import { createInbox, type Msg, type NatsConnection, nanos, nuid, type Subscription } from "@nats-io/nats-core";
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type ConsumerUpdateConfig,
+  DeliverPolicy,
+  type JetStreamManager,
+  ReplayPolicy,
+} from "@nats-io/jetstream";
+import { createInbox, type Msg, millis, type NatsConnection, nanos, nuid, type Subscription } from "@nats-io/nats-core";
 import { HEADER, type Logger, settlesWithin } from "../internal/index.js";
 import { API, isApiError } from "./stream.js";
 
@@ -27,8 +35,16 @@ export interface SharedPlan {
   name: string;
   ackWait: number;
   maxDeliver: number;
+  /** Whether ackWait / maxDeliver were given (then an existing consumer is updated to them; else its own are used). */
+  given: { ackWait: boolean; maxDeliver: boolean };
   /** Set for a group: the server removes the consumer after this long without a member, in ms. */
   inactiveThreshold: number | undefined;
+}
+
+/** The settings a shared consumer runs with (an existing one's may differ from those asked for). */
+export interface SharedInForce {
+  ackWait: number;
+  maxDeliver: number;
 }
 
 export interface ConsumerPlan {
@@ -85,17 +101,26 @@ const HEARTBEAT_MS = 5_000;
 const SILENCE_MS = 2 * HEARTBEAT_MS + 1_000;
 /**
  * Most events one pull asks for. Ordered: many (the bytes asked for bound
- * memory). Shared: twice the handlers, so that a member does not hoard events
- * its group could be handling, nor hold them unacknowledged for long.
+ * memory). Shared: events held (running, queued or asked for) stay within
+ * twice the handlers, so that a member does not hoard events its group could
+ * be handling, nor hold them unacknowledged for long.
  */
 const ORDERED_BATCH = 16_384;
-const SHARED_BATCH_PER_THREAD = 2;
-const SHARED_BATCH_MAX = 256;
+const SHARED_HELD_PER_THREAD = 2;
 /** An ordered consumer the client forgot (crash) is removed by the server after this long. */
 const ORDERED_INACTIVE_MS = 5 * 60_000;
+/** How many bytes shorter the next delivery's reply subject may be (its pending count has fewer digits). */
+const REPLY_SLACK = 8;
 /** Waits between tries to (re)create a consumer, in ms. */
 const RESET_MIN_MS = 100;
 const RESET_MAX_MS = 2_000;
+
+/** A delivery's size as the server counts it against a pull's bytes: subject, reply, headers and payload. */
+function wireSize(msg: Msg): number {
+  const sized = msg as Msg & { size?: () => number };
+  if (typeof sized.size === "function") return sized.size();
+  return msg.subject.length + (msg.reply?.length ?? 0) + msg.data.byteLength;
+}
 
 /** Dot positions of the ack subject being parsed (parsing is synchronous, so one array serves all). */
 const DOTS = new Int32Array(12);
@@ -147,14 +172,13 @@ export class PullConsumer {
   readonly #limits: ConsumerLimits;
   readonly #room: Room;
   readonly #deliver: (d: Delivery) => void;
-  readonly #batch: number;
   readonly #requestTail: string;
 
   #sub: Subscription | undefined;
   #inbox = "";
   #consumer: string | undefined;
-  /** The pull in flight: its reply token, how many it asked for, how many came. */
-  #pull: { id: string; batch: number; got: number } | undefined;
+  /** The pull in flight: its reply token, how many events and bytes it asked for and got (as the server counts them). */
+  #pull: { id: string; batch: number; maxBytes: number; got: number; bytes: number } | undefined;
   #pullSeq = 0;
   /** The next event did not fit the last pull's bytes: pull it alone once the queue is empty. */
   #big = false;
@@ -166,9 +190,17 @@ export class PullConsumer {
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #resetting: Promise<void> | undefined;
   #resetTries = 0;
+  #resetWait: { timer: ReturnType<typeof setTimeout>; done: () => void } | undefined;
+  #started = false;
+  /** A reconnect happened while starting: reset once started. */
+  #staleAtStart = false;
   #stopped = false;
+  /** The stream had to be made again: a shared consumer recreated with it reads all of it. */
+  #streamRenewed = false;
   /** Deliveries that could not be read (counted for the subscription's stats). */
   malformed = 0;
+  /** A shared consumer's settings in force (set once bound). */
+  inForce: SharedInForce | undefined;
 
   constructor(
     host: ConsumerHost,
@@ -182,7 +214,6 @@ export class PullConsumer {
     this.#limits = limits;
     this.#room = room;
     this.#deliver = deliver;
-    this.#batch = plan.shared ? Math.min(SHARED_BATCH_MAX, SHARED_BATCH_PER_THREAD * limits.threads) : ORDERED_BATCH;
     this.#requestTail = `,"expires":${nanos(EXPIRES_MS)},"idle_heartbeat":${nanos(HEARTBEAT_MS)}}`;
     if (plan.start && "seq" in plan.start) {
       this.#cursor = plan.start.seq - 1;
@@ -190,12 +221,25 @@ export class PullConsumer {
     }
   }
 
-  /** Creates (or binds) the consumer and sends the first pull; resolves once events published from now on will arrive. */
-  async start(): Promise<void> {
-    await this.#open();
+  /**
+   * Creates (or binds) the consumer and sends the first pull; resolves once
+   * events published from now on will arrive, with the settings a shared
+   * consumer runs with. On failure nothing is left behind.
+   */
+  async start(): Promise<SharedInForce | undefined> {
+    let inForce: SharedInForce | undefined;
+    try {
+      inForce = await this.#open();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.#started = true;
     this.#watchdog = setInterval(() => this.#checkSilence(), HEARTBEAT_MS);
     this.#watchdog.unref?.();
-    this.poke();
+    if (this.#staleAtStart) this.#reset("reconnected while starting");
+    else this.poke();
+    return inForce;
   }
 
   /** The queue has more room (or a free handler): pull if a pull can go out. */
@@ -204,12 +248,12 @@ export class PullConsumer {
       return;
     }
     const room = this.#room;
-    const memory = this.#limits.memory;
-    let batch = this.#batch;
+    const { memory, threads } = this.#limits;
+    let batch = ORDERED_BATCH;
     let maxBytes: number;
     if (this.#big) {
       // an event larger than the room: take it alone, when it can start at once
-      if (room.queued > 0 || room.running >= this.#limits.threads) return;
+      if (room.queued > 0 || room.running >= threads) return;
       this.#big = false;
       batch = 1;
       maxBytes = Math.max(memory, this.#limits.maxEvent);
@@ -217,9 +261,13 @@ export class PullConsumer {
       maxBytes = memory - room.queuedBytes;
       // wait for half the room, so that a nearly full queue does not pull one event at a time
       if (room.queued > 0 && maxBytes < memory / 2) return;
+      if (this.#plan.shared) {
+        batch = SHARED_HELD_PER_THREAD * threads - room.queued - room.running;
+        if (batch < 1 || (room.queued > 0 && batch < threads)) return;
+      }
     }
     const id = (this.#pullSeq++).toString(36);
-    this.#pull = { id, batch, got: 0 };
+    this.#pull = { id, batch, maxBytes, got: 0, bytes: 0 };
     this.#lastHeard = Date.now();
     try {
       this.#host.nc.publish(
@@ -236,7 +284,8 @@ export class PullConsumer {
 
   /** The connection is back: pulls in flight may be gone, and an ordered consumer with them. */
   reconnected(): void {
-    this.#reset("reconnected");
+    if (this.#started) this.#reset("reconnected");
+    else this.#staleAtStart = true;
   }
 
   /** Stops pulling; an ordered consumer is deleted, a shared one stays for its other members or a restart. */
@@ -244,6 +293,10 @@ export class PullConsumer {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#watchdog);
+    if (this.#resetWait) {
+      clearTimeout(this.#resetWait.timer);
+      this.#resetWait.done();
+    }
     this.#unsubscribe();
     await this.#resetting;
     const name = this.#consumer;
@@ -265,21 +318,19 @@ export class PullConsumer {
   }
 
   /** A fresh inbox (pulls sent to an earlier one are ignored), and the consumer created or bound. */
-  async #open(): Promise<void> {
+  async #open(): Promise<SharedInForce | undefined> {
     this.#unsubscribe();
     this.#pull = undefined;
     this.#inbox = createInbox(this.#host.inboxPrefix);
     this.#sub = this.#host.nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => this.#onMsg(err, msg) });
     const jsm = await this.#host.jsm();
     const shared = this.#plan.shared;
-    if (shared) {
-      this.#consumer = await this.#bindShared(jsm, shared);
-      return;
-    }
+    if (shared) return this.#bindShared(jsm, shared);
     const old = this.#consumer;
     this.#consumer = undefined;
     if (old !== undefined) jsm.consumers.delete(this.#plan.stream, old).catch(() => {});
-    const info = await this.#create(jsm, this.#orderedConfig());
+    if (this.#started && this.#cursorKnown) await this.#checkCursor(jsm);
+    const info = await this.#create(jsm, () => this.#orderedConfig());
     this.#consumer = info.name;
     this.#dseq = 0;
     if (!this.#cursorKnown && this.#plan.start === undefined) {
@@ -287,6 +338,27 @@ export class PullConsumer {
       this.#cursor = info.delivered.stream_seq;
       this.#cursorKnown = true;
     }
+    return undefined;
+  }
+
+  /**
+   * Before recreating an ordered consumer: a stream whose last sequence is
+   * below the cursor was made anew (memory storage and a server restart), so
+   * everything in it is new to this subscription.
+   */
+  async #checkCursor(jsm: JetStreamManager): Promise<void> {
+    let state: { first_seq: number; last_seq: number } | undefined;
+    try {
+      state = (await jsm.streams.info(this.#plan.stream)).state;
+    } catch (err) {
+      if (!isApiError(err, API.streamNotFound)) throw err;
+    }
+    if (state !== undefined && state.last_seq >= this.#cursor) return;
+    this.#host.logger.warn(
+      { subject: this.#plan.subject, cursor: this.#cursor, lastSeq: state?.last_seq },
+      "the topics stream was made anew; reading it from its start",
+    );
+    this.#cursor = Math.max(0, (state?.first_seq ?? 1) - 1);
   }
 
   #orderedConfig(): Partial<ConsumerConfig> {
@@ -311,35 +383,74 @@ export class PullConsumer {
     return { deliver_policy: DeliverPolicy.New };
   }
 
-  async #bindShared(jsm: JetStreamManager, shared: SharedPlan): Promise<string> {
+  /**
+   * Binds the named consumer, creating it if missing. An existing one keeps
+   * its settings, except the ackWait / maxDeliver given explicitly, which are
+   * updated; the settings in force are returned.
+   */
+  async #bindShared(jsm: JetStreamManager, shared: SharedPlan): Promise<SharedInForce> {
+    const stream = this.#plan.stream;
+    let info: ConsumerInfo | undefined;
     try {
-      return (await jsm.consumers.info(this.#plan.stream, shared.name)).name;
+      info = await jsm.consumers.info(stream, shared.name);
     } catch (err) {
-      if (!isApiError(err, API.consumerNotFound)) throw err;
+      if (!isApiError(err, API.consumerNotFound) && !isApiError(err, API.streamNotFound)) throw err;
     }
-    const config: Partial<ConsumerConfig> = {
-      durable_name: shared.name,
-      filter_subject: this.#plan.subject,
-      ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(shared.ackWait),
-      max_deliver: shared.maxDeliver,
-      replay_policy: ReplayPolicy.Instant,
-      ...this.#startConfig(),
+    if (info !== undefined) {
+      const update: Partial<ConsumerUpdateConfig> = {};
+      if (shared.given.ackWait && info.config.ack_wait !== nanos(shared.ackWait))
+        update.ack_wait = nanos(shared.ackWait);
+      if (shared.given.maxDeliver && info.config.max_deliver !== shared.maxDeliver) {
+        update.max_deliver = shared.maxDeliver;
+      }
+      if (Object.keys(update).length > 0) {
+        this.#host.logger.info({ consumer: shared.name, update }, "updating the settings of an existing subscription");
+        info = await jsm.consumers.update(stream, shared.name, update);
+      }
+    } else {
+      if (this.#started) {
+        this.#host.logger.warn(
+          { consumer: shared.name },
+          "the subscription's consumer is gone from the server; recreating it",
+        );
+      }
+      const config = (): Partial<ConsumerConfig> => {
+        const c: Partial<ConsumerConfig> = {
+          durable_name: shared.name,
+          filter_subject: this.#plan.subject,
+          ack_policy: AckPolicy.Explicit,
+          ack_wait: nanos(shared.ackWait),
+          max_deliver: shared.maxDeliver,
+          replay_policy: ReplayPolicy.Instant,
+          // a stream made anew is new to the consumer too: all of it
+          ...(this.#streamRenewed ? { deliver_policy: DeliverPolicy.All } : this.#startConfig()),
+        };
+        if (shared.inactiveThreshold !== undefined) c.inactive_threshold = nanos(shared.inactiveThreshold);
+        return c;
+      };
+      // several members creating it at once with the same settings all succeed
+      info = await this.#create(jsm, config);
+    }
+    this.#consumer = info.name;
+    const maxDeliver = info.config.max_deliver ?? -1;
+    this.inForce = {
+      ackWait: Math.max(1, Math.round(millis(info.config.ack_wait ?? nanos(shared.ackWait)))),
+      maxDeliver: maxDeliver > 0 ? maxDeliver : Number.POSITIVE_INFINITY,
     };
-    if (shared.inactiveThreshold !== undefined) config.inactive_threshold = nanos(shared.inactiveThreshold);
-    // several members creating it at once with the same settings all succeed
-    return (await this.#create(jsm, config)).name;
+    return this.inForce;
   }
 
-  async #create(jsm: JetStreamManager, config: Partial<ConsumerConfig>) {
+  /** Creates the consumer; when the stream is gone (memory storage and a server restart), makes it again first. */
+  async #create(jsm: JetStreamManager, config: () => Partial<ConsumerConfig>): Promise<ConsumerInfo> {
     try {
-      return await jsm.consumers.add(this.#plan.stream, config);
+      return await jsm.consumers.add(this.#plan.stream, config());
     } catch (err) {
       if (!isApiError(err, API.streamNotFound)) throw err;
-      // the stream is gone (memory storage and a server restart): make it again
-      await this.#host.ensureStream();
-      return jsm.consumers.add(this.#plan.stream, config);
     }
+    await this.#host.ensureStream();
+    this.#streamRenewed = true;
+    if (this.#cursorKnown) this.#cursor = 0;
+    return jsm.consumers.add(this.#plan.stream, config());
   }
 
   /** Recreates (ordered) or re-binds (shared) the consumer, retrying until it works or the consumer stops. */
@@ -352,9 +463,12 @@ export class PullConsumer {
         // resets without a delivery in between wait longer each time, so a server
         // that keeps refusing is not asked in a tight loop
         if (this.#resetTries > 0) {
-          await new Promise((resolve) =>
-            setTimeout(resolve, Math.min(RESET_MAX_MS, RESET_MIN_MS * 2 ** this.#resetTries)),
-          );
+          await new Promise<void>((done) => {
+            const timer = setTimeout(done, Math.min(RESET_MAX_MS, RESET_MIN_MS * 2 ** this.#resetTries));
+            this.#resetWait = { timer, done };
+          });
+          this.#resetWait = undefined;
+          if (this.#stopped) return;
         }
         this.#resetTries++;
         try {
@@ -390,6 +504,7 @@ export class PullConsumer {
   }
 
   #onDelivery(msg: Msg, reply: string): void {
+    this.#count(msg);
     const ack = parseAckSubject(reply);
     if (ack === undefined) {
       this.malformed++;
@@ -408,10 +523,25 @@ export class PullConsumer {
       this.#cursorKnown = true;
     }
     this.#resetTries = 0;
-    const pull = this.#pull;
-    if (pull !== undefined && ++pull.got >= pull.batch) this.#pull = undefined;
     this.#deliver({ msg, seq: ack.seq, deliveries: ack.deliveries, timestamp: ack.timestamp });
     if (this.#pull === undefined) this.poke();
+  }
+
+  /**
+   * Counts a delivery against the pull in flight, as the server counts it
+   * (subject, reply, headers and payload). The server ends a pull silently
+   * when its events are used up, or its bytes are too few for another event;
+   * then the next pull may go out.
+   */
+  #count(msg: Msg): void {
+    const pull = this.#pull;
+    if (pull === undefined) return;
+    const size = wireSize(msg);
+    pull.got++;
+    pull.bytes += size;
+    // the next event needs at least this one's subject, reply and headers (a reply may be a few bytes shorter)
+    const leastNext = size - msg.data.byteLength - REPLY_SLACK;
+    if (pull.got >= pull.batch || pull.maxBytes - pull.bytes < leastNext) this.#pull = undefined;
   }
 
   #onStatus(msg: Msg): void {

@@ -43,46 +43,60 @@ const END_OF_HEADERS = encoder.encode("\r\n\r\n");
 /** A counter in base 36 takes at most this many characters (2^53). */
 const MAX_COUNTER_CHARS = 11;
 
+/** Characters of the random part of a publisher's ids (62^12, about 2^71). */
+const ID_PREFIX_CHARS = 12;
+const BASE36 = encoder.encode("0123456789abcdefghijklmnopqrstuvwxyz");
+
 /**
- * The `Nats-Msg-Id` header of one publish, encoded straight to bytes: a
- * random per-publisher prefix and a counter. The NATS client only ever calls
- * `encode()` on the headers it publishes, so building a full header map per
- * event (the default) would be wasted work on the hottest path.
+ * The `Nats-Msg-Id` headers of one publisher's events, encoded straight to
+ * bytes: a random prefix and a counter. The NATS client only calls `encode()`
+ * on the headers it publishes, synchronously, so one object serves every
+ * publish (its bytes set just before), instead of a header map per event.
  */
-class MsgIdHeader {
-  constructor(private readonly bytes: Uint8Array) {}
-  encode(): Uint8Array {
-    return this.bytes;
-  }
-}
-
-/** Makes the unique ids of one publisher's events. */
 class MsgIds {
-  readonly #head = encoder.encode(`NATS/1.0\r\n${HEADER.msgId}: ${nuid.next()}`);
+  readonly #head = encoder.encode(`NATS/1.0\r\n${HEADER.msgId}: ${nuid.next().slice(-ID_PREFIX_CHARS)}`);
+  readonly #digits = new Uint8Array(MAX_COUNTER_CHARS);
   #n = 0;
+  #bytes: Uint8Array = EMPTY;
+  /** The headers handed to the client: they encode to the bytes last set with `use`. */
+  readonly headers = { encode: () => this.#bytes } as unknown as MsgHdrs;
 
-  next(): MsgHdrs {
-    const digits = (this.#n++).toString(36);
+  /** The encoded headers of the next event. */
+  next(): Uint8Array {
+    let n = this.#n++;
+    let count = 0;
+    do {
+      this.#digits[count++] = BASE36[n % 36] ?? 0;
+      n = Math.floor(n / 36);
+    } while (n > 0);
     const head = this.#head;
-    const bytes = new Uint8Array(head.length + digits.length + END_OF_HEADERS.length);
+    const bytes = new Uint8Array(head.length + count + END_OF_HEADERS.length);
     bytes.set(head);
-    let at = head.length;
-    for (let i = 0; i < digits.length; i++) bytes[at++] = digits.charCodeAt(i);
-    bytes.set(END_OF_HEADERS, at);
-    return new MsgIdHeader(bytes) as unknown as MsgHdrs;
+    for (let i = 0; i < count; i++) bytes[head.length + i] = this.#digits[count - 1 - i] ?? 0;
+    bytes.set(END_OF_HEADERS, head.length + count);
+    return bytes;
+  }
+
+  /** Makes `headers` encode to `bytes` (for the publish about to be sent). */
+  use(bytes: Uint8Array): MsgHdrs {
+    this.#bytes = bytes;
+    return this.headers;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** The most bytes the `Nats-Msg-Id` header adds to an event. */
 export const PUBLISH_HEADER_BYTES =
-  encoder.encode(`NATS/1.0\r\n${HEADER.msgId}: ${nuid.next()}`).length + MAX_COUNTER_CHARS + END_OF_HEADERS.length;
+  encoder.encode(`NATS/1.0\r\n${HEADER.msgId}: `).length + ID_PREFIX_CHARS + MAX_COUNTER_CHARS + END_OF_HEADERS.length;
 
 interface PendingPublish extends Pending {
   resolve(ack: PublishAck): void;
   topic: string;
   subject: string;
   payload: Uint8Array;
-  headers: MsgHdrs;
+  /** The encoded `Nats-Msg-Id` header, kept to send the event again under the same id. */
+  msgId: Uint8Array;
   tries: number;
   retry: ReturnType<typeof setTimeout> | undefined;
 }
@@ -111,7 +125,7 @@ export class Publisher extends Correlator<PendingPublish> {
         topic,
         subject,
         payload,
-        headers: this.#ids.next(),
+        msgId: this.#ids.next(),
         timeout,
         signal,
         onAbort: undefined,
@@ -175,7 +189,7 @@ export class Publisher extends Correlator<PendingPublish> {
 
   #send(id: string, p: PendingPublish): void {
     try {
-      this.nc.publish(p.subject, p.payload, { reply: this.prefix + id, headers: p.headers });
+      this.nc.publish(p.subject, p.payload, { reply: this.prefix + id, headers: this.#ids.use(p.msgId) });
     } catch (err) {
       this.settle(id)?.reject(fromNatsError(err, `publish to topic "${p.topic}"`));
     }
@@ -193,8 +207,9 @@ export class Publisher extends Correlator<PendingPublish> {
         },
         (err: unknown) => {
           if (this.pending.get(id) !== p) return;
-          // a set-up problem will not fix itself: say so now, not at the time-out
-          if (err instanceof ConfigurationError) this.settle(id)?.reject(err);
+          // a set-up problem will not fix itself: say so now, not at the time-out (once the
+          // stream has been there, the same answer means JetStream is restarting: wait)
+          if (err instanceof ConfigurationError && !stream.seen) this.settle(id)?.reject(err);
           else this.#whenStream(id, p);
         },
       );

@@ -13,6 +13,7 @@ export const API = {
   streamNameInUse: 10058,
   subjectsOverlap: 10065,
   insufficientResources: 10023,
+  insufficientStorage: 10047,
   notEnabledForAccount: 10039,
   replicasNotSupported: 10074,
   consumerNotFound: 10014,
@@ -41,6 +42,7 @@ export function fromJetStreamError(err: unknown, what: string): JetmeshError {
           { cause: err },
         );
       case API.insufficientResources:
+      case API.insufficientStorage:
         return new ConfigurationError(
           `${what}: the server has not enough JetStream storage for the topics stream (${desc}); ` +
             "lower topics.maxBytes or raise the server's max_file_store / max_memory_store",
@@ -63,6 +65,8 @@ export class TopicStream {
   #ready: Promise<void> | undefined;
   /** True once the stream is known to exist with fitting settings. */
   ready = false;
+  /** True once it has been ready: later set-up errors are passing (JetStream restarting), not a set-up problem. */
+  seen = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -89,6 +93,7 @@ export class TopicStream {
     this.#ready ??= this.#ensure().then(
       () => {
         this.ready = true;
+        this.seen = true;
       },
       (err: unknown) => {
         this.#ready = undefined;

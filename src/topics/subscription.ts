@@ -5,7 +5,8 @@
  */
 import { nanos } from "@nats-io/nats-core";
 import { BoundedQueue, type Logger, settlesWithin, ThrottledWarning } from "../internal/index.js";
-import { type ConsumerHost, type ConsumerPlan, type Delivery, PullConsumer } from "./consumer.js";
+import { type ConsumerHost, type ConsumerPlan, type Delivery, PullConsumer, type SharedInForce } from "./consumer.js";
+import { fromJetStreamError } from "./stream.js";
 import type { EventContext, EventHandler, Subscription, SubscriptionStats, TopicLimits } from "./types.js";
 
 /** Acknowledgement bodies (the JetStream protocol's own). */
@@ -14,6 +15,7 @@ const TERM = "+TERM";
 const IN_PROGRESS = "+WPI";
 
 export interface SharedSettings {
+  /** As asked for; an existing consumer's own may be in force instead (see PullConsumer.inForce). */
   ackWait: number;
   maxDeliver: number;
   retryDelay: number;
@@ -113,10 +115,15 @@ export class TopicSubscription implements Subscription {
 
   /** Resolves once events published from now on reach the handler. */
   async start(): Promise<void> {
-    await this.#consumer.start();
-    const shared = this.#shared;
-    if (shared) {
-      const every = Math.max(100, Math.floor(shared.ackWait / 3));
+    let inForce: SharedInForce | undefined;
+    try {
+      inForce = await this.#consumer.start();
+    } catch (err) {
+      this.#queue.close();
+      throw fromJetStreamError(err, `subscribe to topic "${this.topic}"`);
+    }
+    if (inForce) {
+      const every = Math.max(100, Math.floor(inForce.ackWait / 3));
       this.#keepAlive = setInterval(() => this.#stillWorking(every), every);
       this.#keepAlive.unref?.();
     }
@@ -191,7 +198,8 @@ export class TopicSubscription implements Subscription {
   async #failed(d: Held, ctx: EventContext, err: unknown): Promise<void> {
     const shared = this.#shared;
     if (shared === undefined) return;
-    if (d.deliveries < shared.maxDeliver) {
+    // the consumer's own limit: an existing durable may have been made with another
+    if (d.deliveries < (this.#consumer.inForce?.maxDeliver ?? shared.maxDeliver)) {
       this.#settle(d, this.#nak());
       return;
     }

@@ -43,8 +43,12 @@ const SUBSCRIBE_KEYS = [
 const SHARED_ONLY = ["ackWait", "maxDeliver", "retryDelay", "onDeadLetter"] as const;
 
 const SHARED_DEFAULTS = { ackWait: 30_000, maxDeliver: 5, retryDelay: 1_000 } as const;
-/** A group is forgotten by the server this long after its last subscriber left, in ms. */
-const GROUP_INACTIVE_MS = 5 * 60_000;
+/**
+ * A group is forgotten by the server this long after its last pull, in ms.
+ * A member pulls whenever it has a free handler, so this only passes once the
+ * group has no members (or every handler of every member ran this long).
+ */
+const GROUP_INACTIVE_MS = 24 * 60 * 60_000;
 /** Room for a delivery's subject, reply subject and headers besides its payload, in bytes. */
 const DELIVERY_OVERHEAD = 4_096;
 /** Consumer names longer than this are hashed (they name directories in the server's store). */
@@ -206,6 +210,7 @@ export class Topics {
                 name: consumerName(o.durable !== undefined ? "durable" : "group", topic, sharedName),
                 ackWait: shared.ackWait,
                 maxDeliver: shared.maxDeliver,
+                given: { ackWait: o.ackWait !== undefined, maxDeliver: o.maxDeliver !== undefined },
                 inactiveThreshold: o.group !== undefined ? GROUP_INACTIVE_MS : undefined,
               }
             : undefined,
