@@ -6,6 +6,9 @@ import { type NatsServer, startNats } from "../src/testing/index.js";
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 
+/** The topics stream size tests use (JetStream reserves it on disk for every namespace). */
+export const TEST_STREAM_BYTES = 64 * 1024 * 1024;
+
 /** A namespace no other test uses, so tests may share one server. */
 export function uniqueNamespace(): string {
   return `t${randomBytes(6).toString("hex")}`;
@@ -59,6 +62,8 @@ export function useNats(): {
         namespace,
         logger: silentLogger,
         drainTimeout: 500,
+        // each namespace makes a stream, and JetStream reserves its maxBytes on disk: keep them small
+        topics: { maxBytes: TEST_STREAM_BYTES },
         ...options,
       });
       opened.push(conn);

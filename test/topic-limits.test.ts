@@ -83,6 +83,28 @@ describe("topic limits", () => {
     expect(sub.stats().peakQueuedBytes).toBeLessThanOrEqual(100 + 10_000);
   });
 
+  it("goes on at once when a pull's bytes are used up exactly (the server ends such a pull without a word)", async () => {
+    const conn = await nats.open(uniqueNamespace());
+    // one event's size as the server counts it is about 250 bytes here: try every
+    // eventMemory around it, so that some pull is used up to the byte
+    for (let eventMemory = 180; eventMemory <= 330; eventMemory++) {
+      const got: number[] = [];
+      await conn.subscribe(
+        "exact",
+        (e) => {
+          got.push(e.byteLength);
+        },
+        { eventThreads: 1, eventMemory },
+      );
+      await conn.publish("exact", new Uint8Array(100));
+      await conn.publish("exact", new Uint8Array(100));
+      await conn.publish("exact", new Uint8Array(100));
+      // a stalled pull would only be noticed by the heartbeat watchdog, after 10 s or more
+      await waitFor(`3 events with eventMemory ${eventMemory}`, () => got.length === 3, 3_000);
+      await conn.unsubscribe("exact");
+    }
+  }, 60_000);
+
   it("with eventThreads above 1, handles events concurrently, each exactly once", async () => {
     const conn = await nats.open(uniqueNamespace());
     const release = deferred();
@@ -112,7 +134,8 @@ describe("topic limits", () => {
 describe("the topics stream", () => {
   it("is created once on first use, even when many connections race to create it", async () => {
     const ns = uniqueNamespace();
-    const conns = await Promise.all(Array.from({ length: 6 }, () => nats.open(ns)));
+    // the defaults, without the small test stream size
+    const conns = await Promise.all(Array.from({ length: 6 }, () => nats.open(ns, { topics: {} })));
     const acks = await Promise.all(conns.map((c, i) => c.publish("race", enc(String(i)))));
     expect(acks.map((a) => a.seq).sort()).toEqual([1, 2, 3, 4, 5, 6]);
     const jsm = await jetstreamManager(conns[0]?.nats ?? (await nats.open(ns)).nats);
@@ -152,7 +175,7 @@ describe("the topics stream", () => {
     const info = await (await jetstreamManager(first.nats)).streams.info(`JETMESH_TOPICS_${ns}`);
     expect(info.config.max_age).toBe(3_600_000 * 1e6);
     // a connection that asks for nothing in particular uses the stream as it is
-    const third = await nats.open(ns);
+    const third = await nats.open(ns, { topics: {} });
     expect((await third.publish("s", enc("z"))).seq).toBe(2);
   });
 

@@ -239,13 +239,67 @@ describe("publish and subscribe", () => {
     expect(ack.seq).toBe(1);
   });
 
-  it("rejects with the signal's reason when aborted", async () => {
+  it("rejects with the signal's reason when aborted, before or while waiting for the ack", async () => {
     const conn = await nats.open(uniqueNamespace());
     const reason = new Error("stop");
     await expect(conn.publish("t", enc("x"), { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    await conn.publish("t", enc("the stream exists now"));
+    const controller = new AbortController();
+    const waiting = conn.publish("t", enc("y"), { signal: controller.signal });
+    controller.abort(reason); // before the ack can have arrived: it needs a turn of the event loop
+    await expect(waiting).rejects.toBe(reason);
   });
 
-  it("rejects pending publishes and later calls with ClosedError once closed, and stops its subscriptions", async () => {
+  it("rejects publishes still waiting for their ack with ClosedError when the connection closes", async () => {
+    const conn = await nats.open(uniqueNamespace());
+    await conn.publish("t", enc("the stream exists now"));
+    const waiting = Array.from({ length: 10 }, (_, i) => conn.publish("t", enc(String(i))));
+    const closing = conn.close();
+    for (const p of waiting) await expect(p).rejects.toBeInstanceOf(ClosedError);
+    await closing;
+  });
+
+  it("rides out a dropped connection: publishes in flight are sent again and stored once, subscribers miss nothing", async () => {
+    const ns = uniqueNamespace();
+    const pub = await nats.open(ns, { reconnectTimeWait: 50 });
+    const subConn = await nats.open(ns, { reconnectTimeWait: 50 });
+    const got: number[] = [];
+    await subConn.subscribe(
+      "drop",
+      (e) => {
+        got.push(Number(dec(e)));
+      },
+      { eventThreads: 1 },
+    );
+    let reconnects = 0;
+    (async () => {
+      for await (const st of pub.status()) if (st.type === "reconnect") reconnects++;
+    })().catch(() => {});
+    const total = 600;
+    const acks = [];
+    for (let i = 0; i < total; i++) {
+      acks.push(pub.publish("drop", enc(String(i))));
+      if (i % 100 === 99) await sleep(5);
+      // drop both connections once the server has these publishes but before their acks are read
+      if (i === total / 2) {
+        setImmediate(() => {
+          void pub.nats.reconnect();
+          void subConn.nats.reconnect();
+        });
+      }
+    }
+    const settled = await Promise.all(acks);
+    const seqs = settled.map((a) => a.seq);
+    await waitFor("the publisher reconnected", () => reconnects >= 1);
+    // every event stored once: the sequences are exactly 1..total, whatever was sent twice
+    expect(new Set(seqs).size).toBe(total);
+    expect(Math.max(...seqs)).toBe(total);
+    await waitFor("every event", () => got.length >= total);
+    await sleep(200);
+    expect(got).toEqual(Array.from({ length: total }, (_, i) => i));
+  });
+
+  it("rejects later calls with ClosedError once closed, and stops its subscriptions", async () => {
     const ns = uniqueNamespace();
     const conn = await nats.open(ns);
     let got = 0;
