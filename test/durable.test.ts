@@ -1,9 +1,10 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { EventContext } from "../src/index.js";
-import { dec, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
+import { dec, enc, TEST_STREAM_BYTES, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
 const nats = useNats();
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -12,7 +13,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 function startSubscriber(url: string, namespace: string, durable: string, delayMs: number) {
   const child: ChildProcess = spawn(
     process.execPath,
-    ["test/fixtures/durable-subscriber.mjs", url, namespace, durable, String(delayMs)],
+    ["test/fixtures/durable-subscriber.mjs", url, namespace, durable, String(delayMs), String(TEST_STREAM_BYTES)],
     { cwd: root, stdio: ["ignore", "pipe", "inherit"] },
   );
   const lines: string[] = [];
@@ -148,7 +149,57 @@ describe("durable subscriptions", () => {
   });
 });
 
+describe("an existing durable", () => {
+  it("keeps its own ackWait and maxDeliver unless they are given, and takes those given", async () => {
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
+    const failing = () => {
+      throw new Error("no");
+    };
+    const first = await conn.subscribe("d", failing, { durable: "keep", maxDeliver: 2, retryDelay: 0 });
+    await first.unsubscribe();
+    // subscribed again without maxDeliver: the consumer's 2 is in force, so the second failure dead-letters
+    const deliveries: number[] = [];
+    const dead: number[] = [];
+    await conn.subscribe(
+      "d",
+      (_e, ctx) => {
+        deliveries.push(ctx.deliveries);
+        throw new Error("no");
+      },
+      { durable: "keep", retryDelay: 0, onDeadLetter: (_e, ctx) => void dead.push(ctx.deliveries) },
+    );
+    await conn.publish("d", enc("x"));
+    await waitFor("dead-lettered", () => dead.length === 1);
+    expect(deliveries).toEqual([1, 2]);
+    await conn.unsubscribe("d");
+    // given explicitly, the consumer is updated
+    await conn.subscribe("d", () => {}, { durable: "keep", maxDeliver: 7, ackWait: 4_000 });
+    const info = await (await jetstreamManager(conn.nats)).consumers.info(`JETMESH_TOPICS_${ns}`, "durable~d~keep");
+    expect(info.config.max_deliver).toBe(7);
+    expect(info.config.ack_wait).toBe(4_000 * 1e6);
+  });
+});
+
 describe("group subscriptions", () => {
+  it("share a backlog with a member that joins late, instead of one member holding it all", async () => {
+    const ns = uniqueNamespace();
+    const pub = await nats.open(ns);
+    const a = await nats.open(ns);
+    const b = await nats.open(ns);
+    const got = { a: 0, b: 0 };
+    const slow = (who: "a" | "b") => async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      got[who]++;
+    };
+    await a.subscribe("backlog", slow("a"), { group: "g", eventThreads: 2 });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => pub.publish("backlog", enc(String(i)))));
+    await b.subscribe("backlog", slow("b"), { group: "g", eventThreads: 2 });
+    await waitFor("all handled", () => got.a + got.b === 200, 20_000);
+    // alone, a would have handled nearly all of them; shared, b takes a good part
+    expect(got.b).toBeGreaterThan(40);
+  });
+
   it("hand each event to exactly one member of the group, sharing the load", async () => {
     const ns = uniqueNamespace();
     const members = await Promise.all([0, 1, 2].map(() => nats.open(ns)));

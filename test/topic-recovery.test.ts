@@ -79,4 +79,32 @@ describe("topics across a server restart", () => {
     expect(orderedGot).toEqual(all);
     expect([...durableGot].sort((a, b) => a - b)).toEqual(all);
   }, 120_000);
+
+  it("read a memory stream made anew after a restart from its start", async () => {
+    await using server = await startNats({ useEnv: false, docker: false });
+    const options: ConnectOptions = {
+      servers: server.url,
+      namespace: uniqueNamespace(),
+      logger: silentLogger,
+      reconnectTimeWait: 100,
+      drainTimeout: 500,
+      topics: { storage: "memory" },
+    };
+    await using pub = await connect(options);
+    await using sub = await connect(options);
+    const got: string[] = [];
+    await sub.subscribe(
+      "m",
+      (e) => {
+        got.push(dec(e));
+      },
+      { eventThreads: 1 },
+    );
+    for (let i = 0; i < 5; i++) await pub.publish("m", enc(`before${i}`));
+    await waitFor("before", () => got.length === 5);
+    await server.restart(); // memory storage: the stream and its events are gone
+    for (let i = 0; i < 3; i++) await pub.publish("m", enc(`after${i}`), { timeout: 20_000 });
+    await waitFor("after", () => got.length === 8, 20_000);
+    expect(got).toEqual(["before0", "before1", "before2", "before3", "before4", "after0", "after1", "after2"]);
+  }, 60_000);
 });
