@@ -1,6 +1,7 @@
 /**
  * topics publish: jetmesh's acknowledged publish vs a hand-pipelined raw
- * publisher vs the raw client's js.publish(), all storing into one stream
+ * publisher (plain, and with the `Nats-Msg-Id` header de-duplication needs)
+ * vs the raw client's js.publish(), all storing into one stream
  * (jetmesh's topics stream of namespace "benchpub"), purged before each
  * measurement so every window starts from an empty stream.
  */
@@ -50,6 +51,7 @@ export async function benchPublish(url: string, config: BenchConfig): Promise<Re
           {
             jetmesh: run(() => conn.publish("bench", payload)),
             "raw pipelined": run(() => raw.publish(RAW_SUBJECT, payload)),
+            "raw + Msg-Id": run(() => raw.publish(RAW_SUBJECT, payload, true)),
             "js.publish()": run(() => js.publish(RAW_SUBJECT, payload)),
           },
           config.rounds,
@@ -57,6 +59,7 @@ export async function benchPublish(url: string, config: BenchConfig): Promise<Re
         const rate = (name: string) => (res[name] ?? []).map((s) => s.ops / s.seconds);
         const ratio = median(rate("jetmesh")) / median(rate("raw pipelined"));
         const ratioJs = median(rate("jetmesh")) / median(rate("js.publish()"));
+        const ratioId = median(rate("jetmesh")) / median(rate("raw + Msg-Id"));
         const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
         headline[`publish ${size >= 1024 ? `${size / 1024}KiB` : `${size}B`} x${inflight}`] = ratio;
         rows.push([
@@ -64,8 +67,10 @@ export async function benchPublish(url: string, config: BenchConfig): Promise<Re
           String(inflight),
           spread(rate("jetmesh")),
           spread(rate("raw pipelined")),
+          spread(rate("raw + Msg-Id")),
           spread(rate("js.publish()")),
           `${ratio.toFixed(2)}x`,
+          `${ratioId.toFixed(2)}x`,
           `${ratioJs.toFixed(2)}x`,
         ]);
         if (latency) {
@@ -86,7 +91,17 @@ export async function benchPublish(url: string, config: BenchConfig): Promise<Re
   }
   table(
     "topics publish (acked, file storage), publishes/s: median [min-max] over rounds",
-    ["size", "in flight", "jetmesh", "raw pipelined", "js.publish()", "jetmesh/pipelined", "jetmesh/js.publish()"],
+    [
+      "size",
+      "in flight",
+      "jetmesh",
+      "raw pipelined",
+      "raw + Msg-Id",
+      "js.publish()",
+      "jetmesh/pipelined",
+      "jetmesh/+Msg-Id",
+      "jetmesh/js.publish()",
+    ],
     rows,
   );
   table(

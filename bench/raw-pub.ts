@@ -2,9 +2,10 @@
  * A hand-pipelined raw JetStream publisher, the yardstick for jetmesh's
  * publish path: plain publishes with a reply subject on one wildcard inbox
  * subscription, JetStream's PubAck JSON matched to its call in a map, one
- * time-out sweep for all publishes, no headers.
+ * time-out sweep for all publishes, no headers (or, to show what
+ * de-duplication costs, just a `Nats-Msg-Id`).
  */
-import { createInbox, type NatsConnection } from "@nats-io/nats-core";
+import { createInbox, headers, type NatsConnection, nuid } from "@nats-io/nats-core";
 
 export interface RawAck {
   stream: string;
@@ -58,11 +59,18 @@ export class RawPub {
     }, 50);
   }
 
-  publish(subject: string, data: Uint8Array): Promise<RawAck> {
+  /** Publishes and resolves with the ack; `withMsgId` adds a `Nats-Msg-Id` header, as a de-duplicating publisher must. */
+  publish(subject: string, data: Uint8Array, withMsgId = false): Promise<RawAck> {
     return new Promise((resolve, reject) => {
       const id = (this.#seq++).toString(36);
       this.#pending.set(id, { resolve, reject, at: Date.now() });
-      this.nc.publish(subject, data, { reply: this.#prefix + id });
+      if (withMsgId) {
+        const h = headers();
+        h.set("Nats-Msg-Id", nuid.next());
+        this.nc.publish(subject, data, { reply: this.#prefix + id, headers: h });
+      } else {
+        this.nc.publish(subject, data, { reply: this.#prefix + id });
+      }
     });
   }
 
