@@ -5,17 +5,24 @@ import { dec, enc, uniqueNamespace, waitFor } from "./helpers.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A server of its own (the binary: restart() keeps its port and store), and options for quick reconnects to it. */
+async function restartable(topics?: ConnectOptions["topics"]) {
+  const server = await startNats({ useEnv: false, docker: false });
+  const options: ConnectOptions = {
+    servers: server.url,
+    namespace: uniqueNamespace(),
+    logger: silentLogger,
+    reconnectTimeWait: 100,
+    drainTimeout: 500,
+    ...(topics ? { topics } : {}),
+  };
+  return { server, options };
+}
+
 describe("topics across a server restart", () => {
   it("lose no event and hand none twice when nats-server restarts during a publish loop", async () => {
-    // a server of its own (the binary: restart() keeps its port and file store)
-    await using server = await startNats({ useEnv: false, docker: false });
-    const options: ConnectOptions = {
-      servers: server.url,
-      namespace: uniqueNamespace(),
-      logger: silentLogger,
-      reconnectTimeWait: 100,
-      drainTimeout: 500,
-    };
+    const { server, options } = await restartable();
+    await using _server = server;
     await using pub = await connect(options);
     await using ordered = await connect(options);
     await using durable = await connect(options);
@@ -81,15 +88,8 @@ describe("topics across a server restart", () => {
   }, 120_000);
 
   it("read a memory stream made anew after a restart from its start", async () => {
-    await using server = await startNats({ useEnv: false, docker: false });
-    const options: ConnectOptions = {
-      servers: server.url,
-      namespace: uniqueNamespace(),
-      logger: silentLogger,
-      reconnectTimeWait: 100,
-      drainTimeout: 500,
-      topics: { storage: "memory" },
-    };
+    const { server, options } = await restartable({ storage: "memory" });
+    await using _server = server;
     await using pub = await connect(options);
     await using sub = await connect(options);
     const got: string[] = [];
