@@ -1,3 +1,4 @@
+export { fastAck, PUBLISH_HEADER_BYTES, type PublishAck, Publisher } from "./acked-publisher.js";
 export { BoundedQueue } from "./bounded-queue.js";
 export { settlesWithin } from "./bounded-wait.js";
 export { Correlator, type Pending } from "./correlator.js";
@@ -19,8 +20,27 @@ export {
 export { FrozenHeaders } from "./frozen-headers.js";
 export { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
 export { consoleLogger, type Logger, silentLogger } from "./logger.js";
+export {
+  API,
+  fromJetStreamError,
+  incompatibilities,
+  isApiError,
+  ManagedStream,
+  type StreamSettings,
+  streamConfig,
+} from "./managed-stream.js";
 export { maxPayload } from "./max-payload.js";
 export { fromNatsError } from "./nats-errors.js";
+export {
+  type ConsumerHost,
+  type ConsumerPlan,
+  type Delivery,
+  PullConsumer,
+  parseAckSubject,
+  type Room,
+  type SharedInForce,
+  type StartAt,
+} from "./pull-consumer.js";
 export { codeOf, type ErrorKind, errorHeaders, errorOfReply } from "./reply-errors.js";
 export { type Subjects, subjects } from "./subjects.js";
 export { ThrottledWarning } from "./throttled-log.js";

@@ -1,5 +1,5 @@
-export type { PublishAck } from "./publisher.js";
-export { PUBLISH_HEADER_BYTES } from "./publisher.js";
+export type { PublishAck } from "../internal/index.js";
+export { PUBLISH_HEADER_BYTES } from "../internal/index.js";
 export { type ResolvedTopics, resolveTopics, TOPICS_DEFAULTS, type TopicsOptions } from "./settings.js";
 export { DEFAULT_TOPIC_LIMITS, Topics } from "./topics.js";
 export type {

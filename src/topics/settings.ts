@@ -1,6 +1,4 @@
-import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/nats-core";
-import { InvalidArgumentError, validateOptions } from "../internal/index.js";
+import { InvalidArgumentError, type StreamSettings, validateOptions } from "../internal/index.js";
 
 /**
  * Settings of the JetStream stream that stores a namespace's topics, given as
@@ -33,17 +31,8 @@ export interface TopicsOptions {
   duplicateWindow?: number;
 }
 
-export interface ResolvedTopics {
-  stream: string;
-  storage: "file" | "memory";
-  replicas: number;
-  maxAge: number;
-  maxBytes: number;
-  discard: "old" | "new";
-  duplicateWindow: number;
-  /** The settings the user gave, checked against an existing stream. */
-  given: ReadonlySet<keyof TopicsOptions>;
-}
+/** The topics stream's settings, validated. */
+export type ResolvedTopics = StreamSettings<keyof TopicsOptions>;
 
 const KEYS = ["stream", "storage", "replicas", "maxAge", "maxBytes", "discard", "duplicateWindow"] as const;
 
@@ -98,50 +87,4 @@ export function resolveTopics(namespace: string, value: unknown): ResolvedTopics
     duplicateWindow,
     given,
   };
-}
-
-/** The stream configuration these settings ask for. */
-export function streamConfig(t: ResolvedTopics, subject: string): Partial<StreamConfig> & { name: string } {
-  return {
-    name: t.stream,
-    subjects: [subject],
-    retention: RetentionPolicy.Limits,
-    storage: t.storage === "file" ? StorageType.File : StorageType.Memory,
-    num_replicas: t.replicas,
-    max_age: nanos(t.maxAge),
-    max_bytes: t.maxBytes === 0 ? -1 : t.maxBytes,
-    discard: t.discard === "old" ? DiscardPolicy.Old : DiscardPolicy.New,
-    duplicate_window: nanos(t.duplicateWindow),
-  };
-}
-
-/**
- * Why an existing stream cannot serve these settings: each difference in
- * words, empty when it can.
- */
-export function incompatibilities(t: ResolvedTopics, subject: string, existing: StreamConfig): string[] {
-  const wanted = streamConfig(t, subject);
-  const out: string[] = [];
-  if (!existing.subjects?.includes(subject)) {
-    out.push(`its subjects are ${JSON.stringify(existing.subjects ?? [])}, not including "${subject}"`);
-  }
-  if (existing.retention !== RetentionPolicy.Limits) {
-    out.push(`its retention is "${existing.retention}", jetmesh needs "limits" so every subscriber sees every event`);
-  }
-  const compare: Array<[keyof TopicsOptions, keyof StreamConfig]> = [
-    ["storage", "storage"],
-    ["replicas", "num_replicas"],
-    ["maxAge", "max_age"],
-    ["maxBytes", "max_bytes"],
-    ["discard", "discard"],
-    ["duplicateWindow", "duplicate_window"],
-  ];
-  for (const [option, field] of compare) {
-    if (!t.given.has(option)) continue;
-    const have = existing[field];
-    const want = wanted[field];
-    if (have !== want)
-      out.push(`its ${field} is ${JSON.stringify(have)}, topics.${option} asks for ${JSON.stringify(want)}`);
-  }
-  return out;
 }

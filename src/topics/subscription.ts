@@ -4,9 +4,18 @@
  * subscriptions acknowledge each event once its handler has finished.
  */
 import { nanos } from "@nats-io/nats-core";
-import { BoundedQueue, type Logger, settlesWithin, ThrottledWarning } from "../internal/index.js";
-import { type ConsumerHost, type ConsumerPlan, type Delivery, PullConsumer, type SharedInForce } from "./consumer.js";
-import { fromJetStreamError } from "./stream.js";
+import {
+  BoundedQueue,
+  type ConsumerHost,
+  type ConsumerPlan,
+  type Delivery,
+  fromJetStreamError,
+  type Logger,
+  PullConsumer,
+  type SharedInForce,
+  settlesWithin,
+  ThrottledWarning,
+} from "../internal/index.js";
 import type { EventContext, EventHandler, Subscription, SubscriptionStats, TopicLimits } from "./types.js";
 
 /** Acknowledgement bodies (the JetStream protocol's own). */

@@ -9,17 +9,18 @@ import {
   InvalidArgumentError,
   type JetmeshError,
   type Logger,
+  ManagedStream,
   maxPayload,
+  type PublishAck,
+  Publisher,
+  type StartAt,
   type Subjects,
   validateLimits,
   validateName,
   validateOptions,
   validateTimeout,
 } from "../internal/index.js";
-import type { StartAt } from "./consumer.js";
-import { type PublishAck, Publisher } from "./publisher.js";
 import type { ResolvedTopics } from "./settings.js";
-import { TopicStream } from "./stream.js";
 import { type SharedSettings, TopicSubscription } from "./subscription.js";
 import type { EventHandler, SubscribeOptions, Subscription, TopicHandler, TopicLimits } from "./types.js";
 
@@ -65,7 +66,7 @@ export interface TopicsHost {
 
 export class Topics {
   readonly #host: TopicsHost;
-  readonly #stream: TopicStream;
+  readonly #stream: ManagedStream;
   #publisher: Publisher | undefined;
   /** Subscriptions by topic; `null` while one is starting. */
   readonly #subs = new Map<string, TopicSubscription | null>();
@@ -73,7 +74,7 @@ export class Topics {
 
   constructor(host: TopicsHost) {
     this.#host = host;
-    this.#stream = new TopicStream(host.nc, host.settings, host.subjects.topics);
+    this.#stream = new ManagedStream(host.nc, host.settings, host.subjects.topics, "topics");
   }
 
   /** Publishes (validated by the caller); resolves with JetStream's ack. */

@@ -2,10 +2,31 @@
  * The topics stream of a namespace: created on first use, checked when it
  * exists, never altered. JetStream errors are mapped to errors naming the fix.
  */
-import { JetStreamApiError, type JetStreamManager, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
-import { ConfigurationError, fromNatsError, type JetmeshError } from "../internal/index.js";
-import { incompatibilities, type ResolvedTopics, streamConfig } from "./settings.js";
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { type NatsConnection, nanos } from "@nats-io/nats-core";
+import { ConfigurationError, type JetmeshError } from "./errors.js";
+import { fromNatsError } from "./nats-errors.js";
+
+/** A stream jetmesh manages (topics, tunnels): its settings, validated, and which of them the user gave. */
+export interface StreamSettings<K extends string = string> {
+  stream: string;
+  storage: "file" | "memory";
+  replicas: number;
+  maxAge: number;
+  maxBytes: number;
+  discard: "old" | "new";
+  duplicateWindow: number;
+  /** The settings the user gave, checked against an existing stream. */
+  given: ReadonlySet<K>;
+}
 
 /** JetStream API error codes jetmesh reacts to. */
 export const API = {
@@ -22,6 +43,52 @@ export const API = {
 const ENABLE_JETSTREAM =
   "JetStream is not enabled on the NATS server: start it with `nats-server -js` " +
   "(or add a `jetstream {}` block to its configuration)";
+
+/** The stream configuration these settings ask for. */
+export function streamConfig(t: StreamSettings, subject: string): Partial<StreamConfig> & { name: string } {
+  return {
+    name: t.stream,
+    subjects: [subject],
+    retention: RetentionPolicy.Limits,
+    storage: t.storage === "file" ? StorageType.File : StorageType.Memory,
+    num_replicas: t.replicas,
+    max_age: nanos(t.maxAge),
+    max_bytes: t.maxBytes === 0 ? -1 : t.maxBytes,
+    discard: t.discard === "old" ? DiscardPolicy.Old : DiscardPolicy.New,
+    duplicate_window: nanos(t.duplicateWindow),
+  };
+}
+
+/**
+ * Why an existing stream cannot serve these settings: each difference in
+ * words, empty when it can.
+ */
+export function incompatibilities(t: StreamSettings, subject: string, existing: StreamConfig, kind: string): string[] {
+  const wanted = streamConfig(t, subject);
+  const out: string[] = [];
+  if (!existing.subjects?.includes(subject)) {
+    out.push(`its subjects are ${JSON.stringify(existing.subjects ?? [])}, not including "${subject}"`);
+  }
+  if (existing.retention !== RetentionPolicy.Limits) {
+    out.push(`its retention is "${existing.retention}", jetmesh needs "limits"`);
+  }
+  const compare: Array<[string, keyof StreamConfig]> = [
+    ["storage", "storage"],
+    ["replicas", "num_replicas"],
+    ["maxAge", "max_age"],
+    ["maxBytes", "max_bytes"],
+    ["discard", "discard"],
+    ["duplicateWindow", "duplicate_window"],
+  ];
+  for (const [option, field] of compare) {
+    if (!t.given.has(option)) continue;
+    const have = existing[field];
+    const want = wanted[field];
+    if (have !== want)
+      out.push(`its ${field} is ${JSON.stringify(have)}, ${kind}.${option} asks for ${JSON.stringify(want)}`);
+  }
+  return out;
+}
 
 /** Whether `err` is JetStream's answer with API error `code`. */
 export function isApiError(err: unknown, code: number): boolean {
@@ -45,12 +112,12 @@ export function fromJetStreamError(err: unknown, what: string): JetmeshError {
       case API.insufficientStorage:
         return new ConfigurationError(
           `${what}: the server has not enough JetStream storage for the topics stream (${desc}); ` +
-            "lower topics.maxBytes or raise the server's max_file_store / max_memory_store",
+            "lower its maxBytes option or raise the server's max_file_store / max_memory_store",
           { cause: err },
         );
       case API.replicasNotSupported:
         return new ConfigurationError(
-          `${what}: ${desc}; topics.replicas above 1 needs a JetStream cluster of at least that many servers`,
+          `${what}: ${desc}; replicas above 1 need a JetStream cluster of at least that many servers`,
           { cause: err },
         );
       default:
@@ -60,7 +127,11 @@ export function fromJetStreamError(err: unknown, what: string): JetmeshError {
   return fromNatsError(err, what);
 }
 
-export class TopicStream {
+/**
+ * A stream jetmesh manages: created on first use with its settings, checked
+ * (never altered) when it exists. `kind` names its options in messages.
+ */
+export class ManagedStream {
   #jsm: Promise<JetStreamManager> | undefined;
   #ready: Promise<void> | undefined;
   /** True once the stream is known to exist with fitting settings. */
@@ -70,8 +141,9 @@ export class TopicStream {
 
   constructor(
     private readonly nc: NatsConnection,
-    readonly settings: ResolvedTopics,
+    readonly settings: StreamSettings,
     private readonly subject: string,
+    private readonly kind: "topics" | "tunnels",
   ) {}
 
   get name(): string {
@@ -111,7 +183,7 @@ export class TopicStream {
 
   async #ensure(): Promise<void> {
     const jsm = await this.manager();
-    const what = `topics stream "${this.name}"`;
+    const what = `${this.kind} stream "${this.name}"`;
     let existing: StreamConfig | undefined;
     try {
       existing = (await jsm.streams.info(this.name)).config;
@@ -135,7 +207,7 @@ export class TopicStream {
       if (err.code === API.subjectsOverlap) {
         throw new ConfigurationError(
           `${what}: another stream already stores "${this.subject}"; ` +
-            "connect with topics.stream set to that stream's name, or delete it",
+            `connect with ${this.kind}.stream set to that stream's name, or delete it`,
           { cause: err },
         );
       }
@@ -144,11 +216,11 @@ export class TopicStream {
   }
 
   #check(config: StreamConfig): void {
-    const problems = incompatibilities(this.settings, this.subject, config);
+    const problems = incompatibilities(this.settings, this.subject, config, this.kind);
     if (problems.length === 0) return;
     throw new ConfigurationError(
-      `topics stream "${this.name}" exists with other settings: ${problems.join("; ")}. ` +
-        "jetmesh does not change an existing stream: connect with matching topics options, " +
+      `${this.kind} stream "${this.name}" exists with other settings: ${problems.join("; ")}. ` +
+        `jetmesh does not change an existing stream: connect with matching ${this.kind} options, ` +
         "or delete or edit the stream (nats stream edit / rm)",
     );
   }

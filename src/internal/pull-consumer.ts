@@ -24,8 +24,10 @@ import {
   ReplayPolicy,
 } from "@nats-io/jetstream";
 import { createInbox, type Msg, millis, type NatsConnection, nanos, nuid, type Subscription } from "@nats-io/nats-core";
-import { HEADER, type Logger, settlesWithin } from "../internal/index.js";
-import { API, isApiError } from "./stream.js";
+import { settlesWithin } from "./bounded-wait.js";
+import { HEADER } from "./headers.js";
+import type { Logger } from "./logger.js";
+import { API, isApiError } from "./managed-stream.js";
 
 /** Where a subscription starts: new events (default), a stream sequence, or a time. */
 export type StartAt = { seq: number } | { time: Date } | undefined;

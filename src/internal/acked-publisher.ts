@@ -7,20 +7,18 @@
  */
 import type { Msg, MsgHdrs } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
+import { Correlator, type Pending } from "./correlator.js";
 import {
   ConfigurationError,
-  Correlator,
-  fromNatsError,
-  HEADER,
   type JetmeshError,
-  NO_RESPONDERS_STATUS,
   OverloadedError,
   PayloadTooLargeError,
-  type Pending,
   RemoteError,
   TimeoutError,
-} from "../internal/index.js";
-import type { TopicStream } from "./stream.js";
+} from "./errors.js";
+import { HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
+import type { ManagedStream } from "./managed-stream.js";
+import { fromNatsError } from "./nats-errors.js";
 
 /** What JetStream answered to a publish. */
 export interface PublishAck {
@@ -108,11 +106,11 @@ interface AckBody {
 }
 
 export class Publisher extends Correlator<PendingPublish> {
-  #stream: TopicStream | undefined;
+  #stream: ManagedStream | undefined;
   readonly #ids = new MsgIds();
 
   /** The stream to (re-)check when no stream answers; set once, before the first publish. */
-  bind(stream: TopicStream): void {
+  bind(stream: ManagedStream): void {
     this.#stream = stream;
   }
 
