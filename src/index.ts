@@ -1,7 +1,7 @@
 /**
  * jetmesh: the messaging patterns of the Iris cloud messaging framework
  * (request/reply and broadcast to clusters, publish/subscribe on topics stored
- * in JetStream, with in-process limits) on NATS.
+ * in JetStream, tunnels to one member of a cluster, with in-process limits) on NATS.
  *
  * @packageDocumentation
  */
@@ -54,3 +54,11 @@ export {
   type TopicLimits,
   type TopicsOptions,
 } from "./topics/index.js";
+export {
+  type RecvOptions,
+  type SendOptions,
+  TUNNELS_DEFAULTS,
+  type Tunnel,
+  type TunnelOptions,
+  type TunnelsOptions,
+} from "./tunnel/index.js";

@@ -33,6 +33,7 @@ import {
   type TopicHandler,
   Topics,
 } from "../topics/index.js";
+import { type Tunnel, type TunnelOptions, Tunnels } from "../tunnel/index.js";
 import type { ResolvedSettings } from "./options.js";
 import { Requester } from "./requester.js";
 import { type ConnectionStatus, toConnectionStatus } from "./status.js";
@@ -101,6 +102,12 @@ export interface Connection extends AsyncDisposable {
   subscribe(topic: string, handler: EventHandler | TopicHandler, options?: SubscribeOptions): Promise<Subscription>;
   /** Ends this connection's subscription to `topic` (as `Subscription.unsubscribe`); rejects if there is none. */
   unsubscribe(topic: string): Promise<void>;
+  /**
+   * Opens a tunnel to one member of `cluster` (one with `handleTunnel`).
+   * Rejects `NoRespondersError` (no such member), `TimeoutError`,
+   * `RemoteError`, `ClosedError`, `ConfigurationError` or `InvalidArgumentError`.
+   */
+  tunnel(cluster: string, options?: TunnelOptions): Promise<Tunnel>;
   /** Connection state changes (disconnect, reconnect, ...) until the connection closes. */
   status(): AsyncIterable<ConnectionStatus>;
   /** Closes every service, rejects pending requests with `ClosedError`, then closes the NATS connection. Idempotent. */
@@ -113,6 +120,7 @@ export class JetmeshConnection implements Connection {
   readonly #subjects: Subjects;
   readonly #requester: Requester;
   readonly #topics: Topics;
+  readonly #tunnels: Tunnels;
   readonly #ownsNats: boolean;
   readonly #services = new Set<ServiceImpl>();
   #closing: Promise<void> | undefined;
@@ -131,6 +139,17 @@ export class JetmeshConnection implements Connection {
       drainTimeout: settings.drainTimeout,
       inboxPrefix: settings.inboxPrefix,
       settings: settings.topics,
+    });
+    this.#tunnels = new Tunnels({
+      nc,
+      subjects: this.#subjects,
+      logger: settings.logger,
+      drainTimeout: settings.drainTimeout,
+      inboxPrefix: settings.inboxPrefix,
+      timeout: settings.timeout,
+      settings: settings.tunnels,
+      request: (subject, cluster, payload, timeout, signal) =>
+        this.#requester.request(subject, cluster, payload, timeout, signal),
     });
     this.#ownsNats = ownsNats;
     this.closed = new Promise((resolve) => {
@@ -216,6 +235,21 @@ export class JetmeshConnection implements Connection {
     await this.#topics.unsubscribe(topic);
   }
 
+  async tunnel(cluster: string, options?: TunnelOptions): Promise<Tunnel> {
+    this.#ensureOpen("tunnel");
+    validateName("cluster", cluster);
+    const o = validateOptions<TunnelOptions>("options", options, CALL_KEYS);
+    const timeout = validateTimeout("options.timeout", o.timeout, this.#settings.timeout);
+    const signal = validateSignal(o.signal);
+    signal?.throwIfAborted();
+    const tun = await this.#tunnels.open(cluster, timeout, signal);
+    if (this.#closing) {
+      await tun.close();
+      throw new ClosedError("tunnel: the connection was closed while opening the tunnel");
+    }
+    return tun;
+  }
+
   async register(cluster: string, handler: ServiceHandler, limits?: Partial<ServiceLimits>): Promise<Service> {
     return this.registerOwned(cluster, handler, limits, false);
   }
@@ -236,6 +270,7 @@ export class JetmeshConnection implements Connection {
       drainTimeout: this.#settings.drainTimeout,
       ownsConnection,
       forget: (svc) => this.#services.delete(svc),
+      acceptTunnel: (msg, cluster) => this.#tunnels.accept(msg, cluster),
     };
     const svc = await createService(host, cluster, handler, limits);
     if (this.#closing) {
@@ -309,6 +344,7 @@ export class JetmeshConnection implements Connection {
     const services = [...this.#services];
     this.#services.clear();
     await Promise.all([...services.map((svc) => (lost ? svc.drop(lost) : svc.stop())), this.#topics.close()]);
+    await this.#tunnels.close(lost);
     if (!lost) {
       this.#requester.close();
       if (this.#ownsNats) {

@@ -10,6 +10,7 @@ import {
   validateTimeout,
 } from "../internal/index.js";
 import { type ResolvedTopics, resolveTopics, type TopicsOptions } from "../topics/index.js";
+import { type ResolvedTunnels, resolveTunnels, type TunnelsOptions } from "../tunnel/index.js";
 
 /**
  * Options of {@link connect}. Every field is optional.
@@ -52,6 +53,8 @@ export interface ConnectOptions {
   logger?: Logger;
   /** Settings of the JetStream stream that stores this namespace's topics (see {@link TopicsOptions}). */
   topics?: TopicsOptions;
+  /** Settings of tunnels: their stream, window, largest message and heartbeat (see {@link TunnelsOptions}). */
+  tunnels?: TunnelsOptions;
   /** Any other NATS client connection option, passed through as is. */
   nats?: Partial<ConnectionOptions>;
   /** Aborts connect() while it is still trying; it rejects with the signal's reason. */
@@ -59,7 +62,10 @@ export interface ConnectOptions {
 }
 
 /** Options of a Connection built over an existing NATS connection. */
-export type ConnectionSettings = Pick<ConnectOptions, "namespace" | "timeout" | "drainTimeout" | "logger" | "topics">;
+export type ConnectionSettings = Pick<
+  ConnectOptions,
+  "namespace" | "timeout" | "drainTimeout" | "logger" | "topics" | "tunnels"
+>;
 
 export interface ResolvedSettings {
   /** The NATS client's inbox prefix, where one is set (reply subjects must match permissions). */
@@ -69,6 +75,7 @@ export interface ResolvedSettings {
   drainTimeout: number;
   logger: Logger;
   topics: ResolvedTopics;
+  tunnels: ResolvedTunnels;
 }
 
 const CONNECT_KEYS = [
@@ -88,11 +95,12 @@ const CONNECT_KEYS = [
   "tls",
   "logger",
   "topics",
+  "tunnels",
   "nats",
   "signal",
 ] as const;
 
-const SETTINGS_KEYS = ["namespace", "timeout", "drainTimeout", "logger", "topics"] as const;
+const SETTINGS_KEYS = ["namespace", "timeout", "drainTimeout", "logger", "topics", "tunnels"] as const;
 
 export function resolveSettings(value: unknown, known: readonly string[] = SETTINGS_KEYS): ResolvedSettings {
   const o = validateOptions<ConnectOptions>("options", value, known);
@@ -104,6 +112,7 @@ export function resolveSettings(value: unknown, known: readonly string[] = SETTI
   return {
     namespace,
     topics: resolveTopics(namespace, o.topics),
+    tunnels: resolveTunnels(namespace, o.tunnels),
     timeout: validateTimeout("options.timeout", o.timeout, DEFAULTS.timeout),
     drainTimeout: validateTimeout("options.drainTimeout", o.drainTimeout, DEFAULTS.drainTimeout),
     logger,

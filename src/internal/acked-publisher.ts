@@ -90,11 +90,12 @@ export const PUBLISH_HEADER_BYTES =
 
 interface PendingPublish extends Pending {
   resolve(ack: PublishAck): void;
-  topic: string;
+  /** What is published to, for messages: a topic or tunnel name. */
+  target: string;
   subject: string;
   payload: Uint8Array;
-  /** The encoded `Nats-Msg-Id` header, kept to send the event again under the same id. */
-  msgId: Uint8Array;
+  /** The encoded headers (a `Nats-Msg-Id`, by default; null: none), kept to send the event again as it was. */
+  header: Uint8Array | null;
   tries: number;
   retry: ReturnType<typeof setTimeout> | undefined;
 }
@@ -106,6 +107,8 @@ interface AckBody {
 }
 
 export class Publisher extends Correlator<PendingPublish> {
+  /** What its publishes go to, in messages: "topic" or "tunnel". */
+  noun = "topic";
   #stream: ManagedStream | undefined;
   readonly #ids = new MsgIds();
 
@@ -114,16 +117,28 @@ export class Publisher extends Correlator<PendingPublish> {
     this.#stream = stream;
   }
 
-  publish(subject: string, topic: string, payload: Uint8Array, timeout: number, signal: AbortSignal | undefined) {
+  /**
+   * Publishes and resolves with JetStream's ack. `header` is the encoded
+   * NATS header block to send, `null` for none; without one, a fresh
+   * `Nats-Msg-Id` header.
+   */
+  publish(
+    subject: string,
+    target: string,
+    payload: Uint8Array,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    header?: Uint8Array | null,
+  ) {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise<PublishAck>((resolve, reject) => {
       const p: PendingPublish = {
         resolve,
         reject,
-        topic,
+        target,
         subject,
         payload,
-        msgId: this.#ids.next(),
+        header: header === undefined ? this.#ids.next() : header,
         timeout,
         signal,
         onAbort: undefined,
@@ -144,7 +159,7 @@ export class Publisher extends Correlator<PendingPublish> {
   }
 
   protected timedOut(p: PendingPublish): JetmeshError {
-    return new TimeoutError(`publish to topic "${p.topic}" was not acknowledged within ${p.timeout} ms`);
+    return new TimeoutError(`publish to ${this.noun} "${p.target}" was not acknowledged within ${p.timeout} ms`);
   }
 
   protected override settle(id: string): PendingPublish | undefined {
@@ -176,20 +191,25 @@ export class Publisher extends Correlator<PendingPublish> {
     try {
       body = msg.json<AckBody>();
     } catch (cause) {
-      this.logger.warn({ topic: p.topic, error: cause }, "malformed publish ack");
-      p.reject(new RemoteError(`publish to topic "${p.topic}": JetStream's ack could not be read`, "BAD_REPLY"));
+      this.logger.warn({ [this.noun]: p.target, error: cause }, "malformed publish ack");
+      p.reject(
+        new RemoteError(`publish to ${this.noun} "${p.target}": JetStream's ack could not be read`, "BAD_REPLY"),
+      );
       return;
     }
-    if (body.error) p.reject(refusal(p.topic, body.error));
+    if (body.error) p.reject(refusal(`publish to ${this.noun} "${p.target}"`, this.noun, body.error));
     else if (typeof body.seq === "number") p.resolve({ seq: body.seq, duplicate: body.duplicate === true });
-    else p.reject(new RemoteError(`publish to topic "${p.topic}": JetStream's ack had no sequence`, "BAD_REPLY"));
+    else
+      p.reject(new RemoteError(`publish to ${this.noun} "${p.target}": JetStream's ack had no sequence`, "BAD_REPLY"));
   }
 
   #send(id: string, p: PendingPublish): void {
     try {
-      this.nc.publish(p.subject, p.payload, { reply: this.prefix + id, headers: this.#ids.use(p.msgId) });
+      const reply = this.prefix + id;
+      if (p.header === null) this.nc.publish(p.subject, p.payload, { reply });
+      else this.nc.publish(p.subject, p.payload, { reply, headers: this.#ids.use(p.header) });
     } catch (err) {
-      this.settle(id)?.reject(fromNatsError(err, `publish to topic "${p.topic}"`));
+      this.settle(id)?.reject(fromNatsError(err, `publish to ${this.noun} "${p.target}"`));
     }
   }
 
@@ -217,14 +237,13 @@ export class Publisher extends Correlator<PendingPublish> {
   }
 }
 
-function refusal(topic: string, error: NonNullable<AckBody["error"]>): JetmeshError {
+function refusal(what: string, noun: string, error: NonNullable<AckBody["error"]>): JetmeshError {
   const desc = error.description ?? "unknown error";
-  const what = `publish to topic "${topic}"`;
   if (error.err_code === MESSAGE_TOO_LARGE) {
-    return new PayloadTooLargeError(`${what}: ${desc} (the topics stream's max message size)`);
+    return new PayloadTooLargeError(`${what}: ${desc} (the ${noun}s stream's max message size)`);
   }
   if (error.err_code === STORE_FAILED && /maximum/i.test(desc)) {
-    return new OverloadedError(`${what}: the topics stream is full and refuses new events (${desc})`);
+    return new OverloadedError(`${what}: the ${noun}s stream is full and refuses new messages (${desc})`);
   }
   return new RemoteError(`${what}: JetStream refused the event (${desc})`, String(error.err_code ?? error.code ?? ""));
 }

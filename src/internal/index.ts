@@ -41,6 +41,7 @@ export {
   type SharedInForce,
   type StartAt,
 } from "./pull-consumer.js";
+export { watchReconnects } from "./reconnects.js";
 export { codeOf, type ErrorKind, errorHeaders, errorOfReply } from "./reply-errors.js";
 export { type Subjects, subjects } from "./subjects.js";
 export { ThrottledWarning } from "./throttled-log.js";

@@ -8,6 +8,14 @@ export interface Subjects {
   topic(topic: string): string;
   /** Every topic of the namespace: the topics stream's subject. */
   readonly topics: string;
+  /** Tunnel set-up requests to a cluster (members subscribe in queue group `<cluster>`). */
+  tunnelSetup(cluster: string): string;
+  /** One direction of a tunnel's messages: `up` (opener to acceptor) or `down`. */
+  tunnelData(id: string, direction: "up" | "down"): string;
+  /** A tunnel's control messages (credit, heartbeats) to one side: `o` (opener) or `a` (acceptor). */
+  tunnelControl(id: string, side: "o" | "a"): string;
+  /** Every tunnel's messages: the tunnels stream's subject. */
+  readonly tunnels: string;
 }
 
 export function subjects(namespace: string): Subjects {
@@ -16,5 +24,9 @@ export function subjects(namespace: string): Subjects {
     broadcast: (cluster) => `${namespace}.bcast.${cluster}`,
     topic: (topic) => `${namespace}.topic.${topic}`,
     topics: `${namespace}.topic.>`,
+    tunnelSetup: (cluster) => `${namespace}.tun.${cluster}`,
+    tunnelData: (id, direction) => `${namespace}.tunnel.${id}.${direction}`,
+    tunnelControl: (id, side) => `${namespace}.tunctl.${id}.${side}`,
+    tunnels: `${namespace}.tunnel.>`,
   };
 }

@@ -10,10 +10,11 @@ import {
 import { BroadcastDispatcher } from "./broadcasts.js";
 import { resolveServiceLimits } from "./limits.js";
 import { RequestDispatcher } from "./requests.js";
+import { TunnelDispatcher } from "./tunnels.js";
 import type { ServiceHandler, ServiceHost, ServiceImpl, ServiceLimits, ServiceStats } from "./types.js";
 
-const METHODS = ["init", "handleRequest", "handleBroadcast", "handleDrop"] as const;
-const SERVING = ["handleRequest", "handleBroadcast"] as const;
+const METHODS = ["init", "handleRequest", "handleBroadcast", "handleTunnel", "handleDrop"] as const;
+const SERVING = ["handleRequest", "handleBroadcast", "handleTunnel"] as const;
 
 /** Validates register()'s arguments; returns the limits with defaults filled in. */
 export function checkServiceArgs(cluster: unknown, handler: unknown, limits: unknown): ServiceLimits {
@@ -45,6 +46,7 @@ class MemberService implements ServiceImpl {
   readonly #handler: ServiceHandler;
   readonly #requests: RequestDispatcher | undefined;
   readonly #broadcasts: BroadcastDispatcher | undefined;
+  readonly #tunnels: TunnelDispatcher | undefined;
   readonly #stopped = new AbortController();
   #stopping: Promise<void> | undefined;
   #resolveClosed!: (reason: Error | undefined) => void;
@@ -60,7 +62,8 @@ class MemberService implements ServiceImpl {
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    const { handleRequest, handleBroadcast } = handler;
+    const { handleRequest, handleBroadcast, handleTunnel } = handler;
+    this.#tunnels = handleTunnel ? new TunnelDispatcher(host, cluster, handleTunnel.bind(handler)) : undefined;
     this.#requests = handleRequest
       ? new RequestDispatcher(
           host,
@@ -88,6 +91,7 @@ class MemberService implements ServiceImpl {
     try {
       this.#requests?.subscribe();
       this.#broadcasts?.subscribe();
+      this.#tunnels?.subscribe();
       await this.#host.nc.flush();
     } catch (err) {
       await this.stop();
@@ -108,6 +112,8 @@ class MemberService implements ServiceImpl {
       broadcastErrors: b?.errors ?? 0,
       dropped: b?.dropped ?? 0,
       malformed: r?.malformed ?? 0,
+      tunnels: this.#tunnels?.accepted ?? 0,
+      tunnelErrors: this.#tunnels?.errors ?? 0,
       requestsRunning: r?.queue.running ?? 0,
       requestsQueuedBytes: r?.queue.queuedBytes ?? 0,
       requestsPeakQueuedBytes: r?.queue.peakQueuedBytes ?? 0,
@@ -142,7 +148,10 @@ class MemberService implements ServiceImpl {
 
   async #drainAndStop(): Promise<void> {
     const dispatchers = [this.#requests, this.#broadcasts].filter((d) => d !== undefined);
-    await Promise.all(dispatchers.map((d) => d.drain(this.#host.drainTimeout)));
+    await Promise.all([
+      ...dispatchers.map((d) => d.drain(this.#host.drainTimeout)),
+      this.#tunnels?.stop(this.#host.drainTimeout),
+    ]);
     const idle = Promise.all(dispatchers.map((d) => d.queue.idle()));
     const drained = await settlesWithin(idle, this.#host.drainTimeout);
     if (!drained) {
@@ -165,6 +174,7 @@ class MemberService implements ServiceImpl {
       d?.queue.takeQueued();
     }
     this.#stopped.abort(reason);
+    // the connection's end abandons its tunnels too
     try {
       await this.#handler.handleDrop?.(reason);
     } catch (err) {

@@ -1,6 +1,7 @@
-import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import type { Connection } from "../client/index.js";
 import type { Logger, Subjects } from "../internal/index.js";
+import type { Tunnel, TunnelEnd } from "../tunnel/index.js";
 
 /**
  * Iris's service limits: at most `*Threads` handler calls run at once, and at
@@ -71,6 +72,12 @@ export interface ServiceHandler {
   ): Uint8Array | undefined | void | Promise<Uint8Array | undefined | void>;
   /** Handles one broadcast to the cluster. */
   handleBroadcast?(msg: Uint8Array, ctx: BroadcastContext): void | Promise<void>;
+  /**
+   * Takes a tunnel a caller opened to the cluster (this member accepted it).
+   * The tunnel stays open after this returns, until either end closes it;
+   * one that throws has its tunnel closed. Tunnels end with the service.
+   */
+  handleTunnel?(tunnel: Tunnel): void | Promise<void>;
   /** The connection to NATS was lost for good (never called after `unregister()`/`close()`). */
   handleDrop?(reason: Error): void | Promise<void>;
 }
@@ -93,6 +100,10 @@ export interface ServiceStats {
   dropped: number;
   /** Messages from the wire that could not be understood. */
   malformed: number;
+  /** Tunnels accepted. */
+  tunnels: number;
+  /** handleTunnel calls that threw. */
+  tunnelErrors: number;
   /** Request handlers running now. */
   requestsRunning: number;
   /** Bytes of requests waiting now. */
@@ -148,6 +159,8 @@ export interface ServiceHost {
   readonly drainTimeout: number;
   /** Whether unregister() also closes the connection. */
   readonly ownsConnection: boolean;
+  /** Accepts a tunnel set-up request (undefined when it was refused, and answered so). */
+  acceptTunnel(msg: Msg, cluster: string): Promise<TunnelEnd | undefined>;
   /** Called once the service has stopped. */
   forget(svc: ServiceImpl): void;
 }

@@ -3,7 +3,7 @@
  * subscriptions (one per topic), all made on first use.
  */
 import { createHash } from "node:crypto";
-import type { NatsConnection, QueuedIterator, Status } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
 import {
   DEFAULTS,
   InvalidArgumentError,
@@ -19,6 +19,7 @@ import {
   validateName,
   validateOptions,
   validateTimeout,
+  watchReconnects,
 } from "../internal/index.js";
 import type { ResolvedTopics } from "./settings.js";
 import { type SharedSettings, TopicSubscription } from "./subscription.js";
@@ -70,7 +71,7 @@ export class Topics {
   #publisher: Publisher | undefined;
   /** Subscriptions by topic; `null` while one is starting. */
   readonly #subs = new Map<string, TopicSubscription | null>();
-  #status: QueuedIterator<Status> | undefined;
+  #stopWatch: (() => void) | undefined;
 
   constructor(host: TopicsHost) {
     this.#host = host;
@@ -141,7 +142,7 @@ export class Topics {
 
   /** Stops every subscription and the publisher. */
   async close(): Promise<void> {
-    this.#status?.stop();
+    this.#stopWatch?.();
     const subs = [...this.#subs.values()].filter((s): s is TopicSubscription => s !== null);
     await Promise.all(subs.map((s) => s.unsubscribe()));
     this.#publisher?.close();
@@ -149,16 +150,10 @@ export class Topics {
 
   /** Watches for reconnects: publishes may have lost their acks, and pulls their consumers. */
   #watch(): void {
-    if (this.#status) return;
-    const status = this.#host.nc.status() as QueuedIterator<Status>;
-    this.#status = status;
-    (async () => {
-      for await (const s of status) {
-        if (s.type !== "reconnect") continue;
-        this.#publisher?.resendAll();
-        for (const sub of this.#subs.values()) sub?.reconnected();
-      }
-    })().catch((err: unknown) => this.#host.logger.debug({ error: err }, "status watch ended"));
+    this.#stopWatch ??= watchReconnects(this.#host.nc, this.#host.logger, () => {
+      this.#publisher?.resendAll();
+      for (const sub of this.#subs.values()) sub?.reconnected();
+    });
   }
 
   /** Validates subscribe()'s handler and options into a plan (the stream is filled in later). */

@@ -1,0 +1,62 @@
+/** Tunnel set-up of one member: a queue subscription, and the tunnels it accepted (ended with the member). */
+import type { Subscription } from "@nats-io/nats-core";
+import { settlesWithin } from "../internal/index.js";
+import type { TunnelEnd } from "../tunnel/index.js";
+import type { ServiceHandler, ServiceHost } from "./types.js";
+
+type TunnelHandler = NonNullable<ServiceHandler["handleTunnel"]>;
+
+export class TunnelDispatcher {
+  /** Tunnels accepted. */
+  accepted = 0;
+  /** handleTunnel calls that threw (their tunnel is closed). */
+  errors = 0;
+  readonly #open = new Set<TunnelEnd>();
+  #sub: Subscription | undefined;
+
+  constructor(
+    private readonly host: ServiceHost,
+    private readonly cluster: string,
+    private readonly handle: TunnelHandler,
+  ) {}
+
+  subscribe(): void {
+    this.#sub = this.host.nc.subscribe(this.host.subjects.tunnelSetup(this.cluster), {
+      queue: this.cluster,
+      callback: (err, msg) => {
+        if (err) {
+          this.host.logger.warn({ cluster: this.cluster, error: err }, "tunnel subscription error");
+          return;
+        }
+        this.host.acceptTunnel(msg, this.cluster).then(
+          (tun) => {
+            if (tun) this.#run(tun);
+          },
+          (error: unknown) => this.host.logger.warn({ cluster: this.cluster, error }, "tunnel set-up failed"),
+        );
+      },
+    });
+  }
+
+  /** Stops taking tunnels and closes those accepted (their other ends read what was sent, then end). */
+  async stop(ms: number): Promise<void> {
+    if (this.#sub) await settlesWithin(this.#sub.drain(), ms);
+    await Promise.all([...this.#open].map((t) => t.close()));
+  }
+
+  #run(tun: TunnelEnd): void {
+    this.accepted++;
+    this.#open.add(tun);
+    void tun.closed.then(() => this.#open.delete(tun));
+    Promise.resolve()
+      .then(() => this.handle(tun))
+      .catch((err: unknown) => {
+        this.errors++;
+        this.host.logger.warn(
+          { cluster: this.cluster, tunnel: tun.id, error: err },
+          "handleTunnel threw; closing the tunnel",
+        );
+        return tun.close();
+      });
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The tunnels of one connection: the stream their messages go through, the
+ * publisher, set-up from either end, and ending them with the connection.
+ *
+ * Set-up: the opener starts listening on its incoming subject, then asks the
+ * cluster (`<ns>.tun.<cluster>`, queue group: one member) with the tunnel's
+ * random id, its window and heartbeat; the member that accepts starts
+ * listening too and answers with its window. Only then does either end send.
+ */
+import { randomBytes } from "node:crypto";
+import type { Msg, NatsConnection } from "@nats-io/nats-core";
+import {
+  ClosedError,
+  ERROR_KIND,
+  errorHeaders,
+  type JetmeshError,
+  type Logger,
+  ManagedStream,
+  maxPayload,
+  Publisher,
+  RemoteError,
+  type Subjects,
+  watchReconnects,
+} from "../internal/index.js";
+import type { ResolvedTunnels } from "./settings.js";
+import { TunnelEnd, type TunnelHost, type TunnelPlan } from "./tunnel.js";
+import type { Tunnel } from "./types.js";
+
+/** Room for a delivery's subject, reply subject and headers besides its payload, in bytes. */
+const DELIVERY_OVERHEAD = 4_096;
+const ID = /^[0-9a-f]{32}$/;
+
+export interface TunnelsHost {
+  nc: NatsConnection;
+  subjects: Subjects;
+  logger: Logger;
+  drainTimeout: number;
+  inboxPrefix: string | undefined;
+  timeout: number;
+  settings: ResolvedTunnels;
+  /** A request to a cluster (the connection's). */
+  request(
+    subject: string,
+    cluster: string,
+    payload: Uint8Array,
+    timeout: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array>;
+}
+
+interface SetUp {
+  id: string;
+  window: number;
+  heartbeat: number;
+}
+
+export class Tunnels {
+  readonly #host: TunnelsHost;
+  readonly #stream: ManagedStream;
+  #publisher: Publisher | undefined;
+  readonly #ends = new Set<TunnelEnd>();
+  #stopWatch: (() => void) | undefined;
+
+  constructor(host: TunnelsHost) {
+    this.#host = host;
+    this.#stream = new ManagedStream(host.nc, host.settings.stream, host.subjects.tunnels, "tunnels");
+  }
+
+  /** Opens a tunnel to one member of `cluster` (arguments validated by the caller). */
+  async open(cluster: string, timeout: number, signal: AbortSignal | undefined): Promise<Tunnel> {
+    await this.#stream.ensure();
+    const { settings, subjects } = this.#host;
+    const id = randomBytes(16).toString("hex");
+    const end = this.#end(cluster, id, "o", settings.window, settings.heartbeat);
+    const setUp: SetUp = { id, window: settings.window, heartbeat: settings.heartbeat };
+    let reply: Uint8Array;
+    try {
+      await end.listen();
+      reply = await this.#host.request(
+        subjects.tunnelSetup(cluster),
+        cluster,
+        new TextEncoder().encode(JSON.stringify(setUp)),
+        timeout,
+        signal,
+      );
+    } catch (err) {
+      await end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
+      throw err;
+    }
+    let peerWindow: unknown;
+    try {
+      peerWindow = (JSON.parse(new TextDecoder().decode(reply)) as { window?: unknown }).window;
+    } catch {
+      // handled below
+    }
+    if (typeof peerWindow !== "number" || !Number.isSafeInteger(peerWindow) || peerWindow < 1) {
+      const err = new RemoteError(
+        `tunnel set-up with cluster "${cluster}": the member's answer could not be read`,
+        "BAD_REPLY",
+      );
+      await end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
+      throw err;
+    }
+    end.begin(peerWindow);
+    return end;
+  }
+
+  /**
+   * Accepts a set-up request that reached a member of `cluster`: listens,
+   * answers with this end's window, and returns the tunnel (undefined when the
+   * request could not be understood; it is answered with an error).
+   */
+  async accept(msg: Msg, cluster: string): Promise<TunnelEnd | undefined> {
+    const setUp = readSetUp(msg.data);
+    if (setUp === undefined || !msg.reply) {
+      this.#host.logger.warn({ cluster, subject: msg.subject }, "malformed tunnel set-up request");
+      if (msg.reply) {
+        this.#respond(msg, new Uint8Array(0), ERROR_KIND.badRequest, "malformed tunnel set-up request");
+      }
+      return undefined;
+    }
+    const { settings } = this.#host;
+    const end = this.#end(cluster, setUp.id, "a", settings.window, setUp.heartbeat);
+    try {
+      await this.#stream.ensure();
+      await end.listen();
+    } catch (err) {
+      await end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
+      this.#respond(
+        msg,
+        new Uint8Array(0),
+        ERROR_KIND.remote,
+        `the member could not set up the tunnel: ${(err as Error).message}`,
+      );
+      return undefined;
+    }
+    end.begin(setUp.window);
+    this.#respond(msg, new TextEncoder().encode(JSON.stringify({ window: settings.window })));
+    return end;
+  }
+
+  /** Ends every tunnel of this connection: closed (the other ends told), or abandoned when the connection was lost. */
+  async close(lost: JetmeshError | undefined): Promise<void> {
+    this.#stopWatch?.();
+    const ends = [...this.#ends];
+    await Promise.all(
+      ends.map((t) => (lost ? t.abandon(new ClosedError("the connection was lost", { cause: lost })) : t.close())),
+    );
+    this.#publisher?.rejectAll(new ClosedError("the connection was closed"));
+    this.#publisher?.close();
+  }
+
+  #respond(msg: Msg, data: Uint8Array, kind?: (typeof ERROR_KIND)[keyof typeof ERROR_KIND], message?: string): void {
+    try {
+      if (kind === undefined) msg.respond(data);
+      else msg.respond(data, { headers: errorHeaders(kind, message ?? kind, kind) });
+    } catch (err) {
+      this.#host.logger.warn({ error: err }, "tunnel set-up answer could not be sent");
+    }
+  }
+
+  #end(cluster: string, id: string, side: "o" | "a", window: number, heartbeat: number): TunnelEnd {
+    const { subjects, settings } = this.#host;
+    const opener = side === "o";
+    const maxChunk = maxPayload(this.#host.nc) ?? 1024 * 1024;
+    const plan: TunnelPlan = {
+      id,
+      cluster,
+      stream: this.#stream.name,
+      outSubject: subjects.tunnelData(id, opener ? "up" : "down"),
+      inSubject: subjects.tunnelData(id, opener ? "down" : "up"),
+      controlIn: subjects.tunnelControl(id, opener ? "o" : "a"),
+      controlOut: subjects.tunnelControl(id, opener ? "a" : "o"),
+      window,
+      maxMessage: settings.maxMessage,
+      heartbeat,
+      maxChunk,
+      maxEvent: maxChunk + DELIVERY_OVERHEAD,
+    };
+    const end = new TunnelEnd(this.#tunnelHost(), plan);
+    this.#ends.add(end);
+    return end;
+  }
+
+  #tunnelHost(): TunnelHost {
+    const host = this.#host;
+    let publisher = this.#publisher;
+    if (publisher === undefined) {
+      publisher = new Publisher(host.nc, host.logger, host.inboxPrefix);
+      publisher.noun = "tunnel";
+      publisher.bind(this.#stream);
+      this.#publisher = publisher;
+      this.#stopWatch = watchReconnects(host.nc, host.logger, () => {
+        this.#publisher?.resendAll();
+        for (const end of this.#ends) end.reconnected();
+      });
+    }
+    return {
+      nc: host.nc,
+      jsm: () => this.#stream.manager(),
+      ensureStream: () => {
+        this.#stream.recheck();
+        return this.#stream.ensure();
+      },
+      logger: host.logger,
+      inboxPrefix: host.inboxPrefix,
+      drainTimeout: host.drainTimeout,
+      timeout: host.timeout,
+      publisher,
+      forget: (end) => this.#ends.delete(end),
+    };
+  }
+}
+
+function readSetUp(data: Uint8Array): SetUp | undefined {
+  let v: Partial<SetUp>;
+  try {
+    v = JSON.parse(new TextDecoder().decode(data)) as Partial<SetUp>;
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  const { id, window, heartbeat } = v;
+  if (typeof id !== "string" || !ID.test(id)) return undefined;
+  if (typeof window !== "number" || !Number.isSafeInteger(window) || window < 1) return undefined;
+  if (typeof heartbeat !== "number" || !Number.isSafeInteger(heartbeat) || heartbeat < 10) return undefined;
+  return { id, window, heartbeat };
+}

@@ -1,0 +1,67 @@
+/** Options of `conn.tunnel`. */
+export interface TunnelOptions {
+  /** How long set-up may take, in ms. Default: the connection's `timeout`. */
+  timeout?: number;
+  /** Aborts set-up; it rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of `tunnel.send`. */
+export interface SendOptions {
+  /** How long to wait for the reader to make room, in ms. Default: the connection's `timeout`. */
+  timeout?: number;
+  /** Aborts the send; it rejects with the signal's reason and nothing of the message is delivered. */
+  signal?: AbortSignal;
+}
+
+/** Options of `tunnel.recv`. */
+export interface RecvOptions {
+  /** How long to wait for a message, in ms; 0 (the default) waits forever, as in Iris. */
+  timeout?: number;
+  /** Aborts the wait; it rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * An ordered, flow-controlled stream of byte messages to one member of a
+ * cluster (from `conn.tunnel`) or from a caller (in `handleTunnel`). Messages
+ * arrive whole, once, in order; a sender waits while the reader is a window
+ * behind.
+ *
+ * @example
+ * ```ts
+ * await using tun = await conn.tunnel("files", { timeout: 1000 });
+ * await tun.send(bytes);
+ * const reply = await tun.recv({ timeout: 1000 });
+ * for await (const msg of tun) console.log(msg.length); // ends when the other end closes
+ * ```
+ */
+export interface Tunnel extends AsyncDisposable, AsyncIterable<Uint8Array> {
+  /** The tunnel's id (random, 128 bits). */
+  readonly id: string;
+  /** The cluster of the member at the accepting end. */
+  readonly cluster: string;
+  /**
+   * Resolves once the tunnel has ended: undefined when either end closed it,
+   * the reason when the other end was lost.
+   */
+  readonly closed: Promise<Error | undefined>;
+  /**
+   * Sends one message (not empty; at most `maxMessage` bytes). Resolves once
+   * it is on its way; waits while the reader is a window behind. Rejects
+   * `TimeoutError` (nothing of the message is delivered), `ClosedError`,
+   * `PayloadTooLargeError` or `InvalidArgumentError`.
+   */
+  send(message: Uint8Array, options?: SendOptions): Promise<void>;
+  /**
+   * The next message. Rejects `TimeoutError`, or `ClosedError` once the tunnel
+   * is closed here, or closed (or lost) there and every message sent before is read.
+   */
+  recv(options?: RecvOptions): Promise<Uint8Array>;
+  /**
+   * Closes the tunnel: the other end reads what was sent before, then gets
+   * `ClosedError`. Here, waiting `send`s and `recv`s reject `ClosedError` at
+   * once. Idempotent.
+   */
+  close(): Promise<void>;
+}
