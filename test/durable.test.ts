@@ -1,15 +1,14 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { EventContext } from "../src/index.js";
 import { dec, enc, TEST_STREAM_BYTES, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
 const nats = useNats();
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** A durable subscriber in its own process (built from src into .build/test-dist). */
+/** A durable subscriber in its own process (built from src into .build/test-dist by test/global-setup.ts). */
 function startSubscriber(url: string, namespace: string, durable: string, delayMs: number) {
   const child: ChildProcess = spawn(
     process.execPath,
@@ -27,26 +26,6 @@ function startSubscriber(url: string, namespace: string, durable: string, delayM
   });
   return { child, lines };
 }
-
-beforeAll(async () => {
-  await promisify(execFile)(
-    process.execPath,
-    [
-      "node_modules/typescript/bin/tsc",
-      "-p",
-      "tsconfig.build.json",
-      "--outDir",
-      ".build/test-dist",
-      "--declaration",
-      "false",
-      "--declarationMap",
-      "false",
-      "--sourceMap",
-      "false",
-    ],
-    { cwd: root },
-  );
-}, 120_000);
 
 describe("durable subscriptions", () => {
   it("resume where they left off after the subscriber's process is killed, redelivering what it had not acknowledged", async () => {
