@@ -7,7 +7,7 @@ const run = promisify(execFile);
 const nats = useNats();
 
 describe("examples", () => {
-  it("npm run demo runs the echo and chat examples end to end against a real server", async () => {
+  it("npm run demo runs the echo, chat and file-copy examples end to end against a real server", async () => {
     const { stdout } = await run("npm", ["run", "--silent", "demo"], {
       env: { ...process.env, NATS_URL: nats.server().url },
       timeout: 120_000,
@@ -26,6 +26,9 @@ describe("examples", () => {
     const moderated = /lines moderated: bot-1 (\d+), bot-2 (\d+)/.exec(stdout);
     expect(Number(moderated?.[1]) + Number(moderated?.[2])).toBe(20);
     expect(stdout).toMatch(/archived 24 lines/);
-    expect(stdout.match(/done\./g)).toHaveLength(2);
+    // then the file copy, over a tunnel
+    expect(stdout).toMatch(/copied 25165824 of 25165824 bytes/);
+    expect(stdout).toMatch(/hashes match/);
+    expect(stdout.match(/done\./g)).toHaveLength(3);
   }, 150_000);
 });
