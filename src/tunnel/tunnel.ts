@@ -147,6 +147,8 @@ export class TunnelEnd implements Tunnel {
   #released = 0;
   #granted = 0;
   #lastStreamSeq = 0;
+  /** Read messages up to this stream sequence were purged from the stream. */
+  #purgedTo = 0;
   readonly #recvWaiters: Array<Waiter<Uint8Array>> = [];
 
   constructor(host: TunnelHost, plan: TunnelPlan) {
@@ -511,7 +513,8 @@ export class TunnelEnd implements Tunnel {
       // closed connection: the tunnel ends with it
     }
     const upTo = this.#lastStreamSeq;
-    if (upTo > 0) {
+    if (upTo > this.#purgedTo) {
+      this.#purgedTo = upTo;
       this.#host
         .jsm()
         .then((jsm) => jsm.streams.purge(this.#plan.stream, { filter: this.#plan.inSubject, seq: upTo + 1 }))
