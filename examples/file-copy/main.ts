@@ -28,7 +28,7 @@ async function receive(tun: Tunnel): Promise<void> {
   const out = createWriteStream(target);
   const hash = createHash("sha256");
   let received = 0;
-  for await (const chunk of tun) {
+  for await (const chunk of header.size > 0 ? tun : []) {
     hash.update(chunk);
     received += chunk.byteLength;
     if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));

@@ -83,6 +83,8 @@ export interface ConsumerHost {
   jsm(): Promise<JetStreamManager>;
   /** Makes sure the stream exists (it may have been lost with a server's memory storage). */
   ensureStream(): Promise<void>;
+  /** Told when the stream turns out to have been made anew (what was in it is gone). */
+  streamRenewed?: () => void;
   logger: Logger;
   inboxPrefix: string | undefined;
   drainTimeout: number;
@@ -237,6 +239,7 @@ export class PullConsumer {
       throw err;
     }
     this.#started = true;
+    if (this.#stopped) return inForce;
     this.#watchdog = setInterval(() => this.#checkSilence(), HEARTBEAT_MS);
     this.#watchdog.unref?.();
     if (this.#staleAtStart) this.#reset("reconnected while starting");
@@ -358,8 +361,9 @@ export class PullConsumer {
     if (state !== undefined && state.last_seq >= this.#cursor) return;
     this.#host.logger.warn(
       { subject: this.#plan.subject, cursor: this.#cursor, lastSeq: state?.last_seq },
-      "the topics stream was made anew; reading it from its start",
+      "the stream was made anew; reading it from its start",
     );
+    this.#host.streamRenewed?.();
     this.#cursor = Math.max(0, (state?.first_seq ?? 1) - 1);
   }
 
@@ -451,6 +455,7 @@ export class PullConsumer {
     }
     await this.#host.ensureStream();
     this.#streamRenewed = true;
+    this.#host.streamRenewed?.();
     if (this.#cursorKnown) this.#cursor = 0;
     return jsm.consumers.add(this.#plan.stream, config());
   }

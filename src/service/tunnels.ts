@@ -12,6 +12,9 @@ export class TunnelDispatcher {
   /** handleTunnel calls that threw (their tunnel is closed). */
   errors = 0;
   readonly #open = new Set<TunnelEnd>();
+  /** Set-ups still being accepted: stop() waits for them, and closes what they bring. */
+  readonly #accepting = new Set<Promise<unknown>>();
+  #stopped = false;
   #sub: Subscription | undefined;
 
   constructor(
@@ -28,12 +31,14 @@ export class TunnelDispatcher {
           this.host.logger.warn({ cluster: this.cluster, error: err }, "tunnel subscription error");
           return;
         }
-        this.host.acceptTunnel(msg, this.cluster).then(
+        const accepting = this.host.acceptTunnel(msg, this.cluster).then(
           (tun) => {
             if (tun) this.#run(tun);
           },
           (error: unknown) => this.host.logger.warn({ cluster: this.cluster, error }, "tunnel set-up failed"),
         );
+        this.#accepting.add(accepting);
+        void accepting.finally(() => this.#accepting.delete(accepting));
       },
     });
   }
@@ -41,10 +46,17 @@ export class TunnelDispatcher {
   /** Stops taking tunnels and closes those accepted (their other ends read what was sent, then end). */
   async stop(ms: number): Promise<void> {
     if (this.#sub) await settlesWithin(this.#sub.drain(), ms);
+    this.#stopped = true;
+    await settlesWithin(Promise.all([...this.#accepting]), ms);
     await Promise.all([...this.#open].map((t) => t.close()));
   }
 
   #run(tun: TunnelEnd): void {
+    if (this.#stopped) {
+      // accepted while the service stopped: it does not get the tunnel
+      void tun.close();
+      return;
+    }
     this.accepted++;
     this.#open.add(tun);
     void tun.closed.then(() => this.#open.delete(tun));

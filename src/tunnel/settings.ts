@@ -1,4 +1,4 @@
-import { DEFAULTS, InvalidArgumentError, type StreamSettings, validateOptions } from "../internal/index.js";
+import { InvalidArgumentError, type StreamSettings, validateOptions } from "../internal/index.js";
 
 /**
  * Settings of tunnels, given as `connect({ tunnels: {...} })`: the stream
@@ -74,7 +74,7 @@ export function resolveTunnels(namespace: string, value: unknown): ResolvedTunne
   if (replicas > 5) throw new InvalidArgumentError("options.tunnels.replicas must be at most 5");
   const maxAge = integer("maxAge", o.maxAge, 1_000, TUNNELS_DEFAULTS.maxAge);
   const heartbeat = integer("heartbeat", o.heartbeat, 10, TUNNELS_DEFAULTS.heartbeat);
-  if (heartbeat > DEFAULTS.maxTimeout / 10) throw new InvalidArgumentError("options.tunnels.heartbeat is too long");
+  if (heartbeat > 60_000) throw new InvalidArgumentError("options.tunnels.heartbeat must be at most 60000 ms");
   return {
     stream: {
       stream,

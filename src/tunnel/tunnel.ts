@@ -43,6 +43,13 @@ const FIRST_FRAME = 13;
 /** A peer silent for this many heartbeats is gone. */
 const MISSED_HEARTBEATS = 5;
 const CALL_KEYS = ["timeout", "signal"] as const;
+/**
+ * What each frame costs of the window besides its payload (its subject,
+ * headers and bookkeeping), so that many tiny messages are bounded too.
+ */
+const FRAME_COST = 128;
+/** A sender that always has credit still lets the event loop run this often, in ms. */
+const YIELD_MS = 20;
 
 function writeU48(buf: Uint8Array, at: number, n: number): void {
   const high = Math.floor(n / 2 ** 32);
@@ -126,12 +133,22 @@ export class TunnelEnd implements Tunnel {
   #closing: Promise<void> | undefined;
   #releasing: Promise<void> | undefined;
   #lastHeard = Date.now();
+  #lastBeat = Date.now();
+  /** The other end stored its close: it stopped its heartbeats, and this end reads up to it. */
+  #peerClosing = false;
+  #checking = false;
+  #gapBeats = 0;
 
   // sending
   #sendSeq = 0;
   #sent = 0;
   #credit = 0;
   #sendTurn: Promise<void> = Promise.resolve();
+  /** The largest message this end may send: its own maximum, or the other end's when smaller. */
+  #sendMax: number;
+  #lastYield = Date.now();
+  /** Frames published and not yet acknowledged. */
+  readonly #inflight = new Set<Promise<unknown>>();
   readonly #creditWaiters = new Set<Waiter<void> & { need: number }>();
 
   // receiving
@@ -156,20 +173,23 @@ export class TunnelEnd implements Tunnel {
     this.#plan = plan;
     this.id = plan.id;
     this.cluster = plan.cluster;
+    this.#sendMax = plan.maxMessage;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
     const room = this;
     this.#consumer = new PullConsumer(
-      host,
+      { ...host, streamRenewed: () => this.#streamLost() },
       { stream: plan.stream, subject: plan.inSubject, start: undefined, shared: undefined },
       { threads: 1, memory: plan.window, maxEvent: plan.maxEvent },
       {
+        // frames waiting for their turn are bounded by the writer's credit; counting them
+        // here could stop the pull that brings the one they wait for
         get queuedBytes() {
-          return room.#queuedBytes + room.#pendingBytes;
+          return room.#queuedBytes;
         },
         get queued() {
-          return room.#queue.length + room.#pending.size;
+          return room.#queue.length;
         },
         running: 0,
       },
@@ -186,7 +206,9 @@ export class TunnelEnd implements Tunnel {
   }
 
   /** The other end is there, with its window: start sending and heartbeats. */
-  begin(peerWindow: number): void {
+  begin(peerWindow: number, peerMaxMessage: number): void {
+    if (this.#ended ?? this.#remoteEnd) return;
+    this.#sendMax = Math.min(this.#plan.maxMessage, peerMaxMessage);
     this.#credit = Math.max(this.#credit, peerWindow);
     this.#lastHeard = Date.now();
     this.#sendControl();
@@ -201,9 +223,9 @@ export class TunnelEnd implements Tunnel {
       const o = validateOptions<SendOptions>("options", options, CALL_KEYS);
       const timeout = validateTimeout("options.timeout", o.timeout, this.#host.timeout);
       const signal = validateSignal(o.signal);
-      if (message.byteLength > this.#plan.maxMessage) {
+      if (message.byteLength > this.#sendMax) {
         throw new PayloadTooLargeError(
-          `tunnel message of ${message.byteLength} bytes is above the tunnel maximum of ${this.#plan.maxMessage}`,
+          `tunnel message of ${message.byteLength} bytes is above the tunnel maximum of ${this.#sendMax}`,
         );
       }
       if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
@@ -271,6 +293,7 @@ export class TunnelEnd implements Tunnel {
 
   /** The connection is going away, or set-up failed: end without telling the other end. */
   abandon(reason: JetmeshError): Promise<void> {
+    if (!this.#ended) this.#lost ??= reason;
     this.#end(reason);
     return this.#releaseOnce();
   }
@@ -283,38 +306,63 @@ export class TunnelEnd implements Tunnel {
   // --- sending ---
 
   async #sendNow(message: Uint8Array, deadline: number, timeout: number, signal: AbortSignal | undefined) {
-    const max = this.#plan.maxChunk - FIRST_FRAME;
+    // a chunk fits the server's max payload and half the window, so credit for one always comes
+    const max = Math.min(this.#plan.maxChunk, Math.floor(this.#plan.window / 2)) - FIRST_FRAME;
     if (message.byteLength <= max) {
-      await this.#reserve(message.byteLength, deadline, timeout, signal);
-      this.#publish(WHOLE, this.#sendSeq++, message, 0).catch((err: unknown) => this.#broken(err));
+      await this.#reserve(message.byteLength + FRAME_COST, deadline, timeout, signal);
+      this.#sendFrame(WHOLE, message, 0);
       return;
     }
     let at = 0;
     while (at < message.byteLength) {
       const chunk = message.subarray(at, Math.min(at + max, message.byteLength));
       try {
-        await this.#reserve(chunk.byteLength, deadline, timeout, signal);
+        await this.#reserve(chunk.byteLength + FRAME_COST, deadline, timeout, signal);
       } catch (err) {
         // what went out of this message is dropped by the other end
-        if (at > 0 && !this.#ended && !this.#remoteEnd) {
-          this.#publish(ABORT, this.#sendSeq++, undefined, 0).catch((e: unknown) => this.#broken(e));
-        }
+        if (at > 0 && !this.#ended && !this.#remoteEnd) this.#sendFrame(ABORT, undefined, 0);
         throw err;
       }
-      const kind = at === 0 ? FIRST : at + chunk.byteLength === message.byteLength ? LAST : MORE;
-      this.#publish(kind, this.#sendSeq++, chunk, message.byteLength).catch((err: unknown) => this.#broken(err));
+      this.#sendFrame(
+        at === 0 ? FIRST : at + chunk.byteLength === message.byteLength ? LAST : MORE,
+        chunk,
+        message.byteLength,
+      );
       at += chunk.byteLength;
     }
   }
 
+  /** Publishes the next frame, unless the tunnel ended while this end waited (then nothing more goes out). */
+  #sendFrame(kind: number, chunk: Uint8Array | undefined, total: number): void {
+    if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
+    const sent = this.#publish(kind, this.#sendSeq++, chunk, total);
+    this.#inflight.add(sent);
+    sent.then(
+      () => this.#inflight.delete(sent),
+      (err: unknown) => {
+        this.#inflight.delete(sent);
+        this.#broken(err);
+      },
+    );
+  }
+
   /** Waits until `n` more bytes fit in the credit the reader granted, then takes them. */
-  #reserve(n: number, deadline: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
-    const failed = this.#ended ?? this.#remoteEnd;
-    if (failed) return Promise.reject(this.#closedError("send"));
+  async #reserve(n: number, deadline: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
+    signal?.throwIfAborted();
     if (this.#sent + n <= this.#credit) {
       this.#sent += n;
-      return Promise.resolve();
+      // a writer that always has credit would never let the event loop read the socket
+      if (Date.now() - this.#lastYield > YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        this.#lastYield = Date.now();
+      }
+      return;
     }
+    return this.#waitForCredit(n, deadline, timeout, signal);
+  }
+
+  #waitForCredit(n: number, deadline: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
     const left = deadline - Date.now();
     if (left <= 0) return Promise.reject(this.#sendTimeout(timeout));
     const waiters = this.#creditWaiters;
@@ -422,7 +470,7 @@ export class TunnelEnd implements Tunnel {
     switch (kind) {
       case WHOLE: {
         const bytes = data.subarray(FRAME);
-        this.#deliver({ bytes, release: bytes.byteLength, big: false });
+        this.#deliver({ bytes, release: bytes.byteLength + FRAME_COST, big: false });
         return;
       }
       case FIRST: {
@@ -467,14 +515,15 @@ export class TunnelEnd implements Tunnel {
     }
     a.buf.set(chunk, a.at);
     a.at += chunk.byteLength;
-    this.#releaseBytes(chunk.byteLength);
+    this.#releaseBytes(chunk.byteLength + FRAME_COST);
   }
 
   #deliver(r: Received): void {
     const w = this.#recvWaiters.shift();
     if (w) {
-      this.#took(r);
+      // resolved before taking: taking may hand the next message to the next waiter
       w.resolve(r.bytes);
+      this.#took(r);
       return;
     }
     this.#queue.push(r);
@@ -536,16 +585,60 @@ export class TunnelEnd implements Tunnel {
   }
 
   #beat(): void {
-    if (this.#ended) return;
-    if (Date.now() - this.#lastHeard > MISSED_HEARTBEATS * this.#plan.heartbeat) {
-      this.#lost = new ClosedError(
-        `the other end of the tunnel is gone (nothing heard for ${MISSED_HEARTBEATS} heartbeats)`,
-      );
-      this.#remoteEnd = this.#lost;
-      this.#endRemote();
+    if (this.#ended ?? this.#remoteEnd) return;
+    const now = Date.now();
+    const late = now - this.#lastBeat > 2 * this.#plan.heartbeat;
+    this.#lastBeat = now;
+    this.#sendControl();
+    // a beat that comes late means this process was stalled: what it has not read yet may say the other end lives
+    if (late || this.#peerClosing || this.#checking) return;
+    if (this.#waitingOnGap()) return;
+    if (now - this.#lastHeard > MISSED_HEARTBEATS * this.#plan.heartbeat) void this.#checkPeer();
+  }
+
+  /** Frames wait for one that never comes: after a while, the tunnel cannot go on in order. */
+  #waitingOnGap(): boolean {
+    if (this.#pending.size === 0 || this.#pending.has(this.#expected)) {
+      this.#gapBeats = 0;
+      return false;
+    }
+    if (++this.#gapBeats > 2 * MISSED_HEARTBEATS) {
+      this.#broken(new Error(`message ${this.#expected} of the tunnel never arrived`));
+    }
+    return true;
+  }
+
+  /**
+   * The other end has been silent: if the last thing it stored is its close, it
+   * closed and this end has not read that far yet (it will); else it is gone.
+   */
+  async #checkPeer(): Promise<void> {
+    this.#checking = true;
+    let closedThere = false;
+    try {
+      const jsm = await this.#host.jsm();
+      const last = await jsm.streams.getMessage(this.#plan.stream, { last_by_subj: this.#plan.inSubject });
+      closedThere = last?.data[0] === CLOSE;
+    } catch {
+      // nothing stored (or no answer): it did not close
+    }
+    this.#checking = false;
+    if (this.#ended ?? this.#remoteEnd) return;
+    if (closedThere) {
+      this.#peerClosing = true;
       return;
     }
-    this.#sendControl();
+    if (Date.now() - this.#lastHeard <= MISSED_HEARTBEATS * this.#plan.heartbeat) return;
+    this.#lost = new ClosedError(
+      `the other end of the tunnel is gone (nothing heard for ${MISSED_HEARTBEATS} heartbeats)`,
+    );
+    this.#remoteEnd = this.#lost;
+    this.#endRemote();
+  }
+
+  /** The stream was made anew (memory storage and a server restart): what was on the way is lost. */
+  #streamLost(): void {
+    this.#broken(new Error("the tunnels stream was lost (a server restart with memory storage)"));
   }
 
   // --- ending ---
@@ -590,8 +683,16 @@ export class TunnelEnd implements Tunnel {
       // closed connection
     }
     await this.#consumer.stop();
+    const subjects = [this.#plan.inSubject];
+    if (this.#remoteEnd) {
+      // nobody reads what this end sent: drop it too, once it is stored
+      await settlesWithin(Promise.allSettled([...this.#inflight]), this.#host.drainTimeout);
+      subjects.push(this.#plan.outSubject);
+    }
     await settlesWithin(
-      this.#host.jsm().then((jsm) => jsm.streams.purge(this.#plan.stream, { filter: this.#plan.inSubject })),
+      this.#host
+        .jsm()
+        .then((jsm) => Promise.all(subjects.map((filter) => jsm.streams.purge(this.#plan.stream, { filter })))),
       this.#host.drainTimeout,
     );
     this.#host.forget(this);

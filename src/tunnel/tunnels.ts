@@ -20,6 +20,7 @@ import {
   Publisher,
   RemoteError,
   type Subjects,
+  TimeoutError,
   watchReconnects,
 } from "../internal/index.js";
 import type { ResolvedTunnels } from "./settings.js";
@@ -52,7 +53,11 @@ interface SetUp {
   id: string;
   window: number;
   heartbeat: number;
+  maxMessage: number;
 }
+
+/** The longest heartbeat an opener may ask for, in ms. */
+const MAX_HEARTBEAT = 60_000;
 
 export class Tunnels {
   readonly #host: TunnelsHost;
@@ -68,19 +73,27 @@ export class Tunnels {
 
   /** Opens a tunnel to one member of `cluster` (arguments validated by the caller). */
   async open(cluster: string, timeout: number, signal: AbortSignal | undefined): Promise<Tunnel> {
+    const deadline = Date.now() + timeout;
     await this.#stream.ensure();
     const { settings, subjects } = this.#host;
     const id = randomBytes(16).toString("hex");
     const end = this.#end(cluster, id, "o", settings.window, settings.heartbeat);
-    const setUp: SetUp = { id, window: settings.window, heartbeat: settings.heartbeat };
+    const setUp: SetUp = {
+      id,
+      window: settings.window,
+      heartbeat: settings.heartbeat,
+      maxMessage: settings.maxMessage,
+    };
     let reply: Uint8Array;
     try {
       await end.listen();
+      const left = deadline - Date.now();
+      if (left < 1) throw new TimeoutError(`tunnel set-up with cluster "${cluster}" timed out after ${timeout} ms`);
       reply = await this.#host.request(
         subjects.tunnelSetup(cluster),
         cluster,
         new TextEncoder().encode(JSON.stringify(setUp)),
-        timeout,
+        left,
         signal,
       );
     } catch (err) {
@@ -88,12 +101,23 @@ export class Tunnels {
       throw err;
     }
     let peerWindow: unknown;
+    let peerMax: unknown;
     try {
-      peerWindow = (JSON.parse(new TextDecoder().decode(reply)) as { window?: unknown }).window;
+      ({ window: peerWindow, maxMessage: peerMax } = JSON.parse(new TextDecoder().decode(reply)) as {
+        window?: unknown;
+        maxMessage?: unknown;
+      });
     } catch {
       // handled below
     }
-    if (typeof peerWindow !== "number" || !Number.isSafeInteger(peerWindow) || peerWindow < 1) {
+    if (
+      typeof peerWindow !== "number" ||
+      !Number.isSafeInteger(peerWindow) ||
+      peerWindow < 1 ||
+      typeof peerMax !== "number" ||
+      !Number.isSafeInteger(peerMax) ||
+      peerMax < 1
+    ) {
       const err = new RemoteError(
         `tunnel set-up with cluster "${cluster}": the member's answer could not be read`,
         "BAD_REPLY",
@@ -101,7 +125,7 @@ export class Tunnels {
       await end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
       throw err;
     }
-    end.begin(peerWindow);
+    end.begin(peerWindow, peerMax);
     return end;
   }
 
@@ -134,8 +158,11 @@ export class Tunnels {
       );
       return undefined;
     }
-    end.begin(setUp.window);
-    this.#respond(msg, new TextEncoder().encode(JSON.stringify({ window: settings.window })));
+    end.begin(setUp.window, setUp.maxMessage);
+    this.#respond(
+      msg,
+      new TextEncoder().encode(JSON.stringify({ window: settings.window, maxMessage: settings.maxMessage })),
+    );
     return end;
   }
 
@@ -220,9 +247,10 @@ function readSetUp(data: Uint8Array): SetUp | undefined {
     return undefined;
   }
   if (typeof v !== "object" || v === null) return undefined;
-  const { id, window, heartbeat } = v;
+  const { id, window, heartbeat, maxMessage } = v;
+  const count = (n: unknown, min: number, max = Number.MAX_SAFE_INTEGER): n is number =>
+    typeof n === "number" && Number.isSafeInteger(n) && n >= min && n <= max;
   if (typeof id !== "string" || !ID.test(id)) return undefined;
-  if (typeof window !== "number" || !Number.isSafeInteger(window) || window < 1) return undefined;
-  if (typeof heartbeat !== "number" || !Number.isSafeInteger(heartbeat) || heartbeat < 10) return undefined;
-  return { id, window, heartbeat };
+  if (!count(window, 1) || !count(heartbeat, 10, MAX_HEARTBEAT) || !count(maxMessage, 1)) return undefined;
+  return { id, window, heartbeat, maxMessage };
 }
