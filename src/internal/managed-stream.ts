@@ -13,7 +13,9 @@ import {
 } from "@nats-io/jetstream";
 import { type NatsConnection, nanos } from "@nats-io/nats-core";
 import { ConfigurationError, type JetmeshError } from "./errors.js";
+import type { Logger } from "./logger.js";
 import { fromNatsError } from "./nats-errors.js";
+import type { ConsumerHost } from "./pull-consumer.js";
 
 /** A stream jetmesh manages (topics, tunnels): its settings, validated, and which of them the user gave. */
 export interface StreamSettings<K extends string = string> {
@@ -173,6 +175,21 @@ export class ManagedStream {
       },
     );
     return this.#ready;
+  }
+
+  /** What a pull consumer on this stream needs. */
+  consumerHost(logger: Logger, inboxPrefix: string | undefined, drainTimeout: number): ConsumerHost {
+    return {
+      nc: this.nc,
+      jsm: () => this.manager(),
+      ensureStream: () => {
+        this.recheck();
+        return this.ensure();
+      },
+      logger,
+      inboxPrefix,
+      drainTimeout,
+    };
   }
 
   /** Forgets that the stream was there (it answered "no responders"): the next ensure() checks again. */

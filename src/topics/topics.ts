@@ -102,15 +102,7 @@ export class Topics {
       const host = this.#host;
       const sub = new TopicSubscription(
         {
-          nc: host.nc,
-          jsm: () => this.#stream.manager(),
-          ensureStream: () => {
-            this.#stream.recheck();
-            return this.#stream.ensure();
-          },
-          logger: host.logger,
-          inboxPrefix: host.inboxPrefix,
-          drainTimeout: host.drainTimeout,
+          ...this.#stream.consumerHost(host.logger, host.inboxPrefix, host.drainTimeout),
           maxEvent: (maxPayload(host.nc) ?? 1024 * 1024) + DELIVERY_OVERHEAD,
           forget: (s) => {
             if (this.#subs.get(s.topic) === s) this.#subs.delete(s.topic);

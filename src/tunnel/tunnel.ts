@@ -149,7 +149,8 @@ export class TunnelEnd implements Tunnel {
   #lastYield = Date.now();
   /** Frames published and not yet acknowledged. */
   readonly #inflight = new Set<Promise<unknown>>();
-  readonly #creditWaiters = new Set<Waiter<void> & { need: number }>();
+  readonly #creditWaiters: Array<Waiter<void>> = [];
+  #creditNeed = 0;
 
   // receiving
   #expected = 0;
@@ -365,47 +366,21 @@ export class TunnelEnd implements Tunnel {
   #waitForCredit(n: number, deadline: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
     const left = deadline - Date.now();
     if (left <= 0) return Promise.reject(this.#sendTimeout(timeout));
-    const waiters = this.#creditWaiters;
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        w.cleanup();
-        reject(this.#sendTimeout(timeout));
-      }, left);
-      const onAbort = () => {
-        w.cleanup();
-        reject(signal?.reason);
-      };
-      const w: Waiter<void> & { need: number } = {
-        need: n,
-        resolve: () => {
-          w.cleanup();
-          this.#sent += n;
-          resolve();
-        },
-        reject: (err) => {
-          w.cleanup();
-          reject(err);
-        },
-        cleanup: () => {
-          clearTimeout(timer);
-          signal?.removeEventListener("abort", onAbort);
-          waiters.delete(w);
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      waiters.add(w);
-    });
+    // sends go one at a time: at most one waits for credit
+    this.#creditNeed = n;
+    return this.#wait(this.#creditWaiters, left, signal, () => this.#sendTimeout(timeout));
   }
 
   #sendTimeout(timeout: number): TimeoutError {
     return new TimeoutError(`send timed out after ${timeout} ms: the other end is not reading`);
   }
 
-  /** Credit grew: the (single) waiting send goes on if it fits now. */
+  /** Credit grew: the waiting send goes on if it fits now. */
   #creditGrew(): void {
-    for (const w of this.#creditWaiters) {
-      if (this.#sent + w.need <= this.#credit) w.resolve();
-    }
+    const w = this.#creditWaiters[0];
+    if (w === undefined || this.#sent + this.#creditNeed > this.#credit) return;
+    this.#sent += this.#creditNeed;
+    w.resolve();
   }
 
   #publish(kind: number, seq: number, chunk: Uint8Array | undefined, total: number): Promise<unknown> {

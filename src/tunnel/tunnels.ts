@@ -223,15 +223,7 @@ export class Tunnels {
       });
     }
     return {
-      nc: host.nc,
-      jsm: () => this.#stream.manager(),
-      ensureStream: () => {
-        this.#stream.recheck();
-        return this.#stream.ensure();
-      },
-      logger: host.logger,
-      inboxPrefix: host.inboxPrefix,
-      drainTimeout: host.drainTimeout,
+      ...this.#stream.consumerHost(host.logger, host.inboxPrefix, host.drainTimeout),
       timeout: host.timeout,
       publisher,
       forget: (end) => this.#ends.delete(end),
