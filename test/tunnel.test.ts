@@ -26,6 +26,19 @@ async function echoMember(ns: string, cluster = "echo") {
   });
 }
 
+/**
+ * A tunnel whose accepting end the test holds (the member's handler only
+ * hands it over), both ends with `window`; `heartbeat` for the opener.
+ */
+async function heldPair(ns: string, window: number, heartbeat?: number) {
+  const accepted = deferred<Tunnel>();
+  const member = await nats.open(ns, { tunnels: { window } });
+  await member.register("held", { handleTunnel: (tun) => accepted.resolve(tun) });
+  const conn = await nats.open(ns, { tunnels: heartbeat ? { window, heartbeat } : { window } });
+  const tun = await conn.tunnel("held");
+  return { conn, tun, reader: await accepted.promise };
+}
+
 function pattern(size: number, seed: number): Uint8Array {
   const out = new Uint8Array(size);
   for (let i = 0; i < size; i++) out[i] = (i * 31 + seed) % 251;
@@ -99,12 +112,7 @@ describe("tunnels", () => {
   it("make a writer wait for a reader that does not read, then time out; memory stays within the window; the tunnel works on once it reads", async () => {
     const ns = uniqueNamespace();
     const window = 1024 * 1024;
-    const accepted = deferred<Tunnel>();
-    const member = await nats.open(ns, { tunnels: { window } });
-    await member.register("lazy", { handleTunnel: (tun) => accepted.resolve(tun) });
-    const conn = await nats.open(ns, { tunnels: { window } });
-    const tun = await conn.tunnel("lazy");
-    const reader = await accepted.promise;
+    const { conn, tun, reader } = await heldPair(ns, window);
     const msg = new Uint8Array(64 * 1024).fill(1);
     let sent = 0;
     let timedOut: unknown;
@@ -133,12 +141,7 @@ describe("tunnels", () => {
   it("never deliver part of a large message whose send timed out, though some of it went out", async () => {
     const ns = uniqueNamespace();
     const window = 1024 * 1024;
-    const accepted = deferred<Tunnel>();
-    const member = await nats.open(ns, { tunnels: { window } });
-    await member.register("lazy", { handleTunnel: (tun) => accepted.resolve(tun) });
-    const conn = await nats.open(ns, { tunnels: { window } });
-    const tun = await conn.tunnel("lazy");
-    const reader = await accepted.promise;
+    const { tun, reader } = await heldPair(ns, window);
     // a large message, put together at the reader and left unread: the next large one must wait behind it
     await tun.send(new Uint8Array(3 * 1024 * 1024).fill(1), { timeout: 5000 });
     // this one gets a window's worth of chunks out, then times out: an abort follows them
@@ -157,10 +160,7 @@ describe("tunnels", () => {
   it("bound many tiny messages by the window too", async () => {
     const ns = uniqueNamespace();
     const window = 1024 * 1024;
-    const member = await nats.open(ns, { tunnels: { window } });
-    await member.register("lazy", { handleTunnel: () => {} });
-    const conn = await nats.open(ns, { tunnels: { window } });
-    const tun = await conn.tunnel("lazy");
+    const { tun } = await heldPair(ns, window);
     let sent = 0;
     let timedOut: unknown;
     while (timedOut === undefined && sent < 100_000) {
@@ -200,12 +200,7 @@ describe("tunnels", () => {
   it("honour a signal on send and recv", async () => {
     const ns = uniqueNamespace();
     const window = 1024 * 1024;
-    const accepted = deferred<Tunnel>();
-    const member = await nats.open(ns, { tunnels: { window } });
-    await member.register("lazy", { handleTunnel: (tun) => accepted.resolve(tun) });
-    const conn = await nats.open(ns, { tunnels: { window } });
-    const tun = await conn.tunnel("lazy");
-    const reader = await accepted.promise;
+    const { tun, reader } = await heldPair(ns, window);
     const reason = new Error("changed my mind");
     const waitingRecv = new AbortController();
     const recv = tun.recv({ signal: waitingRecv.signal }).catch((e: unknown) => e);
@@ -230,12 +225,7 @@ describe("tunnels", () => {
     const ns = uniqueNamespace();
     const window = 1024 * 1024;
     const heartbeat = 100;
-    const accepted = deferred<Tunnel>();
-    const member = await nats.open(ns, { tunnels: { window } });
-    await member.register("slow", { handleTunnel: (tun) => accepted.resolve(tun) });
-    const conn = await nats.open(ns, { tunnels: { window, heartbeat } });
-    const tun = await conn.tunnel("slow");
-    const reader = await accepted.promise;
+    const { tun, reader } = await heldPair(ns, window, heartbeat);
     const sending = (async () => {
       for (let i = 0; i < 24; i++) await tun.send(new Uint8Array(64 * 1024).fill(i), { timeout: 10_000 });
       await tun.close();
@@ -276,10 +266,7 @@ describe("tunnels", () => {
   it("a local close interrupts a blocked recv and a blocked send with ClosedError at once", async () => {
     const ns = uniqueNamespace();
     const window = 1024 * 1024;
-    const member = await nats.open(ns, { tunnels: { window } });
-    await member.register("lazy", { handleTunnel: () => {} });
-    const conn = await nats.open(ns, { tunnels: { window } });
-    const tun = await conn.tunnel("lazy");
+    const { tun } = await heldPair(ns, window);
     const recv = tun.recv();
     // fill the window, then one more send blocks
     for (let i = 0; i < 16; i++) await tun.send(new Uint8Array(64 * 1024), { timeout: 1000 }).catch(() => {});
