@@ -109,8 +109,9 @@ export class Responder {
     });
   }
 
-  static async start(url: string): Promise<Responder> {
-    const child = fork(fileURLToPath(new URL("./responder.js", import.meta.url)), [url], { stdio: "inherit" });
+  /** Forks `script` (beside this file, built) with the server's url and `args`; resolves once it answers "ready". */
+  static async start(url: string, script = "./responder.js", args: string[] = []): Promise<Responder> {
+    const child = fork(fileURLToPath(new URL(script, import.meta.url)), [url, ...args], { stdio: "inherit" });
     const responder = new Responder(child);
     await responder.call("ready");
     return responder;

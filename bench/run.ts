@@ -5,6 +5,7 @@
  *   npm run bench                       # every pattern
  *   npm run bench:request               # request/reply and broadcast
  *   npm run bench:topics                # topics publish and subscribe
+ *   npm run bench:tunnel                # tunnel one-way throughput
  *   NATS_URL=nats://host:4222 npm run bench
  *
  * BENCH_ROUNDS (default 3), BENCH_WINDOW_MS (1000), BENCH_WARMUP_MS (200).
@@ -15,13 +16,14 @@ import { type BenchConfig, Responder } from "./lib.js";
 import { benchPublish } from "./publish.js";
 import { benchRequest } from "./request.js";
 import { benchSubscribe } from "./subscribe.js";
+import { benchTunnel } from "./tunnel.js";
 
 const config: BenchConfig = {
   rounds: Number(process.env.BENCH_ROUNDS ?? 3),
   windowMs: Number(process.env.BENCH_WINDOW_MS ?? 1000),
   warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 200),
 };
-const all = ["request", "broadcast", "publish", "subscribe"];
+const all = ["request", "broadcast", "publish", "subscribe", "tunnel"];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 for (const c of chosen) {
   if (!all.includes(c)) {
@@ -44,6 +46,7 @@ try {
   if (chosen.includes("broadcast")) Object.assign(headline, await benchBroadcast(server.url, responder, config));
   if (chosen.includes("publish")) Object.assign(headline, await benchPublish(server.url, config));
   if (chosen.includes("subscribe")) Object.assign(headline, await benchSubscribe(server.url, config));
+  if (chosen.includes("tunnel")) Object.assign(headline, await benchTunnel(server.url, config));
 } finally {
   clearTimeout(guard);
   responder.stop();
