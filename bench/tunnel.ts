@@ -11,7 +11,7 @@
  */
 import { DiscardPolicy, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { connect } from "jetmesh";
+import { connect, TUNNELS_DEFAULTS } from "jetmesh";
 import { type BenchConfig, interleave, median, Responder, sleep, spread, table } from "./lib.js";
 import { RawPub } from "./raw-pub.js";
 import type { Counts, Mark, SinkArgs } from "./tunnel-sink.js";
@@ -22,7 +22,7 @@ const STREAM = `JETMESH_TUNNELS_${NAMESPACE}`;
 const RAW_STREAM = "RAWTUN";
 const RAW_SUBJECT = "rawtun.data";
 /** jetmesh's default tunnel window; the raw publisher keeps as many bytes unacknowledged. */
-const WINDOW = 4 * 1024 * 1024;
+const WINDOW = TUNNELS_DEFAULTS.window;
 /**
  * The raw stream's bound: its reader keeps up (and the stream is purged
  * between measurements), so this is far more than it holds; were it reached,

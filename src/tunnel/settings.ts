@@ -21,7 +21,7 @@ export interface TunnelsOptions {
   maxBytes?: number;
   /** How long a message left behind (its reader gone) is kept, in ms. Default 1 h. */
   maxAge?: number;
-  /** Bytes a sender may have on the way to a reader that has not read them. Default 4 MiB. */
+  /** Bytes a sender may have on the way to a reader that has not read them. Default 8 MiB. */
   window?: number;
   /** Largest message; larger ones are `PayloadTooLargeError`. Default 64 MiB. */
   maxMessage?: number;
@@ -44,7 +44,7 @@ export const TUNNELS_DEFAULTS = {
   replicas: 1,
   maxBytes: 256 * 1024 * 1024,
   maxAge: 60 * 60 * 1000,
-  window: 4 * 1024 * 1024,
+  window: 8 * 1024 * 1024,
   maxMessage: 64 * 1024 * 1024,
   heartbeat: 1_000,
 } as const;

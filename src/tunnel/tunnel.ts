@@ -167,6 +167,7 @@ export class TunnelEnd implements Tunnel {
   #lastStreamSeq = 0;
   /** Read messages up to this stream sequence were purged from the stream. */
   #purgedTo = 0;
+  #releasedAtPurge = 0;
   readonly #recvWaiters: Array<Waiter<Uint8Array>> = [];
 
   constructor(host: TunnelHost, plan: TunnelPlan) {
@@ -314,9 +315,11 @@ export class TunnelEnd implements Tunnel {
       this.#sendFrame(WHOLE, message, 0);
       return;
     }
+    // chunks of even size: no small tail costing a whole stored message
+    const size = Math.ceil(message.byteLength / Math.ceil(message.byteLength / max));
     let at = 0;
     while (at < message.byteLength) {
-      const chunk = message.subarray(at, Math.min(at + max, message.byteLength));
+      const chunk = message.subarray(at, Math.min(at + size, message.byteLength));
       try {
         await this.#reserve(chunk.byteLength + FRAME_COST, deadline, timeout, signal);
       } catch (err) {
@@ -421,7 +424,15 @@ export class TunnelEnd implements Tunnel {
     }
     const seq = readU48(data, 1);
     if (seq < this.#expected || this.#pending.has(seq)) return; // sent again after a reconnect: had it
-    // copied: the bytes view the socket buffer
+    const kind = data[0] ?? 255;
+    if (seq === this.#expected && this.#pending.size === 0 && !(kind === FIRST && this.#bigQueued)) {
+      // its turn, as nearly always: handled at once, copied only where it is kept
+      this.#expected++;
+      this.#lastStreamSeq = streamSeq;
+      this.#handle(kind, data, false);
+      return;
+    }
+    // kept for later: copied, as the bytes view the socket buffer
     this.#pending.set(seq, { data: data.slice(), seq: streamSeq });
     this.#pendingBytes += data.byteLength;
     this.#drain();
@@ -436,15 +447,16 @@ export class TunnelEnd implements Tunnel {
       this.#pendingBytes -= f.data.byteLength;
       this.#expected++;
       this.#lastStreamSeq = f.seq;
-      this.#handle(kind ?? 255, f.data);
+      this.#handle(kind ?? 255, f.data, true);
       if (this.#ended) return;
     }
   }
 
-  #handle(kind: number, data: Uint8Array): void {
+  /** Acts on one frame in its turn; `owned`: its bytes are a copy already (else they view the socket buffer). */
+  #handle(kind: number, data: Uint8Array, owned: boolean): void {
     switch (kind) {
       case WHOLE: {
-        const bytes = data.subarray(FRAME);
+        const bytes = owned ? data.subarray(FRAME) : data.slice(FRAME);
         this.#deliver({ bytes, release: bytes.byteLength + FRAME_COST, big: false });
         return;
       }
@@ -529,16 +541,18 @@ export class TunnelEnd implements Tunnel {
   }
 
   /** Tells the other end how far it may send; also drops what was read from the stream. */
-  #sendControl(): void {
+  #sendControl(force = false): void {
     this.#granted = this.#released;
     try {
       this.#host.nc.publish(this.#plan.controlOut, `c${this.#released + this.#plan.window}`);
     } catch {
       // closed connection: the tunnel ends with it
     }
+    // purged a window at a time (or each heartbeat): a purge per grant costs the server more than the data
     const upTo = this.#lastStreamSeq;
-    if (upTo > this.#purgedTo) {
+    if (upTo > this.#purgedTo && (force || this.#released - this.#releasedAtPurge >= this.#plan.window)) {
       this.#purgedTo = upTo;
+      this.#releasedAtPurge = this.#released;
       this.#host
         .jsm()
         .then((jsm) => jsm.streams.purge(this.#plan.stream, { filter: this.#plan.inSubject, seq: upTo + 1 }))
@@ -564,7 +578,7 @@ export class TunnelEnd implements Tunnel {
     const now = Date.now();
     const late = now - this.#lastBeat > 2 * this.#plan.heartbeat;
     this.#lastBeat = now;
-    this.#sendControl();
+    this.#sendControl(true);
     // a beat that comes late means this process was stalled: what it has not read yet may say the other end lives
     if (late || this.#peerClosing || this.#checking) return;
     if (this.#waitingOnGap()) return;
