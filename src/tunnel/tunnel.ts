@@ -537,7 +537,7 @@ export class TunnelEnd implements Tunnel {
 
   #releaseBytes(n: number): void {
     this.#released += n;
-    if (this.#released - this.#granted >= this.#plan.window / 4) this.#sendControl();
+    if (this.#released - this.#granted >= this.#plan.window / 8) this.#sendControl();
   }
 
   /** Tells the other end how far it may send; also drops what was read from the stream. */
