@@ -5,7 +5,7 @@
  * another. Each carries a `Nats-Msg-Id`, so that sending it again (after a
  * reconnect, when its ack may have been lost) stores it once.
  */
-import type { Msg, MsgHdrs } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
 import { Correlator, type Pending } from "./correlator.js";
 import {
@@ -17,6 +17,7 @@ import {
   TimeoutError,
 } from "./errors.js";
 import { HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
+import type { Logger } from "./logger.js";
 import type { ManagedStream } from "./managed-stream.js";
 import { fromNatsError } from "./nats-errors.js";
 
@@ -107,14 +108,20 @@ interface AckBody {
 }
 
 export class Publisher extends Correlator<PendingPublish> {
-  /** What its publishes go to, in messages: "topic" or "tunnel". */
-  noun = "topic";
-  #stream: ManagedStream | undefined;
   readonly #ids = new MsgIds();
 
-  /** The stream to (re-)check when no stream answers; set once, before the first publish. */
-  bind(stream: ManagedStream): void {
-    this.#stream = stream;
+  /**
+   * Publishes into `stream` (checked again when no stream answers); `noun`
+   * names what is published to, in messages: "topic" or "tunnel".
+   */
+  constructor(
+    nc: NatsConnection,
+    logger: Logger,
+    inboxPrefix: string | undefined,
+    readonly stream: ManagedStream,
+    readonly noun: "topic" | "tunnel",
+  ) {
+    super(nc, logger, inboxPrefix);
   }
 
   /**
@@ -146,7 +153,7 @@ export class Publisher extends Correlator<PendingPublish> {
         retry: undefined,
       };
       const id = this.track(p);
-      if (this.#stream?.ready) this.#send(id, p);
+      if (this.stream.ready) this.#send(id, p);
       else this.#whenStream(id, p);
     });
   }
@@ -177,7 +184,7 @@ export class Publisher extends Correlator<PendingPublish> {
     }
     if (code === NO_RESPONDERS_STATUS) {
       // no stream took it: JetStream is (re)starting or the stream is gone
-      this.#stream?.recheck();
+      this.stream.recheck();
       this.#whenStream(id, p);
       return;
     }
@@ -215,8 +222,7 @@ export class Publisher extends Correlator<PendingPublish> {
 
   /** Sends once the stream exists: at once if it is known, else after checking, waiting a little more each try. */
   #whenStream(id: string, p: PendingPublish): void {
-    const stream = this.#stream;
-    if (stream === undefined) throw new Error("Publisher.bind() was not called");
+    const stream = this.stream;
     const attempt = () => {
       p.retry = undefined;
       stream.ensure().then(

@@ -82,8 +82,7 @@ export class Topics {
   publish(topic: string, payload: Uint8Array, timeout: number, signal: AbortSignal | undefined): Promise<PublishAck> {
     let publisher = this.#publisher;
     if (publisher === undefined) {
-      publisher = new Publisher(this.#host.nc, this.#host.logger, this.#host.inboxPrefix);
-      publisher.bind(this.#stream);
+      publisher = new Publisher(this.#host.nc, this.#host.logger, this.#host.inboxPrefix, this.#stream, "topic");
       this.#publisher = publisher;
       this.#watch();
     }

@@ -156,7 +156,6 @@ export class TunnelEnd implements Tunnel {
   #expected = 0;
   /** Frames that arrived ahead of their turn (after a reconnect), or wait behind a large message not yet read. */
   readonly #pending = new Map<number, { data: Uint8Array; seq: number }>();
-  #pendingBytes = 0;
   readonly #queue: Received[] = [];
   #queuedBytes = 0;
   /** A large message is in the queue, unread: the next one waits until it is read. */
@@ -434,7 +433,6 @@ export class TunnelEnd implements Tunnel {
     }
     // kept for later: copied, as the bytes view the socket buffer
     this.#pending.set(seq, { data: data.slice(), seq: streamSeq });
-    this.#pendingBytes += data.byteLength;
     this.#drain();
   }
 
@@ -444,7 +442,6 @@ export class TunnelEnd implements Tunnel {
       const kind = f.data[0];
       if (kind === FIRST && this.#bigQueued) return;
       this.#pending.delete(this.#expected);
-      this.#pendingBytes -= f.data.byteLength;
       this.#expected++;
       this.#lastStreamSeq = f.seq;
       this.#handle(kind ?? 255, f.data, true);

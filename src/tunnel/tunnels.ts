@@ -213,9 +213,7 @@ export class Tunnels {
     const host = this.#host;
     let publisher = this.#publisher;
     if (publisher === undefined) {
-      publisher = new Publisher(host.nc, host.logger, host.inboxPrefix);
-      publisher.noun = "tunnel";
-      publisher.bind(this.#stream);
+      publisher = new Publisher(host.nc, host.logger, host.inboxPrefix, this.#stream, "tunnel");
       this.#publisher = publisher;
       this.#stopWatch = watchReconnects(host.nc, host.logger, () => {
         this.#publisher?.resendAll();
