@@ -6,7 +6,7 @@ import { type NatsServer, startNats } from "../src/testing/index.js";
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 
-/** The topics stream size tests use (JetStream reserves it on disk for every namespace). */
+/** The stream size tests use (JetStream reserves it, on disk or in memory, for every namespace). */
 export const TEST_STREAM_BYTES = 64 * 1024 * 1024;
 
 /** A namespace no other test uses, so tests may share one server. */
@@ -65,6 +65,7 @@ export function useNats(): {
         // each namespace makes a stream, and JetStream reserves its maxBytes on disk: keep them small
         topics: { maxBytes: TEST_STREAM_BYTES },
         ...options,
+        tunnels: { maxBytes: TEST_STREAM_BYTES, ...options.tunnels },
       });
       opened.push(conn);
       return conn;

@@ -10,7 +10,7 @@ import {
   TimeoutError,
   type Tunnel,
 } from "../src/index.js";
-import { dec, deferred, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
+import { dec, deferred, enc, TEST_STREAM_BYTES, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
 const nats = useNats();
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -309,10 +309,14 @@ describe("tunnels", () => {
 
   it("tell the survivor within the heartbeat bound when the other process is killed", async () => {
     const ns = uniqueNamespace();
-    const child = spawn(process.execPath, ["test/fixtures/tunnel-member.mjs", nats.server().url, ns], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["test/fixtures/tunnel-member.mjs", nats.server().url, ns, String(TEST_STREAM_BYTES)],
+      {
+        cwd: root,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     try {
       let out = "";
       child.stdout?.on("data", (c: Buffer) => {

@@ -17,7 +17,12 @@ export interface TunnelsOptions {
   storage?: "file" | "memory";
   /** Copies kept in a JetStream cluster (1-5). Default 1. */
   replicas?: number;
-  /** Most bytes the stream holds for all tunnels together. Default 256 MiB. */
+  /**
+   * Most bytes the stream holds for all tunnels together. Each direction of a
+   * busy tunnel holds up to 1.5 windows; when the stream is full, sends fail and
+   * the tunnel ends. Default 512 MiB (about 40 tunnels sending at full speed at
+   * once with the default window).
+   */
   maxBytes?: number;
   /** How long a message left behind (its reader gone) is kept, in ms. Default 1 h. */
   maxAge?: number;
@@ -42,7 +47,7 @@ const STREAM_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 export const TUNNELS_DEFAULTS = {
   storage: "memory",
   replicas: 1,
-  maxBytes: 256 * 1024 * 1024,
+  maxBytes: 512 * 1024 * 1024,
   maxAge: 60 * 60 * 1000,
   window: 8 * 1024 * 1024,
   maxMessage: 64 * 1024 * 1024,

@@ -167,6 +167,7 @@ export class TunnelEnd implements Tunnel {
   /** Read messages up to this stream sequence were purged from the stream. */
   #purgedTo = 0;
   #releasedAtPurge = 0;
+  #purging = false;
   readonly #recvWaiters: Array<Waiter<Uint8Array>> = [];
 
   constructor(host: TunnelHost, plan: TunnelPlan) {
@@ -545,16 +546,29 @@ export class TunnelEnd implements Tunnel {
     } catch {
       // closed connection: the tunnel ends with it
     }
-    // purged a window at a time (or each heartbeat): a purge per grant costs the server more than the data
+    this.#purge(force);
+  }
+
+  /**
+   * Drops what was read from the stream: every half window (or each
+   * heartbeat), one purge at a time, so that the stream holds at most half a
+   * window read beside the window unread; a purge per grant would cost the
+   * server more than the data.
+   */
+  #purge(force: boolean): void {
     const upTo = this.#lastStreamSeq;
-    if (upTo > this.#purgedTo && (force || this.#released - this.#releasedAtPurge >= this.#plan.window)) {
-      this.#purgedTo = upTo;
-      this.#releasedAtPurge = this.#released;
-      this.#host
-        .jsm()
-        .then((jsm) => jsm.streams.purge(this.#plan.stream, { filter: this.#plan.inSubject, seq: upTo + 1 }))
-        .catch(() => {});
-    }
+    if (this.#purging || upTo <= this.#purgedTo) return;
+    if (!force && this.#released - this.#releasedAtPurge < this.#plan.window / 2) return;
+    this.#purging = true;
+    this.#purgedTo = upTo;
+    this.#releasedAtPurge = this.#released;
+    this.#host
+      .jsm()
+      .then((jsm) => jsm.streams.purge(this.#plan.stream, { filter: this.#plan.inSubject, seq: upTo + 1 }))
+      .catch(() => {})
+      .finally(() => {
+        this.#purging = false;
+      });
   }
 
   #onControl(err: Error | null, msg: Msg): void {
@@ -577,8 +591,9 @@ export class TunnelEnd implements Tunnel {
     this.#lastBeat = now;
     this.#sendControl(true);
     // a beat that comes late means this process was stalled: what it has not read yet may say the other end lives
-    if (late || this.#peerClosing || this.#checking) return;
-    if (this.#waitingOnGap()) return;
+    if (late) return;
+    // a gap that never fills ends the tunnel even when the other end's close is stored beyond it
+    if (this.#waitingOnGap() || this.#peerClosing || this.#checking) return;
     if (now - this.#lastHeard > MISSED_HEARTBEATS * this.#plan.heartbeat) void this.#checkPeer();
   }
 
