@@ -227,24 +227,22 @@ export class PullConsumer {
 
   /**
    * Creates (or binds) the consumer and sends the first pull; resolves once
-   * events published from now on will arrive, with the settings a shared
-   * consumer runs with. On failure nothing is left behind.
+   * events published from now on will arrive (a shared consumer's settings
+   * are then in `inForce`). On failure nothing is left behind.
    */
-  async start(): Promise<SharedInForce | undefined> {
-    let inForce: SharedInForce | undefined;
+  async start(): Promise<void> {
     try {
-      inForce = await this.#open();
+      await this.#open();
     } catch (err) {
       await this.stop();
       throw err;
     }
     this.#started = true;
-    if (this.#stopped) return inForce;
+    if (this.#stopped) return;
     this.#watchdog = setInterval(() => this.#checkSilence(), HEARTBEAT_MS);
     this.#watchdog.unref?.();
     if (this.#staleAtStart) this.#reset("reconnected while starting");
     else this.poke();
-    return inForce;
   }
 
   /** The queue has more room (or a free handler): pull if a pull can go out. */
@@ -323,14 +321,17 @@ export class PullConsumer {
   }
 
   /** A fresh inbox (pulls sent to an earlier one are ignored), and the consumer created or bound. */
-  async #open(): Promise<SharedInForce | undefined> {
+  async #open(): Promise<void> {
     this.#unsubscribe();
     this.#pull = undefined;
     this.#inbox = createInbox(this.#host.inboxPrefix);
     this.#sub = this.#host.nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => this.#onMsg(err, msg) });
     const jsm = await this.#host.jsm();
     const shared = this.#plan.shared;
-    if (shared) return this.#bindShared(jsm, shared);
+    if (shared) {
+      await this.#bindShared(jsm, shared);
+      return;
+    }
     const old = this.#consumer;
     this.#consumer = undefined;
     if (old !== undefined) jsm.consumers.delete(this.#plan.stream, old).catch(() => {});
@@ -394,7 +395,7 @@ export class PullConsumer {
    * its settings, except the ackWait / maxDeliver given explicitly, which are
    * updated; the settings in force are returned.
    */
-  async #bindShared(jsm: JetStreamManager, shared: SharedPlan): Promise<SharedInForce> {
+  async #bindShared(jsm: JetStreamManager, shared: SharedPlan): Promise<void> {
     const stream = this.#plan.stream;
     let info: ConsumerInfo | undefined;
     try {
@@ -443,7 +444,6 @@ export class PullConsumer {
       ackWait: Math.max(1, Math.round(millis(info.config.ack_wait ?? nanos(shared.ackWait)))),
       maxDeliver: maxDeliver > 0 ? maxDeliver : Number.POSITIVE_INFINITY,
     };
-    return this.inForce;
   }
 
   /** Creates the consumer; when the stream is gone (memory storage and a server restart), makes it again first. */

@@ -12,7 +12,6 @@ import {
   fromJetStreamError,
   type Logger,
   PullConsumer,
-  type SharedInForce,
   settlesWithin,
   ThrottledWarning,
 } from "../internal/index.js";
@@ -124,13 +123,13 @@ export class TopicSubscription implements Subscription {
 
   /** Resolves once events published from now on reach the handler. */
   async start(): Promise<void> {
-    let inForce: SharedInForce | undefined;
     try {
-      inForce = await this.#consumer.start();
+      await this.#consumer.start();
     } catch (err) {
       this.#queue.close();
       throw fromJetStreamError(err, `subscribe to topic "${this.topic}"`);
     }
+    const inForce = this.#consumer.inForce;
     if (inForce) {
       const every = Math.max(100, Math.floor(inForce.ackWait / 3));
       this.#keepAlive = setInterval(() => this.#stillWorking(every), every);

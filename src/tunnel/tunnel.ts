@@ -11,13 +11,12 @@
  * large message being put together), so the bytes on their way to a reader
  * never exceed the window, whatever either application does.
  */
-import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Msg, Subscription } from "@nats-io/nats-core";
 import {
   ClosedError,
   type ConsumerHost,
   InvalidArgumentError,
   type JetmeshError,
-  type Logger,
   PayloadTooLargeError,
   type Publisher,
   PullConsumer,
@@ -73,9 +72,7 @@ function readU48(buf: Uint8Array, at: number): number {
 
 /** What a tunnel end needs from its connection. */
 export interface TunnelHost extends ConsumerHost {
-  nc: NatsConnection;
   publisher: Publisher;
-  logger: Logger;
   /** The connection's default time-out (send). */
   timeout: number;
   /** Called once the tunnel has ended. */
