@@ -29,7 +29,7 @@ export {
   type StreamSettings,
   streamConfig,
 } from "./managed-stream.js";
-export { maxPayload } from "./max-payload.js";
+export { maxDelivery, maxPayload, payloadLimit } from "./max-payload.js";
 export { fromNatsError } from "./nats-errors.js";
 export {
   type ConsumerHost,

@@ -10,7 +10,7 @@ import {
   type JetmeshError,
   type Logger,
   ManagedStream,
-  maxPayload,
+  maxDelivery,
   type PublishAck,
   Publisher,
   type StartAt,
@@ -51,8 +51,6 @@ const SHARED_DEFAULTS = { ackWait: 30_000, maxDeliver: 5, retryDelay: 1_000 } as
  * group has no members (or every handler of every member ran this long).
  */
 const GROUP_INACTIVE_MS = 24 * 60 * 60_000;
-/** Room for a delivery's subject, reply subject and headers besides its payload, in bytes. */
-const DELIVERY_OVERHEAD = 4_096;
 /** Consumer names longer than this are hashed (they name directories in the server's store). */
 const MAX_CONSUMER_NAME = 200;
 
@@ -102,7 +100,7 @@ export class Topics {
       const sub = new TopicSubscription(
         {
           ...this.#stream.consumerHost(host.logger, host.inboxPrefix, host.drainTimeout),
-          maxEvent: (maxPayload(host.nc) ?? 1024 * 1024) + DELIVERY_OVERHEAD,
+          maxEvent: maxDelivery(host.nc),
           forget: (s) => {
             if (this.#subs.get(s.topic) === s) this.#subs.delete(s.topic);
           },

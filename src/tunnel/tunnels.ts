@@ -16,8 +16,9 @@ import {
   type JetmeshError,
   type Logger,
   ManagedStream,
-  maxPayload,
+  maxDelivery,
   Publisher,
+  payloadLimit,
   RemoteError,
   type Subjects,
   TimeoutError,
@@ -27,8 +28,6 @@ import type { ResolvedTunnels } from "./settings.js";
 import { TunnelEnd, type TunnelHost, type TunnelPlan } from "./tunnel.js";
 import type { Tunnel } from "./types.js";
 
-/** Room for a delivery's subject, reply subject and headers besides its payload, in bytes. */
-const DELIVERY_OVERHEAD = 4_096;
 const ID = /^[0-9a-f]{32}$/;
 
 export interface TunnelsHost {
@@ -189,7 +188,6 @@ export class Tunnels {
   #end(cluster: string, id: string, side: "o" | "a", window: number, heartbeat: number): TunnelEnd {
     const { subjects, settings } = this.#host;
     const opener = side === "o";
-    const maxChunk = maxPayload(this.#host.nc) ?? 1024 * 1024;
     const plan: TunnelPlan = {
       id,
       cluster,
@@ -201,8 +199,8 @@ export class Tunnels {
       window,
       maxMessage: settings.maxMessage,
       heartbeat,
-      maxChunk,
-      maxEvent: maxChunk + DELIVERY_OVERHEAD,
+      maxChunk: payloadLimit(this.#host.nc),
+      maxEvent: maxDelivery(this.#host.nc),
     };
     const end = new TunnelEnd(this.#tunnelHost(), plan);
     this.#ends.add(end);
