@@ -9,6 +9,7 @@ import {
   type Subjects,
   settlesWithin,
   subjects,
+  Telemetry,
   validateName,
   validateOptions,
   validatePayload,
@@ -34,6 +35,7 @@ import {
   Topics,
 } from "../topics/index.js";
 import { type Tunnel, type TunnelOptions, Tunnels } from "../tunnel/index.js";
+import { observedRequest, tracedBroadcast } from "./observed.js";
 import type { ResolvedSettings } from "./options.js";
 import { Requester } from "./requester.js";
 import { type ConnectionStatus, toConnectionStatus } from "./status.js";
@@ -122,6 +124,7 @@ export class JetmeshConnection implements Connection {
   readonly #topics: Topics;
   readonly #tunnels: Tunnels;
   readonly #ownsNats: boolean;
+  readonly #telemetry: Telemetry;
   readonly #services = new Set<ServiceImpl>();
   #closing: Promise<void> | undefined;
   #resolveClosed!: (reason: Error | undefined) => void;
@@ -131,11 +134,13 @@ export class JetmeshConnection implements Connection {
     this.#nc = nc;
     this.#settings = settings;
     this.#subjects = subjects(settings.namespace);
+    this.#telemetry = new Telemetry(settings.telemetry);
     this.#requester = new Requester(nc, settings.logger, settings.inboxPrefix);
     this.#topics = new Topics({
       nc,
       subjects: this.#subjects,
       logger: settings.logger,
+      telemetry: this.#telemetry,
       drainTimeout: settings.drainTimeout,
       inboxPrefix: settings.inboxPrefix,
       settings: settings.topics,
@@ -144,12 +149,19 @@ export class JetmeshConnection implements Connection {
       nc,
       subjects: this.#subjects,
       logger: settings.logger,
+      telemetry: this.#telemetry,
       drainTimeout: settings.drainTimeout,
       inboxPrefix: settings.inboxPrefix,
       timeout: settings.timeout,
       settings: settings.tunnels,
-      request: (subject, cluster, payload, timeout, signal) =>
-        this.#requester.request(subject, cluster, payload, timeout, signal),
+      request: (subject, cluster, payload, timeout, signal, hdrs) =>
+        this.#requester.request(subject, cluster, payload, timeout, signal, hdrs),
+      requestHeaders: (timeout) => this.#requester.headersWith(timeout),
+    });
+    this.#telemetry.observe((observe) => {
+      for (const svc of this.#services) svc.report(observe);
+      this.#topics.report(observe);
+      this.#tunnels.report(observe);
     });
     this.#ownsNats = ownsNats;
     this.closed = new Promise((resolve) => {
@@ -180,7 +192,12 @@ export class JetmeshConnection implements Connection {
       const signal = validateSignal(o.signal);
       this.#checkSize(payload, `request to cluster "${cluster}"`);
       if (signal?.aborted) return Promise.reject(signal.reason);
-      return this.#requester.request(this.#subjects.request(cluster), cluster, payload, timeout, signal);
+      const subject = this.#subjects.request(cluster);
+      const t = this.#telemetry;
+      if (t.tracing || t.clientDuration) {
+        return observedRequest(t, this.#requester, subject, cluster, payload, timeout, signal);
+      }
+      return this.#requester.request(subject, cluster, payload, timeout, signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -193,7 +210,9 @@ export class JetmeshConnection implements Connection {
       validateName("cluster", cluster);
       validatePayload("payload", payload);
       this.#checkSize(payload, `broadcast to cluster "${cluster}"`);
-      this.#nc.publish(this.#subjects.broadcast(cluster), payload);
+      const subject = this.#subjects.broadcast(cluster);
+      if (this.#telemetry.tracing) tracedBroadcast(this.#telemetry, this.#nc, subject, cluster, payload);
+      else this.#nc.publish(subject, payload);
       return DONE;
     } catch (err) {
       return Promise.reject(fromNatsError(err, `broadcast to cluster "${cluster}"`));
@@ -267,6 +286,7 @@ export class JetmeshConnection implements Connection {
       connection: this,
       subjects: this.#subjects,
       logger: this.#settings.logger,
+      telemetry: this.#telemetry,
       drainTimeout: this.#settings.drainTimeout,
       ownsConnection,
       forget: (svc) => this.#services.delete(svc),
@@ -345,6 +365,7 @@ export class JetmeshConnection implements Connection {
     this.#services.clear();
     await Promise.all([...services.map((svc) => (lost ? svc.drop(lost) : svc.stop())), this.#topics.close()]);
     await this.#tunnels.close(lost);
+    this.#telemetry.close();
     if (!lost) {
       this.#requester.close();
       if (this.#ownsNats) {

@@ -1,9 +1,10 @@
 import type { Authenticator, ConnectionOptions, TlsOptions } from "@nats-io/nats-core";
 import {
-  consoleLogger,
   DEFAULTS,
+  defaultLogger,
   InvalidArgumentError,
   type Logger,
+  type TelemetryOptions,
   validateNamespace,
   validateOptions,
   validateSignal,
@@ -49,8 +50,14 @@ export interface ConnectOptions {
   authenticator?: Authenticator | Authenticator[];
   /** TLS options passed to the NATS client. */
   tls?: TlsOptions | null;
-  /** A pino-compatible logger. Default: warnings and errors to stderr. */
+  /**
+   * A pino-compatible logger (`debug`/`info`/`warn`/`error`, each taking a
+   * context object and a message). Default: quiet, unless the `JETMESH_LOG`
+   * environment variable names a level, then the console at that level.
+   */
   logger?: Logger;
+  /** Where traces and metrics go. Default: the global OpenTelemetry providers (see {@link TelemetryOptions}). */
+  telemetry?: TelemetryOptions;
   /** Settings of the JetStream stream that stores this namespace's topics (see {@link TopicsOptions}). */
   topics?: TopicsOptions;
   /** Settings of tunnels: their stream, window, largest message and heartbeat (see {@link TunnelsOptions}). */
@@ -64,7 +71,7 @@ export interface ConnectOptions {
 /** Options of a Connection built over an existing NATS connection. */
 export type ConnectionSettings = Pick<
   ConnectOptions,
-  "namespace" | "timeout" | "drainTimeout" | "logger" | "topics" | "tunnels"
+  "namespace" | "timeout" | "drainTimeout" | "logger" | "telemetry" | "topics" | "tunnels"
 >;
 
 export interface ResolvedSettings {
@@ -74,6 +81,7 @@ export interface ResolvedSettings {
   timeout: number;
   drainTimeout: number;
   logger: Logger;
+  telemetry: TelemetryOptions;
   topics: ResolvedTopics;
   tunnels: ResolvedTunnels;
 }
@@ -94,19 +102,28 @@ const CONNECT_KEYS = [
   "authenticator",
   "tls",
   "logger",
+  "telemetry",
   "topics",
   "tunnels",
   "nats",
   "signal",
 ] as const;
 
-const SETTINGS_KEYS = ["namespace", "timeout", "drainTimeout", "logger", "topics", "tunnels"] as const;
+const SETTINGS_KEYS = ["namespace", "timeout", "drainTimeout", "logger", "telemetry", "topics", "tunnels"] as const;
+const TELEMETRY_KEYS = ["tracerProvider", "meterProvider"] as const;
 
 export function resolveSettings(value: unknown, known: readonly string[] = SETTINGS_KEYS): ResolvedSettings {
   const o = validateOptions<ConnectOptions>("options", value, known);
-  const logger = o.logger ?? consoleLogger();
+  const logger = o.logger ?? defaultLogger();
   for (const m of ["debug", "info", "warn", "error"] as const) {
     if (typeof logger[m] !== "function") throw new InvalidArgumentError(`options.logger.${m} must be a function`);
+  }
+  const telemetry = validateOptions<TelemetryOptions>("options.telemetry", o.telemetry, TELEMETRY_KEYS);
+  if (telemetry.tracerProvider !== undefined && typeof telemetry.tracerProvider.getTracer !== "function") {
+    throw new InvalidArgumentError("options.telemetry.tracerProvider must be an OpenTelemetry TracerProvider");
+  }
+  if (telemetry.meterProvider !== undefined && typeof telemetry.meterProvider.getMeter !== "function") {
+    throw new InvalidArgumentError("options.telemetry.meterProvider must be an OpenTelemetry MeterProvider");
   }
   const namespace = o.namespace === undefined ? DEFAULTS.namespace : validateNamespace(o.namespace);
   return {
@@ -116,6 +133,7 @@ export function resolveSettings(value: unknown, known: readonly string[] = SETTI
     timeout: validateTimeout("options.timeout", o.timeout, DEFAULTS.timeout),
     drainTimeout: validateTimeout("options.drainTimeout", o.drainTimeout, DEFAULTS.drainTimeout),
     logger,
+    telemetry,
   };
 }
 

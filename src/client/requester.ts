@@ -4,7 +4,7 @@
  * stack capture. Replies, no-responder answers and remote errors are matched
  * here.
  */
-import type { Msg } from "@nats-io/nats-core";
+import { headers, type Msg, type MsgHdrs } from "@nats-io/nats-core";
 import {
   Correlator,
   errorOfReply,
@@ -34,16 +34,24 @@ export class Requester extends Correlator<PendingRequest> {
     payload: Uint8Array,
     timeout: number,
     signal: AbortSignal | undefined,
+    hdrs?: MsgHdrs,
   ): Promise<Uint8Array> {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
       const id = this.track({ resolve, reject, cluster, timeout, signal, onAbort: undefined });
       try {
-        this.nc.publish(subject, payload, { reply: this.prefix + id, headers: this.#headersFor(timeout) });
+        this.nc.publish(subject, payload, { reply: this.prefix + id, headers: hdrs ?? this.#headersFor(timeout) });
       } catch (err) {
         this.settle(id)?.reject(fromNatsError(err, `request to cluster "${cluster}"`));
       }
     });
+  }
+
+  /** Headers of a request with `timeout`, to add to (trace context); `request` encodes shared ones otherwise. */
+  headersWith(timeout: number): MsgHdrs {
+    const h = headers();
+    h.set(HEADER.timeout, String(timeout));
+    return h;
   }
 
   protected timedOut(p: PendingRequest): JetmeshError {

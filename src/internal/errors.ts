@@ -137,3 +137,21 @@ export class ConfigurationError extends JetmeshError {
     super("CONFIGURATION", message, options);
   }
 }
+
+/**
+ * Data from the wire that does not match its contract (see `contract()`).
+ * Internal: the typed layer throws it from inside a handler, and the
+ * dispatchers turn it into the answer the caller gets (a `RemoteError` with
+ * this code), a count and a warning, without calling the user's handler.
+ */
+export class ContractViolation extends Error {
+  constructor(
+    /** `BAD_REQUEST`: a request or message that does not match; `BAD_REPLY`: a handler's reply that does not. */
+    readonly code: "BAD_REQUEST" | "BAD_REPLY",
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "ContractViolation";
+  }
+}

@@ -8,6 +8,7 @@ export {
   ClosedError,
   ConfigurationError,
   ConnectionError,
+  ContractViolation,
   type ErrorCode,
   InvalidArgumentError,
   JetmeshError,
@@ -19,7 +20,7 @@ export {
 } from "./errors.js";
 export { FrozenHeaders } from "./frozen-headers.js";
 export { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
-export { consoleLogger, type Logger, silentLogger } from "./logger.js";
+export { consoleLogger, defaultLogger, type Logger, silentLogger } from "./logger.js";
 export {
   API,
   fromJetStreamError,
@@ -44,6 +45,17 @@ export {
 export { watchReconnects } from "./reconnects.js";
 export { codeOf, type ErrorKind, errorHeaders, errorOfReply } from "./reply-errors.js";
 export { type Subjects, subjects } from "./subjects.js";
+export {
+  ATTR,
+  endSpan,
+  errorType,
+  failSpan,
+  type Observer,
+  SpanKind,
+  Telemetry,
+  type TelemetryOptions,
+  withSpan,
+} from "./telemetry.js";
 export { ThrottledWarning } from "./throttled-log.js";
 export {
   validateHandler,

@@ -35,3 +35,17 @@ export function consoleLogger(level: "debug" | "info" | "warn" | "error" = "warn
     };
   return { debug: make("debug"), info: make("info"), warn: make("warn"), error: make("error") };
 }
+
+const LEVELS = ["debug", "info", "warn", "error"] as const;
+
+/**
+ * The logger of a connection given none: quiet, unless the `JETMESH_LOG`
+ * environment variable names a level (`debug`, `info`, `warn`, `error`), in
+ * which case {@link consoleLogger} at that level.
+ */
+export function defaultLogger(): Logger {
+  const level = process.env.JETMESH_LOG?.trim().toLowerCase();
+  if (!level) return silentLogger;
+  const known = LEVELS.find((l) => l === level);
+  return known ? consoleLogger(known) : consoleLogger("warn");
+}

@@ -1,6 +1,15 @@
 /** Broadcast dispatch of one member: plain subscription, limits, drop counting. */
 import type { Msg, Subscription } from "@nats-io/nats-core";
-import { BoundedQueue, settlesWithin, ThrottledWarning } from "../internal/index.js";
+import {
+  ATTR,
+  BoundedQueue,
+  ContractViolation,
+  endSpan,
+  SpanKind,
+  settlesWithin,
+  ThrottledWarning,
+  withSpan,
+} from "../internal/index.js";
 import type { BroadcastContext, ServiceHandler, ServiceHost } from "./types.js";
 
 type BroadcastHandler = NonNullable<ServiceHandler["handleBroadcast"]>;
@@ -9,10 +18,14 @@ export class BroadcastDispatcher {
   broadcasts = 0;
   errors = 0;
   dropped = 0;
+  /** Broadcasts that did not match the service's contract (dropped). */
+  malformed = 0;
   /** Messages with their payload (copied when queued: the message's own bytes view the socket buffer). */
   readonly queue: BoundedQueue<{ msg: Msg; data: Uint8Array }>;
   #sub: Subscription | undefined;
   readonly #dropWarning: ThrottledWarning;
+  readonly #failures: ThrottledWarning;
+  readonly #malformedWarning: ThrottledWarning;
 
   constructor(
     private readonly host: ServiceHost,
@@ -22,6 +35,8 @@ export class BroadcastDispatcher {
     memory: number,
   ) {
     this.#dropWarning = new ThrottledWarning(host.logger, "broadcasts dropped: the broadcast queue is full");
+    this.#failures = new ThrottledWarning(host.logger, "handleBroadcast threw");
+    this.#malformedWarning = new ThrottledWarning(host.logger, "broadcast does not match the contract; dropped");
     this.queue = new BoundedQueue(
       threads,
       memory,
@@ -65,13 +80,51 @@ export class BroadcastDispatcher {
     try {
       headers = msg.headers;
     } catch (err) {
-      this.host.logger.warn({ cluster: this.cluster, error: err }, "broadcast with malformed headers");
+      this.host.logger.warn(
+        { cluster: this.cluster, subject: msg.subject, error: err },
+        "broadcast with malformed headers",
+      );
     }
-    return this.handle(data, { cluster: this.cluster, subject: msg.subject, headers });
+    const ctx = { cluster: this.cluster, subject: msg.subject, headers };
+    const t = this.host.telemetry;
+    if (!t.tracing) return this.handle(data, ctx);
+    // a broadcast reaches every member: each handler's span links to the sender's
+    const span = t.start(
+      "process",
+      this.cluster,
+      SpanKind.CONSUMER,
+      {
+        [ATTR.destination]: msg.subject,
+        [ATTR.operationType]: "process",
+        [ATTR.bodySize]: data.byteLength,
+        [ATTR.cluster]: this.cluster,
+      },
+      undefined,
+      t.linkFrom(headers),
+    );
+    let out: unknown;
+    try {
+      out = withSpan(span, () => this.handle(data, ctx));
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
+    return Promise.resolve(out).then(
+      () => endSpan(span),
+      (err: unknown) => {
+        endSpan(span, err);
+        throw err;
+      },
+    );
   }
 
   #threw(err: unknown): void {
+    if (err instanceof ContractViolation) {
+      this.malformed++;
+      this.#malformedWarning.note({ cluster: this.cluster, error: err.message, total: this.malformed });
+      return;
+    }
     this.errors++;
-    this.host.logger.warn({ cluster: this.cluster, error: err }, "handleBroadcast threw");
+    this.#failures.note({ cluster: this.cluster, error: err, total: this.errors });
   }
 }

@@ -3,15 +3,23 @@
  * checks, replies and error replies.
  */
 import { Empty, type Msg, type Subscription } from "@nats-io/nats-core";
+import type { Span } from "@opentelemetry/api";
 import {
+  ATTR,
   BoundedQueue,
+  ContractViolation,
   codeOf,
   ERROR_KIND,
   type ErrorKind,
+  endSpan,
   errorHeaders,
+  errorType,
   HEADER,
   maxPayload,
+  SpanKind,
   settlesWithin,
+  ThrottledWarning,
+  withSpan,
 } from "../internal/index.js";
 import { RequestContextImpl } from "./context.js";
 import type { ServiceHandler, ServiceHost } from "./types.js";
@@ -22,6 +30,10 @@ interface Job {
   data: Uint8Array;
   reply: string;
   deadline: number;
+  /** When the handler started (performance.now()). */
+  started: number;
+  /** The handler's span, when tracing. */
+  span: Span | undefined;
 }
 
 type RequestHandler = NonNullable<ServiceHandler["handleRequest"]>;
@@ -32,8 +44,12 @@ export class RequestDispatcher {
   overloaded = 0;
   expired = 0;
   malformed = 0;
+  /** Milliseconds spent in handlers, in total (for the average). */
+  processingTime = 0;
   readonly queue: BoundedQueue<Job>;
   #sub: Subscription | undefined;
+  readonly #failures: ThrottledWarning;
+  readonly #attributes: { [ATTR.cluster]: string };
 
   constructor(
     private readonly host: ServiceHost,
@@ -44,6 +60,8 @@ export class RequestDispatcher {
     memory: number,
     private readonly stopped: AbortSignal,
   ) {
+    this.#failures = new ThrottledWarning(host.logger, "handleRequest threw; the caller got a RemoteError");
+    this.#attributes = { [ATTR.cluster]: cluster };
     this.queue = new BoundedQueue<Job>(
       threads,
       memory,
@@ -99,7 +117,7 @@ export class RequestDispatcher {
       return;
     }
     const data = msg.data;
-    if (!this.queue.offer({ msg, data, reply, deadline }, data.byteLength)) {
+    if (!this.queue.offer({ msg, data, reply, deadline, started: 0, span: undefined }, data.byteLength)) {
       this.overloaded++;
       this.#replyError(reply, ERROR_KIND.overloaded, `member ${this.memberId} is overloaded, retry later`);
     }
@@ -112,9 +130,17 @@ export class RequestDispatcher {
     }
     this.requests++;
     const ctx = new RequestContextImpl(this.cluster, job.msg, job.deadline, this.stopped);
+    job.started = performance.now();
     let out: unknown;
     try {
-      out = this.handle(job.data, ctx);
+      if (this.host.telemetry.tracing) {
+        const parent = this.host.telemetry.extract(job.msg.headers);
+        const span = this.#startSpan(job, parent);
+        job.span = span;
+        out = withSpan(span, () => this.handle(job.data, ctx), parent);
+      } else {
+        out = this.handle(job.data, ctx);
+      }
     } catch (err) {
       this.#failed(job, err);
       return undefined;
@@ -129,32 +155,83 @@ export class RequestDispatcher {
     return undefined;
   }
 
+  #startSpan(job: Job, parent: ReturnType<ServiceHost["telemetry"]["extract"]>): Span {
+    return this.host.telemetry.start(
+      "process",
+      this.cluster,
+      SpanKind.SERVER,
+      {
+        [ATTR.destination]: job.msg.subject,
+        [ATTR.operationType]: "process",
+        [ATTR.bodySize]: job.data.byteLength,
+        [ATTR.consumerGroup]: this.cluster,
+        [ATTR.cluster]: this.cluster,
+        [ATTR.member]: this.memberId,
+      },
+      parent,
+    );
+  }
+
+  /** The handler is done (`err`: it failed): time, span and histogram. */
+  #finished(job: Job, err?: unknown): void {
+    const ms = performance.now() - job.started;
+    this.processingTime += ms;
+    if (job.span) endSpan(job.span, err);
+    this.host.telemetry.serverDuration?.record(
+      ms / 1000,
+      err === undefined ? this.#attributes : { ...this.#attributes, [ATTR.errorType]: errorType(err) },
+    );
+  }
+
   #reply(job: Job, value: unknown): void {
     let data: Uint8Array;
     if (value === undefined || value === null) data = Empty;
     else if (value instanceof Uint8Array) data = value;
     else {
-      this.errors++;
       const type = Object.prototype.toString.call(value);
-      this.host.logger.warn({ cluster: this.cluster, type }, "handleRequest returned something that is not bytes");
-      this.#replyError(job.reply, ERROR_KIND.badReply, `handleRequest returned ${type}, not a Uint8Array`);
+      this.#badReply(job, ERROR_KIND.badReply, `handleRequest returned ${type}, not a Uint8Array`);
       return;
     }
     const max = maxPayload(this.host.nc);
     if (max !== undefined && data.byteLength > max) {
-      this.errors++;
-      const message = `reply of ${data.byteLength} bytes exceeds the server's max payload of ${max}`;
-      this.host.logger.warn({ cluster: this.cluster, size: data.byteLength, max }, message);
-      this.#replyError(job.reply, ERROR_KIND.replyTooLarge, message);
+      this.#badReply(
+        job,
+        ERROR_KIND.replyTooLarge,
+        `reply of ${data.byteLength} bytes exceeds the server's max payload of ${max}`,
+      );
       return;
     }
+    this.#finished(job);
     this.#publish(job.reply, data);
   }
 
-  #failed(job: Job, err: unknown): void {
+  /** The handler returned something that cannot be sent: the caller is told, and the member logs it. */
+  #badReply(job: Job, kind: ErrorKind, message: string): void {
     this.errors++;
+    this.#finished(job, new ContractViolation("BAD_REPLY", message));
+    this.host.logger.warn({ cluster: this.cluster, subject: job.msg.subject, error: message }, message);
+    this.#replyError(job.reply, kind, message);
+  }
+
+  #failed(job: Job, err: unknown): void {
+    if (err instanceof ContractViolation) {
+      if (err.code === "BAD_REPLY") {
+        this.#badReply(job, ERROR_KIND.badReply, err.message);
+        return;
+      }
+      this.malformed++;
+      this.#finished(job, err);
+      this.host.logger.warn(
+        { cluster: this.cluster, subject: job.msg.subject, error: err.message },
+        "request does not match the contract; answered BAD_REQUEST",
+      );
+      this.#replyError(job.reply, ERROR_KIND.badRequest, err.message);
+      return;
+    }
+    this.errors++;
+    this.#finished(job, err);
+    this.#failures.note({ cluster: this.cluster, subject: job.msg.subject, error: err, total: this.errors });
     const message = err instanceof Error ? err.message : String(err);
-    this.host.logger.debug({ cluster: this.cluster, error: err }, "handleRequest threw");
     this.#replyError(job.reply, ERROR_KIND.remote, message, codeOf(err));
   }
 

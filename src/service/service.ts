@@ -1,8 +1,10 @@
 import { nuid } from "@nats-io/nats-core";
 import {
+  ATTR,
   ClosedError,
   fromNatsError,
   InvalidArgumentError,
+  type Observer,
   settlesWithin,
   validateHandler,
   validateName,
@@ -103,15 +105,19 @@ class MemberService implements ServiceImpl {
   stats(): ServiceStats {
     const r = this.#requests;
     const b = this.#broadcasts;
+    const requests = r?.requests ?? 0;
+    const processingTime = r?.processingTime ?? 0;
     return {
-      requests: r?.requests ?? 0,
+      requests,
       requestErrors: r?.errors ?? 0,
+      processingTime,
+      averageProcessingTime: requests === 0 ? 0 : processingTime / requests,
       overloaded: r?.overloaded ?? 0,
       expired: r?.expired ?? 0,
       broadcasts: b?.broadcasts ?? 0,
       broadcastErrors: b?.errors ?? 0,
       dropped: b?.dropped ?? 0,
-      malformed: r?.malformed ?? 0,
+      malformed: (r?.malformed ?? 0) + (b?.malformed ?? 0),
       tunnels: this.#tunnels?.accepted ?? 0,
       tunnelErrors: this.#tunnels?.errors ?? 0,
       requestsRunning: r?.queue.running ?? 0,
@@ -122,6 +128,26 @@ class MemberService implements ServiceImpl {
       broadcastsPeakQueuedBytes: b?.queue.peakQueuedBytes ?? 0,
     };
   }
+
+  readonly report: Observer = (observe) => {
+    const s = this.stats();
+    const member = { [ATTR.cluster]: this.cluster, [ATTR.member]: this.id };
+    if (this.#requests) {
+      const a = { ...member, [ATTR.kind]: "request" };
+      observe("handlersActive", s.requestsRunning, a);
+      observe("queuedBytes", s.requestsQueuedBytes, a);
+      observe("requests", s.requests, member);
+      observe("requestErrors", s.requestErrors + s.malformed, member);
+      observe("overloaded", s.overloaded, member);
+    }
+    if (this.#broadcasts) {
+      const a = { ...member, [ATTR.kind]: "broadcast" };
+      observe("handlersActive", s.broadcastsRunning, a);
+      observe("queuedBytes", s.broadcastsQueuedBytes, a);
+      observe("broadcasts", s.broadcasts, member);
+      observe("dropped", s.dropped, member);
+    }
+  };
 
   async unregister(): Promise<void> {
     await this.stop();

@@ -1,6 +1,6 @@
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import type { Connection } from "../client/index.js";
-import type { Logger, Subjects } from "../internal/index.js";
+import type { Logger, Observer, Subjects, Telemetry } from "../internal/index.js";
 import type { Tunnel, TunnelEnd } from "../tunnel/index.js";
 
 /**
@@ -84,10 +84,14 @@ export interface ServiceHandler {
 
 /** Counters of one service member, since it registered. */
 export interface ServiceStats {
-  /** Requests handed to the handler. */
+  /** Requests handed to the handler (or to a contract, which may refuse them as `malformed`). */
   requests: number;
   /** Requests whose handler threw or returned something invalid. */
   requestErrors: number;
+  /** Milliseconds spent in request handlers, in total. */
+  processingTime: number;
+  /** Milliseconds per request handled, on average (0 before the first). */
+  averageProcessingTime: number;
   /** Requests answered `OverloadedError` because the queue was full. */
   overloaded: number;
   /** Requests skipped because the caller had already given up. */
@@ -98,7 +102,7 @@ export interface ServiceStats {
   broadcastErrors: number;
   /** Broadcasts dropped because the queue was full. */
   dropped: number;
-  /** Messages from the wire that could not be understood. */
+  /** Requests and broadcasts from the wire that could not be understood, or did not match the contract. */
   malformed: number;
   /** Tunnels accepted. */
   tunnels: number;
@@ -156,6 +160,7 @@ export interface ServiceHost {
   readonly connection: Connection;
   readonly subjects: Subjects;
   readonly logger: Logger;
+  readonly telemetry: Telemetry;
   readonly drainTimeout: number;
   /** Whether unregister() also closes the connection. */
   readonly ownsConnection: boolean;
@@ -171,4 +176,6 @@ export interface ServiceImpl extends Service {
   stop(): Promise<void>;
   /** The connection was lost for good: calls handleDrop. */
   drop(reason: Error): Promise<void>;
+  /** Reports the counters as metrics. */
+  report: Observer;
 }

@@ -5,15 +5,21 @@
  */
 import { nanos } from "@nats-io/nats-core";
 import {
+  ATTR,
   BoundedQueue,
   type ConsumerHost,
   type ConsumerPlan,
+  ContractViolation,
   type Delivery,
+  endSpan,
   fromJetStreamError,
   type Logger,
   PullConsumer,
+  SpanKind,
   settlesWithin,
+  type Telemetry,
   ThrottledWarning,
+  withSpan,
 } from "../internal/index.js";
 import type { EventContext, EventHandler, Subscription, SubscriptionStats, TopicLimits } from "./types.js";
 
@@ -41,6 +47,7 @@ export interface SubscriptionPlan {
 
 export interface SubscriptionHost extends ConsumerHost {
   logger: Logger;
+  telemetry: Telemetry;
   /** The largest event the server can carry, with its subject and headers. */
   maxEvent: number;
   /** Called once the subscription has stopped. */
@@ -84,12 +91,17 @@ export class TopicSubscription implements Subscription {
   readonly #queue: BoundedQueue<Held>;
   readonly #consumer: PullConsumer;
   readonly #failures: ThrottledWarning;
+  readonly #malformedWarning: ThrottledWarning;
   /** Shared: deliveries not yet acknowledged, kept alive while they wait or run. */
   readonly #unacked = new Set<Held>();
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #events = 0;
   #errors = 0;
   #deadLetters = 0;
+  /** Events that did not match the subscription's contract. */
+  #refused = 0;
+  /** The shared consumer's name (durable or group), for spans. */
+  readonly #group: string | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(host: SubscriptionHost, plan: SubscriptionPlan) {
@@ -98,7 +110,9 @@ export class TopicSubscription implements Subscription {
     this.limits = plan.limits;
     this.#handler = plan.handler;
     this.#shared = plan.shared;
+    this.#group = plan.consumer.shared?.name;
     this.#failures = new ThrottledWarning(host.logger, "event handler threw");
+    this.#malformedWarning = new ThrottledWarning(host.logger, "event does not match the contract; not handled");
     const { eventThreads, eventMemory } = plan.limits;
     this.#queue = new BoundedQueue<Held>(
       eventThreads,
@@ -142,7 +156,7 @@ export class TopicSubscription implements Subscription {
       events: this.#events,
       errors: this.#errors,
       deadLetters: this.#deadLetters,
-      malformed: this.#consumer.malformed,
+      malformed: this.#consumer.malformed + this.#refused,
       running: this.#queue.running,
       queuedBytes: this.#queue.queuedBytes,
       peakQueuedBytes: this.#queue.peakQueuedBytes,
@@ -187,14 +201,14 @@ export class TopicSubscription implements Subscription {
 
   #run(d: Held): unknown {
     this.#events++;
-    return this.#handler(d.data, new EventContextImpl(this.topic, d));
+    return this.#handle(d, new EventContextImpl(this.topic, d));
   }
 
   async #runShared(d: Held): Promise<void> {
     this.#events++;
     const ctx = new EventContextImpl(this.topic, d);
     try {
-      await this.#handler(d.data, ctx);
+      await this.#handle(d, ctx);
     } catch (err) {
       this.#threw(err);
       await this.#failed(d, ctx, err);
@@ -203,19 +217,59 @@ export class TopicSubscription implements Subscription {
     this.#settle(d, ACK);
   }
 
+  /** Calls the handler; in a span linked to the publisher's when tracing. */
+  #handle(d: Held, ctx: EventContextImpl): unknown {
+    const t = this.#host.telemetry;
+    if (!t.tracing) return this.#handler(d.data, ctx);
+    const msg = d.msg;
+    const group = this.#group;
+    const span = t.start(
+      "process",
+      this.topic,
+      SpanKind.CONSUMER,
+      {
+        [ATTR.destination]: msg.subject,
+        [ATTR.operationType]: "process",
+        [ATTR.bodySize]: d.data.byteLength,
+        [ATTR.topic]: this.topic,
+        [ATTR.seq]: d.seq,
+        [ATTR.deliveries]: d.deliveries,
+        ...(group === undefined ? {} : { [ATTR.consumerGroup]: group }),
+      },
+      undefined,
+      t.linkFrom(msg.headers),
+    );
+    let out: unknown;
+    try {
+      out = withSpan(span, () => this.#handler(d.data, ctx));
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
+    return Promise.resolve(out).then(
+      () => endSpan(span),
+      (err: unknown) => {
+        endSpan(span, err);
+        throw err;
+      },
+    );
+  }
+
   async #failed(d: Held, ctx: EventContext, err: unknown): Promise<void> {
     const shared = this.#shared;
     if (shared === undefined) return;
+    // an event that does not match the contract never will: it is given up at once
+    const hopeless = err instanceof ContractViolation;
     // the consumer's own limit: an existing durable may have been made with another
-    if (d.deliveries < (this.#consumer.inForce?.maxDeliver ?? shared.maxDeliver)) {
+    if (!hopeless && d.deliveries < (this.#consumer.inForce?.maxDeliver ?? shared.maxDeliver)) {
       this.#settle(d, this.#nak());
       return;
     }
     this.#deadLetters++;
     this.#settle(d, TERM);
     this.#host.logger.warn(
-      { topic: this.topic, seq: d.seq, deliveries: d.deliveries, error: err },
-      "event given up after maxDeliver failed deliveries",
+      { topic: this.topic, subject: d.msg.subject, seq: d.seq, deliveries: d.deliveries, error: err },
+      hopeless ? "event does not match the contract; given up" : "event given up after maxDeliver failed deliveries",
     );
     try {
       await shared.onDeadLetter?.(d.data, ctx, err);
@@ -253,6 +307,11 @@ export class TopicSubscription implements Subscription {
   }
 
   #threw(err: unknown): void {
+    if (err instanceof ContractViolation) {
+      this.#refused++;
+      this.#malformedWarning.note({ topic: this.topic, error: err.message, total: this.#refused });
+      return;
+    }
     this.#errors++;
     this.#failures.note({ topic: this.topic, error: err, total: this.#errors });
   }

@@ -3,18 +3,24 @@
  * subscriptions (one per topic), all made on first use.
  */
 import { createHash } from "node:crypto";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { MsgHdrsImpl, type NatsConnection, nuid } from "@nats-io/nats-core";
 import {
+  ATTR,
   DEFAULTS,
+  endSpan,
+  HEADER,
   InvalidArgumentError,
   type JetmeshError,
   type Logger,
   ManagedStream,
   maxDelivery,
+  type Observer,
   type PublishAck,
   Publisher,
+  SpanKind,
   type StartAt,
   type Subjects,
+  type Telemetry,
   validateLimits,
   validateName,
   validateOptions,
@@ -58,6 +64,7 @@ export interface TopicsHost {
   nc: NatsConnection;
   subjects: Subjects;
   logger: Logger;
+  telemetry: Telemetry;
   drainTimeout: number;
   inboxPrefix: string | undefined;
   settings: ResolvedTopics;
@@ -84,8 +91,48 @@ export class Topics {
       this.#publisher = publisher;
       this.#watch();
     }
-    return publisher.publish(this.#host.subjects.topic(topic), topic, payload, timeout, signal);
+    const subject = this.#host.subjects.topic(topic);
+    const t = this.#host.telemetry;
+    if (!t.tracing) return publisher.publish(subject, topic, payload, timeout, signal);
+    const span = t.start("publish", topic, SpanKind.PRODUCER, {
+      [ATTR.destination]: subject,
+      [ATTR.operationType]: "send",
+      [ATTR.bodySize]: payload.byteLength,
+      [ATTR.topic]: topic,
+    });
+    let header: Uint8Array | undefined;
+    if (t.carries(span)) {
+      const h = new MsgHdrsImpl();
+      const id = nuid.next();
+      h.set(HEADER.msgId, id);
+      t.inject(span, h);
+      span.setAttribute(ATTR.messageId, id);
+      header = h.encode();
+    }
+    return publisher.publish(subject, topic, payload, timeout, signal, header).then(
+      (ack) => {
+        span.setAttribute(ATTR.seq, ack.seq);
+        span.end();
+        return ack;
+      },
+      (err: unknown) => {
+        endSpan(span, err);
+        throw err;
+      },
+    );
   }
+
+  /** Reports the subscriptions' counters as metrics. */
+  readonly report: Observer = (observe) => {
+    for (const sub of this.#subs.values()) {
+      if (!sub) continue;
+      const s = sub.stats();
+      const a = { [ATTR.topic]: sub.topic, [ATTR.kind]: "event" };
+      observe("handlersActive", s.running, a);
+      observe("queuedBytes", s.queuedBytes, a);
+      observe("events", s.events, { [ATTR.topic]: sub.topic });
+    }
+  };
 
   async subscribe(name: unknown, handler: unknown, options: unknown): Promise<Subscription> {
     const topic = validateName("topic", name);
@@ -100,6 +147,7 @@ export class Topics {
       const sub = new TopicSubscription(
         {
           ...this.#stream.consumerHost(host.logger, host.inboxPrefix, host.drainTimeout),
+          telemetry: host.telemetry,
           maxEvent: maxDelivery(host.nc),
           forget: (s) => {
             if (this.#subs.get(s.topic) === s) this.#subs.delete(s.topic);

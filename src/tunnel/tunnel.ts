@@ -75,6 +75,8 @@ export interface TunnelHost extends ConsumerHost {
   publisher: Publisher;
   /** The connection's default time-out (send). */
   timeout: number;
+  /** Message bytes sent and received by the connection's tunnels (metrics). */
+  traffic: { sent: number; received: number };
   /** Called once the tunnel has ended. */
   forget(tun: TunnelEnd): void;
 }
@@ -310,6 +312,7 @@ export class TunnelEnd implements Tunnel {
     if (message.byteLength <= max) {
       await this.#reserve(message.byteLength + FRAME_COST, deadline, timeout, signal);
       this.#sendFrame(WHOLE, message, 0);
+      this.#host.traffic.sent += message.byteLength;
       return;
     }
     // chunks of even size: no small tail costing a whole stored message
@@ -331,6 +334,7 @@ export class TunnelEnd implements Tunnel {
       );
       at += chunk.byteLength;
     }
+    this.#host.traffic.sent += message.byteLength;
   }
 
   /** Publishes the next frame, unless the tunnel ended while this end waited (then nothing more goes out). */
@@ -522,6 +526,7 @@ export class TunnelEnd implements Tunnel {
 
   /** The application has a message: its bytes leave the window, and a large one lets the next in. */
   #took(r: Received): void {
+    this.#host.traffic.received += r.bytes.byteLength;
     this.#releaseBytes(r.release);
     if (r.big) {
       this.#bigQueued = false;

@@ -8,19 +8,25 @@
  * listening too and answers with its window. Only then does either end send.
  */
 import { randomBytes } from "node:crypto";
-import type { Msg, NatsConnection } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import type { Span } from "@opentelemetry/api";
 import {
+  ATTR,
   ClosedError,
   ERROR_KIND,
+  endSpan,
   errorHeaders,
   type JetmeshError,
   type Logger,
   ManagedStream,
   maxDelivery,
+  type Observer,
   Publisher,
   payloadLimit,
   RemoteError,
+  SpanKind,
   type Subjects,
+  type Telemetry,
   TimeoutError,
   watchReconnects,
 } from "../internal/index.js";
@@ -34,18 +40,22 @@ export interface TunnelsHost {
   nc: NatsConnection;
   subjects: Subjects;
   logger: Logger;
+  telemetry: Telemetry;
   drainTimeout: number;
   inboxPrefix: string | undefined;
   timeout: number;
   settings: ResolvedTunnels;
-  /** A request to a cluster (the connection's). */
+  /** A request to a cluster (the connection's); `hdrs` must carry the time-out header (see requestHeaders). */
   request(
     subject: string,
     cluster: string,
     payload: Uint8Array,
     timeout: number,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    hdrs: MsgHdrs | undefined,
   ): Promise<Uint8Array>;
+  /** Headers of a request with `timeout`, to add trace context to. */
+  requestHeaders(timeout: number): MsgHdrs;
 }
 
 interface SetUp {
@@ -64,6 +74,7 @@ export class Tunnels {
   #publisher: Publisher | undefined;
   readonly #ends = new Set<TunnelEnd>();
   #stopWatch: (() => void) | undefined;
+  readonly #traffic = { sent: 0, received: 0 };
 
   constructor(host: TunnelsHost) {
     this.#host = host;
@@ -72,6 +83,37 @@ export class Tunnels {
 
   /** Opens a tunnel to one member of `cluster` (arguments validated by the caller). */
   async open(cluster: string, timeout: number, signal: AbortSignal | undefined): Promise<Tunnel> {
+    const t = this.#host.telemetry;
+    if (!t.tracing) return this.#open(cluster, timeout, signal, undefined);
+    const span = t.start("tunnel", cluster, SpanKind.CLIENT, {
+      [ATTR.destination]: this.#host.subjects.tunnelSetup(cluster),
+      [ATTR.operationType]: "send",
+      [ATTR.cluster]: cluster,
+    });
+    try {
+      const tun = await this.#open(cluster, timeout, signal, span);
+      span.setAttribute(ATTR.tunnel, tun.id);
+      span.end();
+      return tun;
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
+  }
+
+  /** Reports the tunnels' traffic as metrics. */
+  readonly report: Observer = (observe) => {
+    if (this.#publisher === undefined && this.#traffic.received === 0) return;
+    observe("tunnelBytes", this.#traffic.sent, { [ATTR.direction]: "sent" });
+    observe("tunnelBytes", this.#traffic.received, { [ATTR.direction]: "received" });
+  };
+
+  async #open(
+    cluster: string,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    span: Span | undefined,
+  ): Promise<Tunnel> {
     const deadline = Date.now() + timeout;
     await this.#stream.ensure();
     const { settings, subjects } = this.#host;
@@ -88,12 +130,18 @@ export class Tunnels {
       await end.listen();
       const left = deadline - Date.now();
       if (left < 1) throw new TimeoutError(`tunnel set-up with cluster "${cluster}" timed out after ${timeout} ms`);
+      let hdrs: MsgHdrs | undefined;
+      if (span && this.#host.telemetry.carries(span)) {
+        hdrs = this.#host.requestHeaders(left);
+        this.#host.telemetry.inject(span, hdrs);
+      }
       reply = await this.#host.request(
         subjects.tunnelSetup(cluster),
         cluster,
         new TextEncoder().encode(JSON.stringify(setUp)),
         left,
         signal,
+        hdrs,
       );
     } catch (err) {
       await end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
@@ -134,6 +182,27 @@ export class Tunnels {
    * request could not be understood; it is answered with an error).
    */
   async accept(msg: Msg, cluster: string): Promise<TunnelEnd | undefined> {
+    const t = this.#host.telemetry;
+    if (!t.tracing) return this.#accept(msg, cluster);
+    const span = t.start(
+      "accept",
+      cluster,
+      SpanKind.SERVER,
+      { [ATTR.destination]: msg.subject, [ATTR.operationType]: "process", [ATTR.cluster]: cluster },
+      t.extract(msg.headers),
+    );
+    try {
+      const tun = await this.#accept(msg, cluster);
+      if (tun) span.setAttribute(ATTR.tunnel, tun.id);
+      endSpan(span, tun ? undefined : new RemoteError("tunnel set-up refused", ERROR_KIND.badRequest));
+      return tun;
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
+  }
+
+  async #accept(msg: Msg, cluster: string): Promise<TunnelEnd | undefined> {
     const setUp = readSetUp(msg.data);
     if (setUp === undefined || !msg.reply) {
       this.#host.logger.warn({ cluster, subject: msg.subject }, "malformed tunnel set-up request");
@@ -221,6 +290,7 @@ export class Tunnels {
     return {
       ...this.#stream.consumerHost(host.logger, host.inboxPrefix, host.drainTimeout),
       timeout: host.timeout,
+      traffic: this.#traffic,
       publisher,
       forget: (end) => this.#ends.delete(end),
     };

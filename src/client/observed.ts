@@ -1,0 +1,79 @@
+/**
+ * The caller's side of requests and broadcasts when a tracer or meter
+ * provider is registered: a span, trace context in the headers, and the
+ * request duration. The plain paths in connection.ts run otherwise.
+ */
+import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { ATTR, endSpan, errorType, SpanKind, type Telemetry } from "../internal/index.js";
+import type { Requester } from "./requester.js";
+
+export function observedRequest(
+  t: Telemetry,
+  requester: Requester,
+  subject: string,
+  cluster: string,
+  payload: Uint8Array,
+  timeout: number,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  const span = t.tracing
+    ? t.start("request", cluster, SpanKind.CLIENT, {
+        [ATTR.destination]: subject,
+        [ATTR.operationType]: "send",
+        [ATTR.bodySize]: payload.byteLength,
+        [ATTR.cluster]: cluster,
+      })
+    : undefined;
+  let hdrs: ReturnType<Requester["headersWith"]> | undefined;
+  if (span && t.carries(span)) {
+    hdrs = requester.headersWith(timeout);
+    t.inject(span, hdrs);
+  }
+  const histogram = t.clientDuration;
+  const started = performance.now();
+  const done = (err?: unknown): void => {
+    if (span) endSpan(span, err);
+    histogram?.record(
+      (performance.now() - started) / 1000,
+      err === undefined ? { [ATTR.cluster]: cluster } : { [ATTR.cluster]: cluster, [ATTR.errorType]: errorType(err) },
+    );
+  };
+  return requester.request(subject, cluster, payload, timeout, signal, hdrs).then(
+    (reply) => {
+      done();
+      return reply;
+    },
+    (err: unknown) => {
+      done(err);
+      throw err;
+    },
+  );
+}
+
+export function tracedBroadcast(
+  t: Telemetry,
+  nc: NatsConnection,
+  subject: string,
+  cluster: string,
+  payload: Uint8Array,
+): void {
+  const span = t.start("broadcast", cluster, SpanKind.PRODUCER, {
+    [ATTR.destination]: subject,
+    [ATTR.operationType]: "send",
+    [ATTR.bodySize]: payload.byteLength,
+    [ATTR.cluster]: cluster,
+  });
+  try {
+    if (t.carries(span)) {
+      const h = headers();
+      t.inject(span, h);
+      nc.publish(subject, payload, { headers: h });
+    } else {
+      nc.publish(subject, payload);
+    }
+    span.end();
+  } catch (err) {
+    endSpan(span, err);
+    throw err;
+  }
+}
