@@ -16,6 +16,27 @@ export {
   register,
 } from "./client/index.js";
 export {
+  type CodecName,
+  type ContractHandler,
+  type ContractSpec,
+  contract,
+  type FromJsonSchema,
+  type Infer,
+  type JsonSchema,
+  type Schema,
+  type ServiceClient,
+  type ServiceContract,
+  type StandardSchemaV1,
+  schema,
+  type TopicClient,
+  type TopicContract,
+  type TopicContractSpec,
+  type TypedEventHandler,
+  type TypedSchema,
+  type TypedTopicHandler,
+  topicContract,
+} from "./contract/index.js";
+export {
   ClosedError,
   ConfigurationError,
   ConnectionError,
@@ -29,6 +50,7 @@ export {
   PayloadTooLargeError,
   RemoteError,
   silentLogger,
+  type TelemetryOptions,
   TimeoutError,
 } from "./internal/index.js";
 export {

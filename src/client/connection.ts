@@ -1,5 +1,15 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
+  byteHandler,
+  type ContractHandler,
+  clientOf,
+  isContract,
+  type ServiceClient,
+  type ServiceContract,
+  type TopicClient,
+  type TopicContract,
+} from "../contract/index.js";
+import {
   ClosedError,
   ConnectionError,
   fromNatsError,
@@ -86,6 +96,20 @@ export interface Connection extends AsyncDisposable {
    * is live on the server. `unregister()` leaves this connection open.
    */
   register(cluster: string, handler: ServiceHandler, limits?: Partial<ServiceLimits>): Promise<Service>;
+  /**
+   * Registers this process as a member of the contract's cluster, with a
+   * typed handler: requests and broadcasts arrive decoded and checked, and
+   * replies are checked before they are sent.
+   */
+  register<Req, Rep, Msg>(
+    contract: ServiceContract<Req, Rep, Msg>,
+    handler: ContractHandler<Req, Rep, Msg>,
+    limits?: Partial<ServiceLimits>,
+  ): Promise<Service>;
+  /** A typed client of a service contract (see `contract()`). */
+  use<Req, Rep, Msg>(contract: ServiceContract<Req, Rep, Msg>): ServiceClient<Req, Rep, Msg>;
+  /** A typed client of a topic contract (see `topicContract()`). */
+  use<Event>(contract: TopicContract<Event>): TopicClient<Event>;
   /**
    * Publishes `payload` to `topic` and resolves once JetStream has stored it,
    * with its stream sequence. Many publishes may be in flight at once. A
@@ -269,18 +293,27 @@ export class JetmeshConnection implements Connection {
     return tun;
   }
 
-  async register(cluster: string, handler: ServiceHandler, limits?: Partial<ServiceLimits>): Promise<Service> {
+  register(
+    cluster: string | ServiceContract,
+    handler: ServiceHandler | ContractHandler<never, never, never>,
+    limits?: Partial<ServiceLimits>,
+  ): Promise<Service> {
     return this.registerOwned(cluster, handler, limits, false);
+  }
+
+  use(contract: ServiceContract | TopicContract): ServiceClient<never, never, never> & TopicClient<never> {
+    return clientOf(this, contract) as ServiceClient<never, never, never> & TopicClient<never>;
   }
 
   /** register(), optionally handing the service ownership of this connection. */
   async registerOwned(
-    cluster: string,
-    handler: ServiceHandler,
+    target: string | ServiceContract,
+    typed: ServiceHandler | ContractHandler<never, never, never>,
     limits: Partial<ServiceLimits> | undefined,
     ownsConnection: boolean,
   ): Promise<Service> {
     this.#ensureOpen("register");
+    const [cluster, handler] = serviceTarget(target, typed);
     const host: ServiceHost = {
       nc: this.#nc,
       connection: this,
@@ -375,4 +408,15 @@ export class JetmeshConnection implements Connection {
     }
     this.#resolveClosed(lost);
   }
+}
+
+/** register()'s cluster and byte-level handler, from a name and a handler or a contract and a typed handler. */
+export function serviceTarget(
+  target: string | ServiceContract,
+  handler: ServiceHandler | ContractHandler<never, never, never>,
+): [string, ServiceHandler] {
+  if (isContract(target)) {
+    return [target.name, byteHandler(target as ServiceContract, handler as ContractHandler<unknown, unknown, unknown>)];
+  }
+  return [target as string, handler as ServiceHandler];
 }

@@ -1,6 +1,7 @@
+import type { ContractHandler, ServiceContract } from "../contract/index.js";
 import { checkServiceArgs, type Service, type ServiceHandler, type ServiceLimits } from "../service/index.js";
 import { connect } from "./connect.js";
-import type { JetmeshConnection } from "./connection.js";
+import { type JetmeshConnection, serviceTarget } from "./connection.js";
 import type { ConnectOptions } from "./options.js";
 
 /**
@@ -23,11 +24,34 @@ export async function register(
   cluster: string,
   handler: ServiceHandler,
   limits?: Partial<ServiceLimits>,
+): Promise<Service>;
+/**
+ * Connects and registers a member of the contract's cluster with a typed
+ * handler (see `contract()`): requests and broadcasts arrive decoded and
+ * checked; replies are checked before they are sent.
+ *
+ * @example
+ * ```ts
+ * const svc = await register(url, Echo, { handleRequest: (req) => ({ text: req.text }) });
+ * ```
+ */
+export async function register<Req, Rep, Msg>(
+  url: string | ConnectOptions,
+  contract: ServiceContract<Req, Rep, Msg>,
+  handler: ContractHandler<Req, Rep, Msg>,
+  limits?: Partial<ServiceLimits>,
+): Promise<Service>;
+export async function register(
+  url: string | ConnectOptions,
+  target: string | ServiceContract,
+  handler: ServiceHandler | ContractHandler<never, never, never>,
+  limits?: Partial<ServiceLimits>,
 ): Promise<Service> {
-  checkServiceArgs(cluster, handler, limits);
+  const [cluster, bytes] = serviceTarget(target, handler);
+  checkServiceArgs(cluster, bytes, limits);
   const conn = (await connect(url)) as JetmeshConnection;
   try {
-    return await conn.registerOwned(cluster, handler, limits, true);
+    return await conn.registerOwned(cluster, bytes, limits, true);
   } catch (err) {
     await conn.close();
     throw err;

@@ -1,0 +1,38 @@
+/** How a contract's values become bytes: MessagePack (the default) or JSON. */
+import { Decoder, Encoder } from "@msgpack/msgpack";
+
+/** The codecs a contract may use. */
+export type CodecName = "msgpack" | "json";
+
+export interface Codec {
+  readonly name: CodecName;
+  encode(value: unknown): Uint8Array;
+  /** Throws when the bytes are not a value of this codec. */
+  decode(bytes: Uint8Array): unknown;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** One encoder and decoder for the whole process: both are synchronous, so they are never used twice at once. */
+const packer = new Encoder();
+const unpacker = new Decoder();
+
+const msgpack: Codec = {
+  name: "msgpack",
+  encode: (value) => packer.encode(value),
+  decode: (bytes) => (bytes.byteLength === 0 ? undefined : unpacker.decode(bytes)),
+};
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+const json: Codec = {
+  name: "json",
+  encode: (value) => {
+    const text = JSON.stringify(value);
+    return text === undefined ? EMPTY : textEncoder.encode(text);
+  },
+  decode: (bytes) => (bytes.byteLength === 0 ? undefined : JSON.parse(textDecoder.decode(bytes))),
+};
+
+export const CODECS: Readonly<Record<CodecName, Codec>> = { msgpack, json };

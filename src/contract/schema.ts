@@ -1,0 +1,207 @@
+/**
+ * Schemas of the typed layer: JSON Schema (checked with ajv, compiled once per
+ * schema object), TypeBox schemas (JSON Schema with a static type), and any
+ * Standard Schema library (Zod, Valibot, ArkType), checked by its own
+ * `~standard.validate`.
+ */
+import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from "ajv";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
+
+/** The Standard Schema interface (standardschema.dev), as Zod, Valibot and ArkType implement it. */
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  readonly "~standard": {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+  };
+}
+
+type StandardResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | {
+      readonly issues: ReadonlyArray<{
+        readonly message: string;
+        readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+      }>;
+    };
+
+/** A JSON Schema object (write it `as const` to have its type inferred). */
+export type JsonSchema = { readonly [keyword: string]: unknown } | boolean;
+
+/** A JSON Schema with a type given explicitly, from {@link schema}. */
+export interface TypedSchema<T> {
+  readonly [keyword: string]: unknown;
+  /** Never present: carries `T` for the type checker. */
+  readonly " type"?: T;
+}
+
+/** Anything a contract takes as a schema. */
+export type Schema = JsonSchema | StandardSchemaV1;
+
+/**
+ * Gives a JSON Schema an explicit TypeScript type, for schemas whose type
+ * cannot be inferred (or should be written by hand).
+ *
+ * @example
+ * ```ts
+ * interface Order { id: string; qty: number }
+ * const OrderSchema = schema<Order>({ type: "object", required: ["id", "qty"], properties: { ... } });
+ * ```
+ */
+export function schema<T>(jsonSchema: JsonSchema): TypedSchema<T> {
+  return jsonSchema as TypedSchema<T>;
+}
+
+/**
+ * The TypeScript type of values a schema accepts: a Standard Schema's output,
+ * a TypeBox schema's static type, the type given to {@link schema}, or the type
+ * read off a JSON Schema written `as const` (`type`, `properties`,
+ * `required`, `additionalProperties`, `items`, `enum`, `const`, `anyOf`,
+ * `oneOf`, `nullable` types; anything else is `unknown`).
+ */
+export type Infer<S> =
+  S extends StandardSchemaV1<unknown, infer O>
+    ? O
+    : S extends { readonly " type"?: infer T }
+      ? unknown extends T
+        ? S extends { readonly static: infer U }
+          ? U
+          : FromJsonSchema<S>
+        : T
+      : S extends { readonly static: infer U }
+        ? U
+        : FromJsonSchema<S>;
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+type FromType<T, S> = T extends "string"
+  ? string
+  : T extends "number" | "integer"
+    ? number
+    : T extends "boolean"
+      ? boolean
+      : T extends "null"
+        ? null
+        : T extends "array"
+          ? S extends { readonly items: infer I }
+            ? FromJsonSchema<I>[]
+            : unknown[]
+          : T extends "object"
+            ? FromObject<S>
+            : unknown;
+
+type RequiredKeys<S> = S extends { readonly required: readonly (infer R)[] } ? R : never;
+
+type FromObject<S> = S extends { readonly properties: infer P }
+  ? Simplify<
+      { -readonly [K in keyof P as K extends RequiredKeys<S> ? K : never]: FromJsonSchema<P[K]> } & {
+        -readonly [K in keyof P as K extends RequiredKeys<S> ? never : K]?: FromJsonSchema<P[K]>;
+      } & (S extends { readonly additionalProperties: false } ? unknown : { [key: string]: unknown })
+    >
+  : { [key: string]: unknown };
+
+/** The type a JSON Schema written `as const` describes (see {@link Infer}). */
+export type FromJsonSchema<S> = S extends true
+  ? unknown
+  : S extends false
+    ? never
+    : S extends { readonly const: infer C }
+      ? C
+      : S extends { readonly enum: readonly (infer E)[] }
+        ? E
+        : S extends { readonly anyOf: readonly (infer A)[] }
+          ? FromJsonSchema<A>
+          : S extends { readonly oneOf: readonly (infer A)[] }
+            ? FromJsonSchema<A>
+            : S extends { readonly type: readonly (infer T)[] }
+              ? FromType<T, S>
+              : S extends { readonly type: infer T }
+                ? FromType<T, S>
+                : unknown;
+
+/** The outcome of checking one value: the value (a Standard Schema may transform it), or what is wrong with it. */
+export type Checked = { ok: true; value: unknown } | { ok: false; issues: string[] };
+
+/** Checks values against one schema; a Standard Schema may answer asynchronously. */
+export type Check = (value: unknown) => Checked | Promise<Checked>;
+
+// ajv-formats is CommonJS whose module.exports is the plugin itself
+const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;
+
+let draft7: Ajv | undefined;
+let draft2020: Ajv2020 | undefined;
+
+function ajvFor(s: Record<string, unknown>): Ajv | Ajv2020 {
+  const dialect = typeof s.$schema === "string" ? s.$schema : "";
+  if (dialect.includes("2020-12") || dialect.includes("2019-09")) {
+    if (draft2020 === undefined) {
+      draft2020 = new Ajv2020({ allErrors: true, strict: false });
+      addFormats(draft2020);
+    }
+    return draft2020;
+  }
+  if (draft7 === undefined) {
+    draft7 = new Ajv({ allErrors: true, strict: false });
+    addFormats(draft7);
+  }
+  return draft7;
+}
+
+const compiled = new WeakMap<object, Check>();
+
+/** Whether `s` is a Standard Schema. */
+function isStandard(s: unknown): s is StandardSchemaV1 {
+  return (
+    (typeof s === "object" || typeof s === "function") &&
+    s !== null &&
+    typeof (s as Partial<StandardSchemaV1>)["~standard"]?.validate === "function"
+  );
+}
+
+/**
+ * The check of `s`, compiled once per schema object. Throws (with ajv's
+ * message) when `s` is not a schema ajv can compile.
+ */
+export function checkerOf(s: Schema): Check {
+  if (typeof s === "boolean")
+    return s ? (value) => ({ ok: true, value }) : () => ({ ok: false, issues: ["/ is refused by the schema false"] });
+  const known = compiled.get(s);
+  if (known) return known;
+  let check: Check;
+  if (isStandard(s)) {
+    const validate = s["~standard"].validate;
+    check = (value) => {
+      const r = validate(value);
+      return r instanceof Promise ? r.then(fromStandard) : fromStandard(r);
+    };
+  } else {
+    const validate: ValidateFunction = ajvFor(s).compile(s as AnySchema);
+    check = (value) =>
+      validate(value) ? { ok: true, value } : { ok: false, issues: (validate.errors ?? []).map(describeAjv) };
+  }
+  compiled.set(s, check);
+  return check;
+}
+
+function fromStandard(r: StandardResult<unknown>): Checked {
+  if (r.issues === undefined) return { ok: true, value: r.value };
+  return {
+    ok: false,
+    issues: r.issues.map((i) => {
+      const path = (i.path ?? []).map((p) => String(typeof p === "object" ? p.key : p)).join("/");
+      return `/${path} ${i.message}`;
+    }),
+  };
+}
+
+function describeAjv(e: ErrorObject): string {
+  const extra =
+    e.keyword === "additionalProperties"
+      ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})`
+      : e.keyword === "enum"
+        ? ` (${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)})`
+        : "";
+  return `${e.instancePath || "/"} ${e.message ?? e.keyword}${extra}`;
+}
