@@ -66,7 +66,11 @@ describe("typed contracts", () => {
       expect(heard).toEqual(["all"]);
 
       // the wire format is the codec's: a byte-level member reads it as such
-      await member.register("peek", { handleRequest: (req) => void (raw = new Uint8Array(req)) });
+      await member.register("peek", {
+        handleRequest: (req) => {
+          raw = new Uint8Array(req);
+        },
+      });
       await caller.use(contract({ name: "peek", request: Text, codec })).request({ text: "x" });
       expect(raw).toEqual(encodeWith(codec, { text: "x" }));
     });
