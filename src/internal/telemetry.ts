@@ -243,17 +243,17 @@ const DURATION_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
-/** Ends `span`, with an error status (and `error.type`) when `err` is given. */
-export function endSpan(span: Span, err?: unknown): void {
-  if (err !== undefined) failSpan(span, err);
+/** Ends `span`, with an error status (and `error.type`, default {@link errorType}) when `err` is given. */
+export function endSpan(span: Span, err?: unknown, type?: string): void {
+  if (err !== undefined) failSpan(span, err, type);
   span.end();
 }
 
 /** Marks `span` failed by `err`. */
-export function failSpan(span: Span, err: unknown): void {
+export function failSpan(span: Span, err: unknown, type = errorType(err)): void {
   const e = err instanceof Error ? err : new Error(String(err));
   span.recordException(e);
-  span.setAttribute(ATTR.errorType, errorType(err));
+  span.setAttribute(ATTR.errorType, type);
   span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
 }
 

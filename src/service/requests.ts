@@ -13,7 +13,6 @@ import {
   type ErrorKind,
   endSpan,
   errorHeaders,
-  errorType,
   HEADER,
   maxPayload,
   SpanKind,
@@ -172,14 +171,16 @@ export class RequestDispatcher {
     );
   }
 
-  /** The handler is done (`err`: it failed): time, span and histogram. */
+  /** The handler is done (`err`: it failed, and the caller gets `err`'s code): time, span and histogram. */
   #finished(job: Job, err?: unknown): void {
     const ms = performance.now() - job.started;
     this.processingTime += ms;
-    if (job.span) endSpan(job.span, err);
+    // error.type is the code the caller's RemoteError carries
+    const type = err === undefined ? undefined : codeOf(err);
+    if (job.span) endSpan(job.span, err, type);
     this.host.telemetry.serverDuration?.record(
       ms / 1000,
-      err === undefined ? this.#attributes : { ...this.#attributes, [ATTR.errorType]: errorType(err) },
+      type === undefined ? this.#attributes : { ...this.#attributes, [ATTR.errorType]: type },
     );
   }
 
