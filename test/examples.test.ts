@@ -31,4 +31,22 @@ describe("examples", () => {
     expect(stdout).toMatch(/hashes match/);
     expect(stdout.match(/done\./g)).toHaveLength(3);
   }, 150_000);
+
+  it("npm run demo:traced shows a typed contract and one trace across caller, service and subscriber", async () => {
+    const { stdout } = await run("npm", ["run", "--silent", "demo:traced"], {
+      env: { ...process.env, NATS_URL: nats.server().url },
+      timeout: 120_000,
+    });
+    expect(stdout).toMatch(/reply: hello, Ada/);
+    expect(stdout).toMatch(/same trace: yes/);
+    expect(stdout).toMatch(/subscriber: Ada was greeted/);
+    expect(stdout).toMatch(/refused before sending: .*\/name must NOT have fewer than 1 characters/);
+    expect(stdout).toMatch(/refused by the service: BAD_REQUEST/);
+    expect(stdout).toMatch(/service stats: 2 requests, 1 malformed/);
+    // the console exporter printed the spans of both sides
+    expect(stdout).toMatch(/name: 'request greeter'/);
+    expect(stdout).toMatch(/name: 'process greeter'/);
+    expect(stdout).toMatch(/name: 'publish greeted'/);
+    expect(stdout).toMatch(/done\./);
+  }, 150_000);
 });
