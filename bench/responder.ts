@@ -1,10 +1,12 @@
 /**
  * The responder process of the benchmarks: a jetmesh member of cluster
  * "bench" and a raw NATS responder on "raw.req", both echoing; both count
- * broadcasts received. Controlled over the fork IPC channel.
+ * broadcasts received; a typed member of "bench-typed" and a traced member
+ * of "bench-traced". Controlled over the fork IPC channel.
  */
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { register } from "jetmesh";
+import { connect, register } from "jetmesh";
+import { BenchOrder, noopExportingProvider } from "./typed-contract.js";
 
 const url = process.argv[2] ?? "nats://127.0.0.1:4222";
 const counts = { jetmesh: 0, raw: 0 };
@@ -15,6 +17,16 @@ const svc = await register({ servers: url, namespace: "bench" }, "bench", {
     counts.jetmesh++;
   },
 });
+// the typed path: a contract member answering a small msgpack object
+const typed = await connect({ servers: url, namespace: "bench" });
+await typed.register(BenchOrder, { handleRequest: (order) => ({ id: order.id, accepted: true }) });
+// tracing on, exported to nowhere: what an SDK costs at the member
+const traced = await connect({
+  servers: url,
+  namespace: "bench",
+  telemetry: { tracerProvider: noopExportingProvider() },
+});
+await traced.register("bench-traced", { handleRequest: (req) => req });
 const nc = await natsConnect({ servers: url });
 nc.subscribe("raw.req", { queue: "raw", callback: (_e, msg) => void msg.respond(msg.data) });
 nc.subscribe("raw.bcast", {

@@ -6,6 +6,7 @@
  *   npm run bench:request               # request/reply and broadcast
  *   npm run bench:topics                # topics publish and subscribe
  *   npm run bench:tunnel                # tunnel one-way throughput
+ *   npm run bench:typed                 # typed contracts and tracing
  *   NATS_URL=nats://host:4222 npm run bench
  *
  * BENCH_ROUNDS (default 3), BENCH_WINDOW_MS (1000), BENCH_WARMUP_MS (200).
@@ -17,13 +18,14 @@ import { benchPublish } from "./publish.js";
 import { benchRequest } from "./request.js";
 import { benchSubscribe } from "./subscribe.js";
 import { benchTunnel } from "./tunnel.js";
+import { benchTyped } from "./typed.js";
 
 const config: BenchConfig = {
   rounds: Number(process.env.BENCH_ROUNDS ?? 3),
   windowMs: Number(process.env.BENCH_WINDOW_MS ?? 1000),
   warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 200),
 };
-const all = ["request", "broadcast", "publish", "subscribe", "tunnel"];
+const all = ["request", "broadcast", "publish", "subscribe", "tunnel", "typed"];
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : all;
 for (const c of chosen) {
   if (!all.includes(c)) {
@@ -47,13 +49,14 @@ try {
   if (chosen.includes("publish")) Object.assign(headline, await benchPublish(server.url, config));
   if (chosen.includes("subscribe")) Object.assign(headline, await benchSubscribe(server.url, config));
   if (chosen.includes("tunnel")) Object.assign(headline, await benchTunnel(server.url, config));
+  if (chosen.includes("typed")) Object.assign(headline, await benchTyped(server.url, config));
 } finally {
   clearTimeout(guard);
   responder.stop();
   await server.stop();
 }
 console.log(
-  `\nheadline (jetmesh / raw): ${Object.entries(headline)
+  `\nheadline (jetmesh / raw; typed and traced / jetmesh bytes): ${Object.entries(headline)
     .map(([k, v]) => `${k} ${v.toFixed(2)}x`)
     .join(", ")}`,
 );

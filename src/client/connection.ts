@@ -47,7 +47,7 @@ import {
 import { type Tunnel, type TunnelOptions, Tunnels } from "../tunnel/index.js";
 import { observedRequest, tracedBroadcast } from "./observed.js";
 import type { ResolvedSettings } from "./options.js";
-import { Requester } from "./requester.js";
+import { type ReplyDecoder, Requester } from "./requester.js";
 import { type ConnectionStatus, toConnectionStatus } from "./status.js";
 
 /** Options of {@link Connection.request}. */
@@ -206,6 +206,16 @@ export class JetmeshConnection implements Connection {
   }
 
   request(cluster: string, payload: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
+    return this.requestDecoded(cluster, payload, options, undefined);
+  }
+
+  /** request(), resolving with what `decode` makes of the reply (a typed client's reply, without another hop). */
+  requestDecoded(
+    cluster: string,
+    payload: Uint8Array,
+    options: RequestOptions | undefined,
+    decode: ReplyDecoder,
+  ): Promise<Uint8Array> {
     // not async: the requester's promise is returned as is, saving a hop per call
     try {
       this.#ensureOpen("request");
@@ -219,9 +229,9 @@ export class JetmeshConnection implements Connection {
       const subject = this.#subjects.request(cluster);
       const t = this.#telemetry;
       if (t.tracing || t.clientDuration) {
-        return observedRequest(t, this.#requester, subject, cluster, payload, timeout, signal);
+        return observedRequest(t, this.#requester, subject, cluster, payload, timeout, signal, decode);
       }
-      return this.#requester.request(subject, cluster, payload, timeout, signal);
+      return this.#requester.request(subject, cluster, payload, timeout, signal, undefined, decode);
     } catch (err) {
       return Promise.reject(err);
     }

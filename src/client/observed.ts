@@ -5,7 +5,7 @@
  */
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { ATTR, endSpan, errorType, SpanKind, type Telemetry } from "../internal/index.js";
-import type { Requester } from "./requester.js";
+import type { ReplyDecoder, Requester } from "./requester.js";
 
 export function observedRequest(
   t: Telemetry,
@@ -15,6 +15,7 @@ export function observedRequest(
   payload: Uint8Array,
   timeout: number,
   signal: AbortSignal | undefined,
+  decode: ReplyDecoder,
 ): Promise<Uint8Array> {
   const span = t.tracing
     ? t.start("request", cluster, SpanKind.CLIENT, {
@@ -38,7 +39,7 @@ export function observedRequest(
       err === undefined ? { [ATTR.cluster]: cluster } : { [ATTR.cluster]: cluster, [ATTR.errorType]: errorType(err) },
     );
   };
-  return requester.request(subject, cluster, payload, timeout, signal, hdrs).then(
+  return requester.request(subject, cluster, payload, timeout, signal, hdrs, decode).then(
     (reply) => {
       done();
       return reply;

@@ -20,9 +20,14 @@ import {
 const MAX_CACHED_HEADERS = 256;
 
 interface PendingRequest extends Pending {
-  resolve(data: Uint8Array): void;
+  resolve(value: unknown): void;
   cluster: string;
+  /** Turns the reply's bytes into what the call resolves with (a typed client's decode); may throw. */
+  decode: ((data: Uint8Array) => unknown) | undefined;
 }
+
+/** Turns a reply's bytes into what a request resolves with. */
+export type ReplyDecoder = ((data: Uint8Array) => unknown) | undefined;
 
 export class Requester extends Correlator<PendingRequest> {
   /** The deadline header of each time-out in use, encoded once. */
@@ -35,10 +40,19 @@ export class Requester extends Correlator<PendingRequest> {
     timeout: number,
     signal: AbortSignal | undefined,
     hdrs?: MsgHdrs,
+    decode?: ReplyDecoder,
   ): Promise<Uint8Array> {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
-      const id = this.track({ resolve, reject, cluster, timeout, signal, onAbort: undefined });
+      const id = this.track({
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        cluster,
+        timeout,
+        signal,
+        onAbort: undefined,
+        decode,
+      });
       try {
         this.nc.publish(subject, payload, { reply: this.prefix + id, headers: hdrs ?? this.#headersFor(timeout) });
       } catch (err) {
@@ -68,7 +82,17 @@ export class Requester extends Correlator<PendingRequest> {
       failure = fromNatsError(cause, `reply from cluster "${p.cluster}" had malformed headers`);
     }
     if (failure) p.reject(failure);
-    else p.resolve(msg.data);
+    else if (p.decode === undefined) p.resolve(msg.data);
+    else {
+      let value: unknown;
+      try {
+        value = p.decode(msg.data);
+      } catch (err) {
+        p.reject(err);
+        return;
+      }
+      p.resolve(value);
+    }
   }
 
   #headersFor(timeout: number): FrozenHeaders {

@@ -4,7 +4,7 @@
  * Everything here sits on the byte-level API: a typed call is the byte call
  * with an encode and a check before it and a decode and a check after.
  */
-import type { Connection, RequestOptions } from "../client/connection.js";
+import { type Connection, JetmeshConnection, type RequestOptions } from "../client/connection.js";
 import {
   ContractViolation,
   InvalidArgumentError,
@@ -208,10 +208,12 @@ export function byteHandler(c: ServiceContract, handler: ContractHandler<unknown
     if (!p.request.declared) {
       throw new InvalidArgumentError(`contract "${c.name}" has no request schema, but the handler has handleRequest`);
     }
-    out.handleRequest = (bytes, ctx) =>
-      then(p.request.decode(bytes, incoming), (req) =>
-        then(handleRequest.call(handler, req, ctx), (rep) => p.reply.encode(rep, badReply)),
-      );
+    const encodeReply = (rep: unknown) => p.reply.encode(rep, badReply);
+    const answer = (req: unknown, ctx: RequestContext) => then(handleRequest.call(handler, req, ctx), encodeReply);
+    out.handleRequest = (bytes, ctx) => {
+      const req = p.request.decode(bytes, incoming);
+      return req instanceof Promise ? req.then((r) => answer(r, ctx)) : answer(req, ctx);
+    };
   }
   if (handleBroadcast !== undefined) {
     if (typeof handleBroadcast !== "function") return { ...out, handleBroadcast: handleBroadcast as never };
@@ -321,14 +323,8 @@ class Part {
       if (value === undefined) return EMPTY;
       throw fail(this.what, ["the contract declares none, so nothing may be given"]);
     }
-    return then(check(value), (r: Checked) => {
-      if (!r.ok) throw fail(this.what, r.issues);
-      try {
-        return this.codec.encode(r.value);
-      } catch (err) {
-        throw fail(this.what, [`cannot be encoded as ${this.codec.name}: ${(err as Error).message}`], err);
-      }
-    });
+    const r = check(value);
+    return r instanceof Promise ? r.then((c) => this.#encodeChecked(c, fail)) : this.#encodeChecked(r, fail);
   }
 
   /** Decodes and checks `bytes`; throws `fail`'s error when they do not match. */
@@ -341,10 +337,22 @@ class Part {
     } catch (err) {
       throw fail(this.what, [`is not valid ${this.codec.name}: ${(err as Error).message}`], err);
     }
-    return then(check(value), (r: Checked) => {
-      if (!r.ok) throw fail(this.what, r.issues);
-      return r.value;
-    });
+    const r = check(value);
+    return r instanceof Promise ? r.then((c) => this.#checked(c, fail)) : this.#checked(r, fail);
+  }
+
+  #encodeChecked(r: Checked, fail: Failure): Uint8Array {
+    if (!r.ok) throw fail(this.what, r.issues);
+    try {
+      return this.codec.encode(r.value);
+    } catch (err) {
+      throw fail(this.what, [`cannot be encoded as ${this.codec.name}: ${(err as Error).message}`], err);
+    }
+  }
+
+  #checked(r: Checked, fail: Failure): unknown {
+    if (!r.ok) throw fail(this.what, r.issues);
+    return r.value;
   }
 }
 
@@ -352,24 +360,33 @@ class TypedService implements ServiceClient<unknown, unknown, unknown> {
   readonly cluster: string;
   readonly #conn: Connection;
   readonly #parts: ServiceParts;
+  readonly #decode: (reply: Uint8Array) => unknown;
 
   constructor(conn: Connection, c: ServiceContract) {
     this.#conn = conn;
     this.cluster = c.name;
-    this.#parts = serviceParts(c);
+    const p = serviceParts(c);
+    this.#parts = p;
+    this.#decode = (reply) => p.reply.decode(reply, replyAtCaller);
   }
 
   request(request: unknown, options?: RequestOptions): Promise<unknown> {
     try {
       const p = this.#parts;
       if (!p.request.declared) throw new InvalidArgumentError(`contract "${this.cluster}" has no request schema`);
-      const decode = (reply: Uint8Array) => p.reply.decode(reply, replyAtCaller);
       const bytes = p.request.encode(request, outgoing);
-      if (bytes instanceof Uint8Array) return this.#conn.request(this.cluster, bytes, options).then(decode);
-      return Promise.resolve(bytes).then((b) => this.#conn.request(this.cluster, b, options).then(decode));
+      if (bytes instanceof Uint8Array) return this.#send(bytes, options);
+      return bytes.then((b) => this.#send(b, options));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** Sends the encoded request; the reply is decoded as it arrives (a Standard Schema may check it asynchronously). */
+  #send(bytes: Uint8Array, options: RequestOptions | undefined): Promise<unknown> {
+    const conn = this.#conn;
+    if (conn instanceof JetmeshConnection) return conn.requestDecoded(this.cluster, bytes, options, this.#decode);
+    return conn.request(this.cluster, bytes, options).then(this.#decode);
   }
 
   async broadcast(message: unknown): Promise<void> {
