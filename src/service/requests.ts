@@ -209,7 +209,7 @@ export class RequestDispatcher {
   /** The handler returned something that cannot be sent: the caller is told, and the member logs it. */
   #badReply(job: Job, kind: ErrorKind, message: string): void {
     this.errors++;
-    this.#finished(job, new ContractViolation("BAD_REPLY", message));
+    this.#finished(job, Object.assign(new Error(message), { code: kind }));
     this.host.logger.warn({ cluster: this.cluster, subject: job.msg.subject, error: message }, message);
     this.#replyError(job.reply, kind, message);
   }
