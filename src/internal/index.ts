@@ -51,6 +51,7 @@ export {
   errorType,
   failSpan,
   type Observer,
+  runInSpan,
   SpanKind,
   Telemetry,
   type TelemetryOptions,

@@ -273,4 +273,29 @@ export function withSpan<T>(span: Span, fn: () => T, parent: Context = context.a
   return context.with(trace.setSpan(parent, span), fn);
 }
 
+/**
+ * Runs `fn` with `span` active and ends the span once `fn` is done: failed
+ * with what it threw or rejected with, which is passed on. Always returns a
+ * promise (of `fn`'s result).
+ */
+export function runInSpan(span: Span, fn: () => unknown): Promise<unknown> {
+  let out: unknown;
+  try {
+    out = withSpan(span, fn);
+  } catch (err) {
+    endSpan(span, err);
+    return Promise.reject(err);
+  }
+  return Promise.resolve(out).then(
+    (value) => {
+      endSpan(span);
+      return value;
+    },
+    (err: unknown) => {
+      endSpan(span, err);
+      throw err;
+    },
+  );
+}
+
 export { SpanKind };

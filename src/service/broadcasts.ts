@@ -4,11 +4,10 @@ import {
   ATTR,
   BoundedQueue,
   ContractViolation,
-  endSpan,
+  runInSpan,
   SpanKind,
   settlesWithin,
   ThrottledWarning,
-  withSpan,
 } from "../internal/index.js";
 import type { BroadcastContext, ServiceHandler, ServiceHost } from "./types.js";
 
@@ -102,20 +101,7 @@ export class BroadcastDispatcher {
       undefined,
       t.linkFrom(headers),
     );
-    let out: unknown;
-    try {
-      out = withSpan(span, () => this.handle(data, ctx));
-    } catch (err) {
-      endSpan(span, err);
-      throw err;
-    }
-    return Promise.resolve(out).then(
-      () => endSpan(span),
-      (err: unknown) => {
-        endSpan(span, err);
-        throw err;
-      },
-    );
+    return runInSpan(span, () => this.handle(data, ctx));
   }
 
   #threw(err: unknown): void {

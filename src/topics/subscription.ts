@@ -11,15 +11,14 @@ import {
   type ConsumerPlan,
   ContractViolation,
   type Delivery,
-  endSpan,
   fromJetStreamError,
   type Logger,
   PullConsumer,
+  runInSpan,
   SpanKind,
   settlesWithin,
   type Telemetry,
   ThrottledWarning,
-  withSpan,
 } from "../internal/index.js";
 import type { EventContext, EventHandler, Subscription, SubscriptionStats, TopicLimits } from "./types.js";
 
@@ -239,20 +238,7 @@ export class TopicSubscription implements Subscription {
       undefined,
       t.linkFrom(msg.headers),
     );
-    let out: unknown;
-    try {
-      out = withSpan(span, () => this.#handler(d.data, ctx));
-    } catch (err) {
-      endSpan(span, err);
-      throw err;
-    }
-    return Promise.resolve(out).then(
-      () => endSpan(span),
-      (err: unknown) => {
-        endSpan(span, err);
-        throw err;
-      },
-    );
+    return runInSpan(span, () => this.#handler(d.data, ctx));
   }
 
   async #failed(d: Held, ctx: EventContext, err: unknown): Promise<void> {
