@@ -133,7 +133,7 @@ describe("typed contracts", () => {
     const warned = logger.lines.filter((l) => l.level === "warn");
     expect(warned).toHaveLength(3);
     expect(warned[0]?.obj).toMatchObject({ cluster: "echo", subject: `${ns}.req.echo` });
-    expect(String(warned[0]?.obj.error)).toContain("/text must be string");
+    expect(String(warned[0]?.obj.err)).toContain("/text must be string");
     // the member goes on serving
     expect(await caller.use(Echo).request({ text: "fine" })).toEqual({ text: "fine", length: 4 });
   });
@@ -275,6 +275,92 @@ describe("typed contracts", () => {
     );
   });
 
+  it("checks a transforming Standard Schema at both ends: callers give its input, handlers get its output", async () => {
+    const ns = uniqueNamespace();
+    // as z.string().transform(Number) would: input string, output number
+    const numeric: StandardSchemaV1<string, number> = {
+      "~standard": {
+        version: 1,
+        vendor: "test",
+        validate: (v) =>
+          typeof v === "string" && /^\d+$/.test(v)
+            ? { value: Number(v) }
+            : { issues: [{ message: "expected digits", path: [{ key: "n" }] }] },
+      },
+    };
+    const Double = contract({ name: "double", request: numeric, reply: { type: "number" } as const });
+    const member = await nats.open(ns);
+    const seen: unknown[] = [];
+    await member.register(Double, {
+      handleRequest: (n) => {
+        expectTypeOf(n).toEqualTypeOf<number>();
+        seen.push(n);
+        return n * 2;
+      },
+    });
+    const client = (await nats.open(ns)).use(Double);
+    expectTypeOf<Parameters<typeof client.request>[0]>().toEqualTypeOf<string>();
+    expect(await client.request("21")).toBe(42);
+    expect(seen).toEqual([21]);
+    await expect(client.request("x1")).rejects.toThrow(/\/n expected digits/);
+  });
+
+  it("carries JSON values only: undefined members are left out, NaN and Dates are refused before sending", async () => {
+    const ns = uniqueNamespace();
+    const Echo = echoContract("msgpack");
+    const member = await nats.open(ns);
+    await member.register(Echo, { handleRequest: (r) => ({ text: r.text, length: Object.keys(r).length }) });
+    const echo = (await nats.open(ns)).use(Echo);
+    // `times: undefined` is not sent, so the member's schema (no additional properties, times >= 1) accepts it
+    expect(await echo.request({ text: "a", times: undefined })).toEqual({ text: "a", length: 1 });
+    const Num = contract({ name: "num", request: { type: "number" } as const, codec: "json" });
+    for (const n of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect((await nats.open(ns)).use(Num).request(n)).rejects.toThrow(/\/ must be number/);
+    }
+    const Stamp = contract({ name: "stamp", request: { type: "object" } as const });
+    await expect((await nats.open(ns)).use(Stamp).request({ at: new Date() })).rejects.toThrow(
+      /cannot be encoded as msgpack: a Date is not a JSON value/,
+    );
+    // a msgpack timestamp from a byte-level sender is refused by the member
+    let calls = 0;
+    await member.register(Stamp, {
+      handleRequest: () => {
+        calls++;
+      },
+    });
+    const timestamp = Uint8Array.from([0x81, 0xa2, 0x61, 0x74, 0xd6, 0xff, 0, 0, 0, 1]);
+    await expect((await nats.open(ns)).request("stamp", timestamp)).rejects.toMatchObject({
+      remoteCode: "BAD_REQUEST",
+      message: expect.stringMatching(/msgpack extension type -1 is not a JSON value/),
+    });
+    expect(calls).toBe(0);
+  });
+
+  it("takes schemas with an $id more than once, and draft 2019-09 and 2020-12 schemas", async () => {
+    const withId = () => ({ $id: "https://example.com/text.json", type: "string" }) as const;
+    expect(() => contract({ name: "a", request: withId() })).not.toThrow();
+    expect(() => contract({ name: "b", request: withId() })).not.toThrow();
+    const ns = uniqueNamespace();
+    const member = await nats.open(ns);
+    const caller = await nats.open(ns);
+    for (const draft of ["2019-09", "2020-12"]) {
+      const C = contract({
+        name: `d${draft.slice(0, 4)}`,
+        request: {
+          $schema: `https://json-schema.org/draft/${draft}/schema`,
+          type: "array",
+          prefixItems: [{ type: "string" }],
+          minItems: 1,
+        } as const,
+        reply: { type: "integer" } as const,
+        codec: "json",
+      });
+      await member.register(C, { handleRequest: (a) => (a as unknown[]).length });
+      expect(await caller.use(C).request(["x", 1])).toBe(2);
+      await expect(caller.use(C).request([])).rejects.toThrow(/must NOT have fewer than 1 items/);
+    }
+  });
+
   it("rejects bad contracts and bad use before anything touches the network", async () => {
     expect(() => contract({ name: "bad name", request: Text })).toThrow(InvalidArgumentError);
     expect(() => contract({ name: "x" })).toThrow(/must have a request or a broadcast schema/);
@@ -289,6 +375,10 @@ describe("typed contracts", () => {
       /has no request schema/,
     );
     await expect(conn.use(OnlyBroadcast).request(undefined as never)).rejects.toThrow(/has no request schema/);
+    const NoReply = contract({ name: "noreply", request: Text });
+    // @ts-expect-error: the contract declares no reply, so a handler may not return one
+    await conn.register(NoReply, { handleRequest: () => 42 });
+    expectTypeOf(conn.use(NoReply).request).returns.toEqualTypeOf<Promise<void>>();
     expect(() => conn.use({ kind: "service", name: "echo", codec: "json" } as never)).toThrow(
       /takes a contract made by contract\(\)/,
     );

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { connect as connectTcp } from "node:net";
 import { fileURLToPath } from "node:url";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
@@ -12,6 +13,7 @@ import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@o
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Logger, RemoteError } from "../src/index.js";
+import { PUBLISH_HEADER_BYTES } from "../src/internal/index.js";
 import { deferred, enc, TEST_STREAM_BYTES, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
 const nats = useNats();
@@ -180,6 +182,64 @@ describe("tracing across processes", () => {
     expect(accept.kind).toBe(SpanKind.SERVER);
     expect(accept.attributes["jetmesh.tunnel.id"]).toBe(tun.id);
   });
+  it("makes handler spans of broadcasts and events roots of their own, whatever was active at subscribe time", async () => {
+    const conn = await nats.open(ns);
+    const handled = deferred();
+    await tracer.startActiveSpan("startup", async (startup) => {
+      await conn.subscribe("boot", () => handled.resolve());
+      startup.end();
+    });
+    exporter.reset();
+    await conn.publish("boot", enc("x"));
+    await handled.promise;
+    await waitFor("process span", () => local("process boot").length === 1);
+    const [span] = local("process boot");
+    expect(span?.parentSpanContext).toBeUndefined();
+    expect(span?.links.map((l) => l.context.spanId)).toEqual([local("publish boot")[0]?.spanContext().spanId]);
+  });
+
+  it("still hands over events, and answers tunnel set-ups, whose headers cannot be read", async () => {
+    const conn = await nats.open(ns);
+    const got: string[] = [];
+    await conn.subscribe("garbled", (e) => void got.push(new TextDecoder().decode(e)));
+    await conn.register("garbled", { handleTunnel: () => {} });
+    // a header name with a space: the NATS client cannot parse these headers
+    const { port } = new URL(nats.server().url);
+    const hpub = (subject: string, reply: string, body: string): string => {
+      const hdr = "NATS/1.0\r\nbad key: 1\r\n\r\n";
+      return `HPUB ${subject} ${reply} ${hdr.length} ${hdr.length + body.length}\r\n${hdr}${body}\r\n`;
+    };
+    const answers = await new Promise<string>((resolve, reject) => {
+      const socket = connectTcp(Number(port), "127.0.0.1");
+      let seen = "";
+      socket.on("error", reject);
+      socket.on("data", (d) => {
+        seen += d.toString();
+        if (seen.includes("MSG _R.tun")) {
+          socket.end();
+          resolve(seen);
+        }
+      });
+      socket.write('CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\nSUB _R.> 1\r\n');
+      socket.write(hpub(`${ns}.topic.garbled`, "_R.pub", "hello"));
+      socket.write(hpub(`${ns}.tun.garbled`, "_R.tun", "not a set-up"));
+    });
+    expect(answers).toMatch(/Jetmesh-Error: BAD_REQUEST/);
+    await waitFor("the event", () => got.length === 1);
+    expect(got).toEqual(["hello"]);
+  });
+
+  it("leaves the trace context out of a message it would push over the max payload", async () => {
+    const conn = await nats.open(ns);
+    const max = conn.nats.info?.max_payload ?? 0;
+    exporter.reset();
+    const ack = await conn.publish("news", new Uint8Array(max - PUBLISH_HEADER_BYTES));
+    expect(ack.seq).toBeGreaterThan(0);
+    await conn.broadcast("traced", new Uint8Array(max));
+    await expect(conn.request("nobody", new Uint8Array(max - 64))).rejects.toMatchObject({ code: "NO_RESPONDERS" });
+    expect(local("publish news")[0]?.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(local("broadcast traced")).toHaveLength(1);
+  });
 });
 
 /** A metric reader the test collects from by hand. */
@@ -289,6 +349,27 @@ describe("metrics", () => {
   });
 });
 
+describe("metrics of several connections", () => {
+  it("adds up what connections sharing a meter provider observe under the same attributes", async () => {
+    const reader = new TestReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const ns = uniqueNamespace();
+    const a = await nats.open(ns, { telemetry: { meterProvider } });
+    const b = await nats.open(ns, { telemetry: { meterProvider } });
+    let handled = 0;
+    await a.subscribe("shared", () => void handled++);
+    await b.subscribe("shared", () => void handled++);
+    await a.publish("shared", enc("1"));
+    await a.publish("shared", enc("2"));
+    await waitFor("4 deliveries", () => handled === 4);
+    expect(await reader.sum("jetmesh.events.delivered", { "jetmesh.topic": "shared" })).toBe(4);
+    await b.close();
+    // a closed connection no longer reports
+    expect(await reader.sum("jetmesh.events.delivered", { "jetmesh.topic": "shared" })).toBe(2);
+    await meterProvider.shutdown();
+  });
+});
+
 describe("logging", () => {
   it("sends every warning through the logger, with its context", async () => {
     const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
@@ -326,7 +407,7 @@ describe("logging", () => {
     other.nats.publish(`${ns}.req.noisy`, enc("no reply"));
     await waitFor("every warning", () =>
       ["request failed", "event failed", "dropped", "without a reply"].every((w) =>
-        lines.some((l) => `${l.msg} ${String((l.obj.error as Error)?.message ?? "")}`.includes(w)),
+        lines.some((l) => `${l.msg} ${String((l.obj.err as Error)?.message ?? "")}`.includes(w)),
       ),
     );
     release.resolve();
@@ -335,7 +416,7 @@ describe("logging", () => {
       level: "warn",
       obj: { cluster: "noisy", subject: `${ns}.req.noisy` },
     });
-    expect(find("handleRequest threw")?.obj.error).toMatchObject({ message: "request failed" });
+    expect(find("handleRequest threw")?.obj.err).toMatchObject({ message: "request failed" });
     expect(find("handleBroadcast threw")?.obj).toMatchObject({ cluster: "noisy" });
     expect(find("broadcasts dropped")).toMatchObject({ level: "warn", obj: { cluster: "noisy" } });
     expect(find("event handler threw")?.obj).toMatchObject({ topic: "events" });

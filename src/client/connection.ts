@@ -101,15 +101,17 @@ export interface Connection extends AsyncDisposable {
    * typed handler: requests and broadcasts arrive decoded and checked, and
    * replies are checked before they are sent.
    */
-  register<Req, Rep, Msg>(
-    contract: ServiceContract<Req, Rep, Msg>,
-    handler: ContractHandler<Req, Rep, Msg>,
+  register<Req, Rep, Msg, ReqIn, RepIn, MsgIn>(
+    contract: ServiceContract<Req, Rep, Msg, ReqIn, RepIn, MsgIn>,
+    handler: ContractHandler<NoInfer<Req>, NoInfer<RepIn>, NoInfer<Msg>>,
     limits?: Partial<ServiceLimits>,
   ): Promise<Service>;
   /** A typed client of a service contract (see `contract()`). */
-  use<Req, Rep, Msg>(contract: ServiceContract<Req, Rep, Msg>): ServiceClient<Req, Rep, Msg>;
+  use<Req, Rep, Msg, ReqIn, RepIn, MsgIn>(
+    contract: ServiceContract<Req, Rep, Msg, ReqIn, RepIn, MsgIn>,
+  ): ServiceClient<ReqIn, Rep, MsgIn>;
   /** A typed client of a topic contract (see `topicContract()`). */
-  use<Event>(contract: TopicContract<Event>): TopicClient<Event>;
+  use<Event, EventIn>(contract: TopicContract<Event, EventIn>): TopicClient<Event, EventIn>;
   /**
    * Publishes `payload` to `topic` and resolves once JetStream has stored it,
    * with its stream sequence. Many publishes may be in flight at once. A
@@ -229,7 +231,7 @@ export class JetmeshConnection implements Connection {
       const subject = this.#subjects.request(cluster);
       const t = this.#telemetry;
       if (t.tracing || t.clientDuration) {
-        return observedRequest(t, this.#requester, subject, cluster, payload, timeout, signal, decode);
+        return observedRequest(t, this.#nc, this.#requester, subject, cluster, payload, timeout, signal, decode);
       }
       return this.#requester.request(subject, cluster, payload, timeout, signal, undefined, decode);
     } catch (err) {
@@ -394,7 +396,7 @@ export class JetmeshConnection implements Connection {
       err === undefined
         ? new ConnectionError("the connection to NATS was closed")
         : fromNatsError(err, "the connection to NATS was lost");
-    this.#settings.logger.error({ error: reason }, "connection to NATS lost for good");
+    this.#settings.logger.error({ err: reason }, "connection to NATS lost for good");
     this.#closing = this.#shutdown(reason);
   }
 

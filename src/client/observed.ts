@@ -4,11 +4,12 @@
  * request duration. The plain paths in connection.ts run otherwise.
  */
 import { headers, type NatsConnection } from "@nats-io/nats-core";
-import { ATTR, endSpan, errorType, SpanKind, type Telemetry } from "../internal/index.js";
+import { ATTR, endSpan, errorType, fitsWith, maxPayload, SpanKind, type Telemetry } from "../internal/index.js";
 import type { ReplyDecoder, Requester } from "./requester.js";
 
 export function observedRequest(
   t: Telemetry,
+  nc: NatsConnection,
   requester: Requester,
   subject: string,
   cluster: string,
@@ -29,6 +30,7 @@ export function observedRequest(
   if (span && t.carries(span)) {
     hdrs = requester.headersWith(timeout);
     t.inject(span, hdrs);
+    if (!fitsWith(hdrs, payload, maxPayload(nc))) hdrs = undefined;
   }
   const histogram = t.clientDuration;
   const started = performance.now();
@@ -65,9 +67,9 @@ export function tracedBroadcast(
     [ATTR.cluster]: cluster,
   });
   try {
-    if (t.carries(span)) {
-      const h = headers();
-      t.inject(span, h);
+    const h = t.carries(span) ? headers() : undefined;
+    if (h) t.inject(span, h);
+    if (h && fitsWith(h, payload, maxPayload(nc))) {
       nc.publish(subject, payload, { headers: h });
     } else {
       nc.publish(subject, payload);

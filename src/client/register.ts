@@ -35,10 +35,10 @@ export async function register(
  * const svc = await register(url, Echo, { handleRequest: (req) => ({ text: req.text }) });
  * ```
  */
-export async function register<Req, Rep, Msg>(
+export async function register<Req, Rep, Msg, ReqIn, RepIn, MsgIn>(
   url: string | ConnectOptions,
-  contract: ServiceContract<Req, Rep, Msg>,
-  handler: ContractHandler<Req, Rep, Msg>,
+  contract: ServiceContract<Req, Rep, Msg, ReqIn, RepIn, MsgIn>,
+  handler: ContractHandler<NoInfer<Req>, NoInfer<RepIn>, NoInfer<Msg>>,
   limits?: Partial<ServiceLimits>,
 ): Promise<Service>;
 export async function register(

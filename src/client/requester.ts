@@ -78,7 +78,7 @@ export class Requester extends Correlator<PendingRequest> {
     try {
       failure = errorOfReply(msg.headers, p.cluster);
     } catch (cause) {
-      this.logger.warn({ subject: msg.subject, cluster: p.cluster, error: cause }, "malformed reply headers");
+      this.logger.warn({ subject: msg.subject, cluster: p.cluster, err: cause }, "malformed reply headers");
       failure = fromNatsError(cause, `reply from cluster "${p.cluster}" had malformed headers`);
     }
     if (failure) p.reject(failure);

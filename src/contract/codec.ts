@@ -1,5 +1,5 @@
 /** How a contract's values become bytes: MessagePack (the default) or JSON. */
-import { Decoder, Encoder } from "@msgpack/msgpack";
+import { Decoder, Encoder, type ExtData, ExtensionCodec } from "@msgpack/msgpack";
 
 /** The codecs a contract may use. */
 export type CodecName = "msgpack" | "json";
@@ -13,9 +13,26 @@ export interface Codec {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Contracts carry JSON values, whatever the codec: no msgpack extension types
+ * (a Date would arrive as a Date with msgpack but as a string with JSON, and
+ * pass a schema of `type: "object"`), so both directions refuse them.
+ */
+class JsonValuesOnly extends ExtensionCodec<undefined> {
+  override tryToEncode(object: unknown): ExtData | null {
+    if (object instanceof Date) throw new TypeError("a Date is not a JSON value: send its toISOString()");
+    return null;
+  }
+  override decode(_data: Uint8Array, type: number): unknown {
+    throw new TypeError(`msgpack extension type ${type} is not a JSON value`);
+  }
+}
+
+const extensionCodec = new JsonValuesOnly();
+
 /** One encoder and decoder for the whole process: both are synchronous, so they are never used twice at once. */
-const packer = new Encoder();
-const unpacker = new Decoder();
+const packer = new Encoder({ extensionCodec, ignoreUndefined: true });
+const unpacker = new Decoder({ extensionCodec });
 
 const msgpack: Codec = {
   name: "msgpack",

@@ -16,7 +16,7 @@ import type { BroadcastContext, RequestContext, ServiceHandler } from "../servic
 import type { EventContext, PublishAck, PublishOptions, SubscribeOptions, Subscription } from "../topics/index.js";
 import type { Tunnel } from "../tunnel/index.js";
 import { CODECS, type Codec, type CodecName } from "./codec.js";
-import { type Check, type Checked, checkerOf, type Infer, type Schema } from "./schema.js";
+import { type Check, type Checked, checkerOf, type Infer, type InferInput, type Schema } from "./schema.js";
 
 /** What {@link contract} takes. */
 export interface ContractSpec {
@@ -42,27 +42,39 @@ export interface TopicContractSpec {
   codec?: CodecName;
 }
 
-/** A service's contract, from {@link contract}: use it with `conn.use` and `register`. */
-export interface ServiceContract<Req = unknown, Rep = unknown, Msg = unknown> {
+/**
+ * A service's contract, from {@link contract}: use it with `conn.use` and
+ * `register`. `Req`, `Rep` and `Msg` are what the receiving side gets;
+ * `ReqIn`, `RepIn` and `MsgIn` what the sending side gives (they differ only
+ * for a Standard Schema that transforms).
+ */
+export interface ServiceContract<Req = unknown, Rep = unknown, Msg = unknown, ReqIn = Req, RepIn = Rep, MsgIn = Msg> {
   readonly kind: "service";
   /** The cluster. */
   readonly name: string;
   readonly codec: CodecName;
   /** Never present: carries the types for the type checker. */
-  readonly " types"?: { request: Req; reply: Rep; broadcast: Msg };
+  readonly " types"?: {
+    request: Req;
+    reply: Rep;
+    broadcast: Msg;
+    requestIn: ReqIn;
+    replyIn: RepIn;
+    broadcastIn: MsgIn;
+  };
 }
 
-/** A topic's contract, from {@link topicContract}: use it with `conn.use`. */
-export interface TopicContract<Event = unknown> {
+/** A topic's contract, from {@link topicContract}: use it with `conn.use`. `EventIn` is what publishers give. */
+export interface TopicContract<Event = unknown, EventIn = Event> {
   readonly kind: "topic";
   /** The topic. */
   readonly name: string;
   readonly codec: CodecName;
-  /** Never present: carries the type for the type checker. */
-  readonly " types"?: { event: Event };
+  /** Never present: carries the types for the type checker. */
+  readonly " types"?: { event: Event; eventIn: EventIn };
 }
 
-/** A typed client of one service, from `conn.use(contract)`. */
+/** A typed client of one service, from `conn.use(contract)`: it gives `Req` and `Msg`, and gets `Rep`. */
 export interface ServiceClient<Req, Rep, Msg> {
   /** The cluster it calls. */
   readonly cluster: string;
@@ -78,12 +90,12 @@ export interface ServiceClient<Req, Rep, Msg> {
   broadcast(message: Msg): Promise<void>;
 }
 
-/** A typed topic, from `conn.use(topicContract)`. */
-export interface TopicClient<Event> {
+/** A typed topic, from `conn.use(topicContract)`: it publishes `EventIn`, and its subscribers get `Event`. */
+export interface TopicClient<Event, EventIn = Event> {
   /** The topic. */
   readonly topic: string;
   /** Checks, encodes and publishes `event`, as `conn.publish` does. */
-  publish(event: Event, options?: PublishOptions): Promise<PublishAck>;
+  publish(event: EventIn, options?: PublishOptions): Promise<PublishAck>;
   /**
    * Subscribes as `conn.subscribe` does; the handler gets checked, decoded
    * events. An event that does not match is never handed to it: it is
@@ -119,6 +131,7 @@ export interface ContractHandler<Req, Rep, Msg> {
 }
 
 type PartOf<S, K extends string, Missing> = S extends { readonly [P in K]: infer X } ? Infer<X> : Missing;
+type PartIn<S, K extends string, Missing> = S extends { readonly [P in K]: infer X } ? InferInput<X> : Missing;
 
 /**
  * Describes a service once: its cluster, the schemas of its requests, replies
@@ -139,7 +152,14 @@ type PartOf<S, K extends string, Missing> = S extends { readonly [P in K]: infer
  */
 export function contract<const S extends ContractSpec>(
   spec: S,
-): ServiceContract<PartOf<S, "request", never>, PartOf<S, "reply", undefined>, PartOf<S, "broadcast", never>> {
+): ServiceContract<
+  PartOf<S, "request", never>,
+  PartOf<S, "reply", void>,
+  PartOf<S, "broadcast", never>,
+  PartIn<S, "request", never>,
+  PartIn<S, "reply", void>,
+  PartIn<S, "broadcast", never>
+> {
   const o = validateOptions<ContractSpec>("contract", spec, ["name", "request", "reply", "broadcast", "codec"]);
   const name = validateName("contract.name", o.name);
   const codec = codecOf(o.codec);
@@ -152,7 +172,7 @@ export function contract<const S extends ContractSpec>(
     reply: new Part(`reply from "${name}"`, o.reply, codec),
     broadcast: new Part(`broadcast to "${name}"`, o.broadcast, codec),
   });
-  return c as ServiceContract<never, never, never>;
+  return c as ServiceContract<never, never, never, never, never, never>;
 }
 
 /**
@@ -165,14 +185,16 @@ export function contract<const S extends ContractSpec>(
  * await conn.use(Orders).subscribe((order) => ship(order.id), { durable: "shipping" });
  * ```
  */
-export function topicContract<const S extends TopicContractSpec>(spec: S): TopicContract<Infer<S["event"]>> {
+export function topicContract<const S extends TopicContractSpec>(
+  spec: S,
+): TopicContract<Infer<S["event"]>, InferInput<S["event"]>> {
   const o = validateOptions<TopicContractSpec>("topicContract", spec, ["name", "event", "codec"]);
   const name = validateName("topicContract.name", o.name);
   const codec = codecOf(o.codec);
   if (o.event === undefined) throw new InvalidArgumentError(`topic contract "${name}" must have an event schema`);
   const c: TopicContract = Object.freeze({ kind: "topic", name, codec: codec.name });
   parts.set(c, { event: new Part(`event of topic "${name}"`, o.event, codec) });
-  return c as TopicContract<never>;
+  return c as TopicContract<never, never>;
 }
 
 /** Whether `value` is a contract made by {@link contract} or {@link topicContract}. */
@@ -324,7 +346,9 @@ class Part {
       throw fail(this.what, ["the contract declares none, so nothing may be given"]);
     }
     const r = check(value);
-    return r instanceof Promise ? r.then((c) => this.#encodeChecked(c, fail)) : this.#encodeChecked(r, fail);
+    return r instanceof Promise
+      ? r.then((c) => this.#encodeChecked(c, value, fail))
+      : this.#encodeChecked(r, value, fail);
   }
 
   /** Decodes and checks `bytes`; throws `fail`'s error when they do not match. */
@@ -341,10 +365,11 @@ class Part {
     return r instanceof Promise ? r.then((c) => this.#checked(c, fail)) : this.#checked(r, fail);
   }
 
-  #encodeChecked(r: Checked, fail: Failure): Uint8Array {
+  /** Encodes `value` as given: the receiver checks it again, and applies the schema's transforms then. */
+  #encodeChecked(r: Checked, value: unknown, fail: Failure): Uint8Array {
     if (!r.ok) throw fail(this.what, r.issues);
     try {
-      return this.codec.encode(r.value);
+      return this.codec.encode(value);
     } catch (err) {
       throw fail(this.what, [`cannot be encoded as ${this.codec.name}: ${(err as Error).message}`], err);
     }

@@ -5,6 +5,7 @@
  * `~standard.validate`.
  */
 import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from "ajv";
+import { Ajv2019 } from "ajv/dist/2019.js";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 
@@ -74,6 +75,12 @@ export type Infer<S> =
         ? U
         : FromJsonSchema<S>;
 
+/**
+ * The type of values a schema takes in: as {@link Infer}, but a Standard
+ * Schema's input (what callers give, before its transforms).
+ */
+export type InferInput<S> = S extends StandardSchemaV1<infer I, unknown> ? I : Infer<S>;
+
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
 type FromType<T, S> = T extends "string"
@@ -97,7 +104,7 @@ type RequiredKeys<S> = S extends { readonly required: readonly (infer R)[] } ? R
 type FromObject<S> = S extends { readonly properties: infer P }
   ? Simplify<
       { -readonly [K in keyof P as K extends RequiredKeys<S> ? K : never]: FromJsonSchema<P[K]> } & {
-        -readonly [K in keyof P as K extends RequiredKeys<S> ? never : K]?: FromJsonSchema<P[K]>;
+        -readonly [K in keyof P as K extends RequiredKeys<S> ? never : K]?: FromJsonSchema<P[K]> | undefined;
       } & (S extends { readonly additionalProperties: false } ? unknown : { [key: string]: unknown })
     >
   : { [key: string]: unknown };
@@ -128,25 +135,29 @@ export type Checked = { ok: true; value: unknown } | { ok: false; issues: string
 export type Check = (value: unknown) => Checked | Promise<Checked>;
 
 // ajv-formats is CommonJS whose module.exports is the plugin itself
-const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;
+const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2019 | Ajv2020) => void;
 
-let draft7: Ajv | undefined;
-let draft2020: Ajv2020 | undefined;
+/**
+ * Every error listed; unknown keywords and formats of other vocabularies
+ * allowed; NaN and Infinity refused (no codec carries them as numbers);
+ * schemas not kept by `$id` (ajv would refuse a second schema with one).
+ * ajv keeps what it compiled, so contracts are meant to be made once.
+ */
+const OPTIONS = { allErrors: true, strict: false, strictNumbers: true, addUsedSchema: false } as const;
 
-function ajvFor(s: Record<string, unknown>): Ajv | Ajv2020 {
-  const dialect = typeof s.$schema === "string" ? s.$schema : "";
-  if (dialect.includes("2020-12") || dialect.includes("2019-09")) {
-    if (draft2020 === undefined) {
-      draft2020 = new Ajv2020({ allErrors: true, strict: false });
-      addFormats(draft2020);
-    }
-    return draft2020;
+const dialects = new Map<string, Ajv | Ajv2019 | Ajv2020>();
+
+function ajvFor(s: Record<string, unknown>): Ajv | Ajv2019 | Ajv2020 {
+  const $schema = typeof s.$schema === "string" ? s.$schema : "";
+  const dialect = $schema.includes("2020-12") ? "2020-12" : $schema.includes("2019-09") ? "2019-09" : "draft-07";
+  let ajv = dialects.get(dialect);
+  if (ajv === undefined) {
+    ajv =
+      dialect === "2020-12" ? new Ajv2020(OPTIONS) : dialect === "2019-09" ? new Ajv2019(OPTIONS) : new Ajv(OPTIONS);
+    addFormats(ajv);
+    dialects.set(dialect, ajv);
   }
-  if (draft7 === undefined) {
-    draft7 = new Ajv({ allErrors: true, strict: false });
-    addFormats(draft7);
-  }
-  return draft7;
+  return ajv;
 }
 
 const compiled = new WeakMap<object, Check>();

@@ -198,7 +198,7 @@ export class Publisher extends Correlator<PendingPublish> {
     try {
       body = msg.json<AckBody>();
     } catch (cause) {
-      this.logger.warn({ [this.noun]: p.target, error: cause }, "malformed publish ack");
+      this.logger.warn({ [this.noun]: p.target, err: cause }, "malformed publish ack");
       p.reject(
         new RemoteError(`publish to ${this.noun} "${p.target}": JetStream's ack could not be read`, "BAD_REPLY"),
       );

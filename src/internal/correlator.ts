@@ -95,7 +95,7 @@ export abstract class Correlator<P extends Pending> {
         err instanceof Error && /closed/i.test(err.message)
           ? new ClosedError("the connection is closed", { cause: err })
           : fromNatsError(err, "the reply subscription failed");
-      this.logger.error({ error: this.broken }, "reply subscription failed; calls on this connection will fail");
+      this.logger.error({ err: this.broken }, "reply subscription failed; calls on this connection will fail");
       this.rejectAll(this.broken);
       return;
     }

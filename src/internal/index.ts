@@ -50,6 +50,7 @@ export {
   endSpan,
   errorType,
   failSpan,
+  fitsWith,
   type Observer,
   runInSpan,
   SpanKind,

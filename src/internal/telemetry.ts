@@ -9,7 +9,7 @@
  * (requests, tunnel set-up) make the remote span a child, one-to-many messages
  * (broadcasts, events) link each handler's span to the sender's.
  */
-import type { MsgHdrs } from "@nats-io/nats-core";
+import { type MsgHdrs, MsgHdrsImpl } from "@nats-io/nats-core";
 import {
   type Attributes,
   type BatchObservableResult,
@@ -107,29 +107,18 @@ interface Instruments {
   tunnelBytes: ObservableCounter;
 }
 
-export class Telemetry {
-  readonly #provider: TracerProvider;
-  readonly tracer: Tracer;
-  /** Undefined when no meter provider is registered. */
-  readonly meter: Meter | undefined;
-  readonly clientDuration: Histogram | undefined;
-  readonly serverDuration: Histogram | undefined;
-  readonly #observers = new Set<Observer>();
-  readonly #instruments: Instruments | undefined;
-  readonly #collect = (result: BatchObservableResult): void => {
-    const instruments = this.#instruments;
-    if (instruments === undefined) return;
-    const observe: Observation = (name, value, attributes) => result.observe(instruments[name], value, attributes);
-    for (const o of this.#observers) o(observe);
-  };
+/**
+ * The instruments of one meter, shared by every connection that reports to
+ * it: one collection sums what all of them observe under the same attributes
+ * (two connections subscribed to one topic report one total).
+ */
+class MeterState {
+  readonly clientDuration: Histogram;
+  readonly serverDuration: Histogram;
+  readonly observers = new Set<Observer>();
+  readonly #instruments: Instruments;
 
-  constructor(options: TelemetryOptions = {}) {
-    this.#provider = options.tracerProvider ?? trace.getTracerProvider();
-    this.tracer = this.#provider.getTracer(NAME, VERSION);
-    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(NAME, VERSION);
-    this.meter = meter === createNoopMeter() ? undefined : meter;
-    if (this.meter === undefined) return;
-    const m = this.meter;
+  constructor(m: Meter) {
     const seconds = { unit: "s", advice: { explicitBucketBoundaries: DURATION_BUCKETS } };
     this.clientDuration = m.createHistogram("jetmesh.client.request.duration", {
       ...seconds,
@@ -139,7 +128,7 @@ export class Telemetry {
       ...seconds,
       description: "Time a request handler took, at the member.",
     });
-    this.#instruments = {
+    const instruments: Instruments = {
       handlersActive: m.createObservableUpDownCounter("jetmesh.handlers.active", {
         description: "Handler calls running now.",
       }),
@@ -170,7 +159,48 @@ export class Telemetry {
         description: "Tunnel message bytes sent and received.",
       }),
     };
-    m.addBatchObservableCallback(this.#collect, Object.values(this.#instruments));
+    this.#instruments = instruments;
+    m.addBatchObservableCallback((result) => this.#collect(result), Object.values(instruments));
+  }
+
+  #collect(result: BatchObservableResult): void {
+    const sums = new Map<string, { name: keyof Instruments; value: number; attributes: Attributes }>();
+    const observe: Observation = (name, value, attributes) => {
+      const key = `${name}\u0000${JSON.stringify(attributes)}`;
+      const known = sums.get(key);
+      if (known) known.value += value;
+      else sums.set(key, { name, value, attributes });
+    };
+    for (const o of this.observers) o(observe);
+    for (const { name, value, attributes } of sums.values()) result.observe(this.#instruments[name], value, attributes);
+  }
+}
+
+const meterStates = new WeakMap<Meter, MeterState>();
+
+export class Telemetry {
+  readonly #provider: TracerProvider;
+  readonly tracer: Tracer;
+  /** Undefined when no meter provider is registered. */
+  readonly clientDuration: Histogram | undefined;
+  readonly serverDuration: Histogram | undefined;
+  readonly #meter: MeterState | undefined;
+  /** This connection's observers (removed from the meter when it closes). */
+  readonly #observers = new Set<Observer>();
+
+  constructor(options: TelemetryOptions = {}) {
+    this.#provider = options.tracerProvider ?? trace.getTracerProvider();
+    this.tracer = this.#provider.getTracer(NAME, VERSION);
+    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(NAME, VERSION);
+    if (meter === createNoopMeter()) return;
+    let state = meterStates.get(meter);
+    if (state === undefined) {
+      state = new MeterState(meter);
+      meterStates.set(meter, state);
+    }
+    this.#meter = state;
+    this.clientDuration = state.clientDuration;
+    this.serverDuration = state.serverDuration;
   }
 
   /** Whether spans can be recorded: a tracer provider is registered. Checked per call, so a later SDK counts. */
@@ -179,19 +209,17 @@ export class Telemetry {
     return !(p instanceof ProxyTracerProvider) || p.getDelegate() !== NOOP_TRACER_PROVIDER;
   }
 
-  /** Reports `observer`'s counters whenever metrics are collected, until the returned function is called. */
-  observe(observer: Observer): () => void {
-    if (this.#instruments === undefined) return () => {};
+  /** Reports `observer`'s counters whenever metrics are collected, until the connection closes. */
+  observe(observer: Observer): void {
+    if (this.#meter === undefined) return;
     this.#observers.add(observer);
-    return () => this.#observers.delete(observer);
+    this.#meter.observers.add(observer);
   }
 
   /** Stops reporting (the connection closed). */
   close(): void {
+    for (const o of this.#observers) this.#meter?.observers.delete(o);
     this.#observers.clear();
-    if (this.meter && this.#instruments) {
-      this.meter.removeBatchObservableCallback(this.#collect, Object.values(this.#instruments));
-    }
   }
 
   /**
@@ -225,16 +253,40 @@ export class Telemetry {
     propagation.inject(trace.setSpan(parent, span), headers, setter);
   }
 
-  /** The trace context a message carries (the root context when it carries none). */
-  extract(headers: MsgHdrs | undefined): Context {
+  /**
+   * The trace context a message carries (the root context when it carries
+   * none, or headers that cannot be read: those are the dispatcher's to report).
+   */
+  extract(msg: { readonly headers?: MsgHdrs | undefined }): Context {
+    let headers: MsgHdrs | undefined;
+    try {
+      headers = msg.headers;
+    } catch {
+      return ROOT_CONTEXT;
+    }
     if (headers === undefined) return ROOT_CONTEXT;
     return propagation.extract(ROOT_CONTEXT, headers, getter);
   }
 
   /** A link to the span a message was sent in, if it carries one. */
-  linkFrom(headers: MsgHdrs | undefined): Link[] | undefined {
-    const sc = trace.getSpanContext(this.extract(headers));
+  linkFrom(msg: { readonly headers?: MsgHdrs | undefined }): Link[] | undefined {
+    const sc = trace.getSpanContext(this.extract(msg));
     return sc && trace.isSpanContextValid(sc) ? [{ context: sc }] : undefined;
+  }
+
+  /**
+   * Starts the span of a handler of a one-to-many message (a broadcast or an
+   * event): a root of its own, linked to the sender's span.
+   */
+  startConsumer(target: string, msg: { readonly headers?: MsgHdrs | undefined }, attributes: Attributes): Span {
+    return this.start(
+      "process",
+      target,
+      SpanKind.CONSUMER,
+      { [ATTR.operationType]: "process", ...attributes },
+      ROOT_CONTEXT,
+      this.linkFrom(msg),
+    );
   }
 }
 
@@ -242,6 +294,17 @@ export class Telemetry {
 const DURATION_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
+
+/**
+ * Whether a message of `payload` bytes with `headers` fits the server's max
+ * payload (`max`, undefined when unknown). Trace context is left out of a
+ * message it would push over the limit: tracing never makes a send fail.
+ */
+export function fitsWith(headers: MsgHdrs, payload: Uint8Array, max: number | undefined): boolean {
+  if (max === undefined) return true;
+  const size = headers instanceof MsgHdrsImpl ? headers.encode().byteLength : 0;
+  return payload.byteLength + size <= max;
+}
 
 /** Ends `span`, with an error status (and `error.type`, default {@link errorType}) when `err` is given. */
 export function endSpan(span: Span, err?: unknown, type?: string): void {
@@ -274,14 +337,14 @@ export function withSpan<T>(span: Span, fn: () => T, parent: Context = context.a
 }
 
 /**
- * Runs `fn` with `span` active and ends the span once `fn` is done: failed
+ * Runs `fn` with `span` (a root span) active and ends it once `fn` is done: failed
  * with what it threw or rejected with, which is passed on. Always returns a
  * promise (of `fn`'s result).
  */
 export function runInSpan(span: Span, fn: () => unknown): Promise<unknown> {
   let out: unknown;
   try {
-    out = withSpan(span, fn);
+    out = withSpan(span, fn, ROOT_CONTEXT);
   } catch (err) {
     endSpan(span, err);
     return Promise.reject(err);

@@ -5,7 +5,6 @@ import {
   BoundedQueue,
   ContractViolation,
   runInSpan,
-  SpanKind,
   settlesWithin,
   ThrottledWarning,
 } from "../internal/index.js";
@@ -22,6 +21,8 @@ export class BroadcastDispatcher {
   /** Messages with their payload (copied when queued: the message's own bytes view the socket buffer). */
   readonly queue: BoundedQueue<{ msg: Msg; data: Uint8Array }>;
   #sub: Subscription | undefined;
+  /** The subject broadcasts arrive on (for warnings). */
+  readonly #subject: string;
   readonly #dropWarning: ThrottledWarning;
   readonly #failures: ThrottledWarning;
   readonly #malformedWarning: ThrottledWarning;
@@ -33,6 +34,7 @@ export class BroadcastDispatcher {
     threads: number,
     memory: number,
   ) {
+    this.#subject = host.subjects.broadcast(cluster);
     this.#dropWarning = new ThrottledWarning(host.logger, "broadcasts dropped: the broadcast queue is full");
     this.#failures = new ThrottledWarning(host.logger, "handleBroadcast threw");
     this.#malformedWarning = new ThrottledWarning(host.logger, "broadcast does not match the contract; dropped");
@@ -64,13 +66,13 @@ export class BroadcastDispatcher {
 
   #arrive(err: Error | null, msg: Msg): void {
     if (err) {
-      this.host.logger.warn({ cluster: this.cluster, error: err }, "broadcast subscription error");
+      this.host.logger.warn({ cluster: this.cluster, err: err }, "broadcast subscription error");
       return;
     }
     const data = msg.data;
     if (this.queue.offer({ msg, data }, data.byteLength)) return;
     this.dropped++;
-    this.#dropWarning.note({ cluster: this.cluster, total: this.dropped });
+    this.#dropWarning.note({ cluster: this.cluster, subject: msg.subject, total: this.dropped });
   }
 
   #run(msg: Msg, data: Uint8Array): unknown {
@@ -80,7 +82,7 @@ export class BroadcastDispatcher {
       headers = msg.headers;
     } catch (err) {
       this.host.logger.warn(
-        { cluster: this.cluster, subject: msg.subject, error: err },
+        { cluster: this.cluster, subject: msg.subject, err: err },
         "broadcast with malformed headers",
       );
     }
@@ -88,29 +90,26 @@ export class BroadcastDispatcher {
     const t = this.host.telemetry;
     if (!t.tracing) return this.handle(data, ctx);
     // a broadcast reaches every member: each handler's span links to the sender's
-    const span = t.start(
-      "process",
-      this.cluster,
-      SpanKind.CONSUMER,
-      {
-        [ATTR.destination]: msg.subject,
-        [ATTR.operationType]: "process",
-        [ATTR.bodySize]: data.byteLength,
-        [ATTR.cluster]: this.cluster,
-      },
-      undefined,
-      t.linkFrom(headers),
-    );
+    const span = t.startConsumer(this.cluster, msg, {
+      [ATTR.destination]: msg.subject,
+      [ATTR.bodySize]: data.byteLength,
+      [ATTR.cluster]: this.cluster,
+    });
     return runInSpan(span, () => this.handle(data, ctx));
   }
 
   #threw(err: unknown): void {
     if (err instanceof ContractViolation) {
       this.malformed++;
-      this.#malformedWarning.note({ cluster: this.cluster, error: err.message, total: this.malformed });
+      this.#malformedWarning.note({
+        cluster: this.cluster,
+        subject: this.#subject,
+        err: err.message,
+        total: this.malformed,
+      });
       return;
     }
     this.errors++;
-    this.#failures.note({ cluster: this.cluster, error: err, total: this.errors });
+    this.#failures.note({ cluster: this.cluster, subject: this.#subject, err, total: this.errors });
   }
 }

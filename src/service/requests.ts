@@ -65,7 +65,7 @@ export class RequestDispatcher {
       threads,
       memory,
       (job) => this.#run(job),
-      (err) => host.logger.error({ cluster, error: err }, "request dispatch failed"),
+      (err) => host.logger.error({ cluster, err: err }, "request dispatch failed"),
       (job) => ({ ...job, data: job.data.slice() }),
     );
   }
@@ -92,7 +92,7 @@ export class RequestDispatcher {
 
   #arrive(err: Error | null, msg: Msg): void {
     if (err) {
-      this.host.logger.warn({ cluster: this.cluster, error: err }, "request subscription error");
+      this.host.logger.warn({ cluster: this.cluster, err: err }, "request subscription error");
       return;
     }
     const reply = msg.reply;
@@ -111,7 +111,7 @@ export class RequestDispatcher {
       }
     } catch (cause) {
       this.malformed++;
-      this.host.logger.warn({ cluster: this.cluster, subject: msg.subject, error: cause }, "malformed request");
+      this.host.logger.warn({ cluster: this.cluster, subject: msg.subject, err: cause }, "malformed request");
       this.#replyError(reply, ERROR_KIND.badRequest, `malformed request: ${String(cause)}`);
       return;
     }
@@ -133,7 +133,7 @@ export class RequestDispatcher {
     let out: unknown;
     try {
       if (this.host.telemetry.tracing) {
-        const parent = this.host.telemetry.extract(job.msg.headers);
+        const parent = this.host.telemetry.extract(job.msg);
         const span = this.#startSpan(job, parent);
         job.span = span;
         out = withSpan(span, () => this.handle(job.data, ctx), parent);
@@ -210,7 +210,7 @@ export class RequestDispatcher {
   #badReply(job: Job, kind: ErrorKind, message: string): void {
     this.errors++;
     this.#finished(job, Object.assign(new Error(message), { code: kind }));
-    this.host.logger.warn({ cluster: this.cluster, subject: job.msg.subject, error: message }, message);
+    this.host.logger.warn({ cluster: this.cluster, subject: job.msg.subject, err: message }, message);
     this.#replyError(job.reply, kind, message);
   }
 
@@ -223,7 +223,7 @@ export class RequestDispatcher {
       this.malformed++;
       this.#finished(job, err);
       this.host.logger.warn(
-        { cluster: this.cluster, subject: job.msg.subject, error: err.message },
+        { cluster: this.cluster, subject: job.msg.subject, err: err.message },
         "request does not match the contract; answered BAD_REQUEST",
       );
       this.#replyError(job.reply, ERROR_KIND.badRequest, err.message);
@@ -231,7 +231,7 @@ export class RequestDispatcher {
     }
     this.errors++;
     this.#finished(job, err);
-    this.#failures.note({ cluster: this.cluster, subject: job.msg.subject, error: err, total: this.errors });
+    this.#failures.note({ cluster: this.cluster, subject: job.msg.subject, err, total: this.errors });
     const message = err instanceof Error ? err.message : String(err);
     this.#replyError(job.reply, ERROR_KIND.remote, message, codeOf(err));
   }
@@ -245,7 +245,7 @@ export class RequestDispatcher {
     try {
       this.host.nc.publish(reply, data, headers ? { headers } : undefined);
     } catch (err) {
-      this.host.logger.warn({ cluster: this.cluster, error: err }, "reply could not be sent");
+      this.host.logger.warn({ cluster: this.cluster, err: err }, "reply could not be sent");
     }
   }
 }

@@ -137,7 +137,7 @@ class MemberService implements ServiceImpl {
       observe("handlersActive", s.requestsRunning, a);
       observe("queuedBytes", s.requestsQueuedBytes, a);
       observe("requests", s.requests, member);
-      observe("requestErrors", s.requestErrors + s.malformed, member);
+      observe("requestErrors", s.requestErrors + (this.#requests.malformed ?? 0), member);
       observe("overloaded", s.overloaded, member);
     }
     if (this.#broadcasts) {
@@ -204,7 +204,7 @@ class MemberService implements ServiceImpl {
     try {
       await this.#handler.handleDrop?.(reason);
     } catch (err) {
-      this.#host.logger.error({ cluster: this.cluster, error: err }, "handleDrop threw");
+      this.#host.logger.error({ cluster: this.cluster, err: err }, "handleDrop threw");
     }
     this.#host.forget(this);
     this.#resolveClosed(reason);

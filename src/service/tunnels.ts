@@ -28,14 +28,14 @@ export class TunnelDispatcher {
       queue: this.cluster,
       callback: (err, msg) => {
         if (err) {
-          this.host.logger.warn({ cluster: this.cluster, error: err }, "tunnel subscription error");
+          this.host.logger.warn({ cluster: this.cluster, err: err }, "tunnel subscription error");
           return;
         }
         const accepting = this.host.acceptTunnel(msg, this.cluster).then(
           (tun) => {
             if (tun) this.#run(tun);
           },
-          (error: unknown) => this.host.logger.warn({ cluster: this.cluster, error }, "tunnel set-up failed"),
+          (error: unknown) => this.host.logger.warn({ cluster: this.cluster, err: error }, "tunnel set-up failed"),
         );
         this.#accepting.add(accepting);
         void accepting.finally(() => this.#accepting.delete(accepting));
@@ -65,7 +65,7 @@ export class TunnelDispatcher {
       .catch((err: unknown) => {
         this.errors++;
         this.host.logger.warn(
-          { cluster: this.cluster, tunnel: tun.id, error: err },
+          { cluster: this.cluster, tunnel: tun.id, err: err },
           "handleTunnel threw; closing the tunnel",
         );
         return tun.close();

@@ -15,7 +15,6 @@ import {
   type Logger,
   PullConsumer,
   runInSpan,
-  SpanKind,
   settlesWithin,
   type Telemetry,
   ThrottledWarning,
@@ -101,6 +100,8 @@ export class TopicSubscription implements Subscription {
   #refused = 0;
   /** The shared consumer's name (durable or group), for spans. */
   readonly #group: string | undefined;
+  /** The subject events are stored under (for warnings). */
+  readonly #subject: string;
   #stopping: Promise<void> | undefined;
 
   constructor(host: SubscriptionHost, plan: SubscriptionPlan) {
@@ -110,6 +111,7 @@ export class TopicSubscription implements Subscription {
     this.#handler = plan.handler;
     this.#shared = plan.shared;
     this.#group = plan.consumer.shared?.name;
+    this.#subject = plan.consumer.subject;
     this.#failures = new ThrottledWarning(host.logger, "event handler threw");
     this.#malformedWarning = new ThrottledWarning(host.logger, "event does not match the contract; not handled");
     const { eventThreads, eventMemory } = plan.limits;
@@ -222,22 +224,14 @@ export class TopicSubscription implements Subscription {
     if (!t.tracing) return this.#handler(d.data, ctx);
     const msg = d.msg;
     const group = this.#group;
-    const span = t.start(
-      "process",
-      this.topic,
-      SpanKind.CONSUMER,
-      {
-        [ATTR.destination]: msg.subject,
-        [ATTR.operationType]: "process",
-        [ATTR.bodySize]: d.data.byteLength,
-        [ATTR.topic]: this.topic,
-        [ATTR.seq]: d.seq,
-        [ATTR.deliveries]: d.deliveries,
-        ...(group === undefined ? {} : { [ATTR.consumerGroup]: group }),
-      },
-      undefined,
-      t.linkFrom(msg.headers),
-    );
+    const span = t.startConsumer(this.topic, msg, {
+      [ATTR.destination]: msg.subject,
+      [ATTR.bodySize]: d.data.byteLength,
+      [ATTR.topic]: this.topic,
+      [ATTR.seq]: d.seq,
+      [ATTR.deliveries]: d.deliveries,
+      ...(group === undefined ? {} : { [ATTR.consumerGroup]: group }),
+    });
     return runInSpan(span, () => this.#handler(d.data, ctx));
   }
 
@@ -254,13 +248,13 @@ export class TopicSubscription implements Subscription {
     this.#deadLetters++;
     this.#settle(d, TERM);
     this.#host.logger.warn(
-      { topic: this.topic, subject: d.msg.subject, seq: d.seq, deliveries: d.deliveries, error: err },
+      { topic: this.topic, subject: d.msg.subject, seq: d.seq, deliveries: d.deliveries, err: err },
       hopeless ? "event does not match the contract; given up" : "event given up after maxDeliver failed deliveries",
     );
     try {
       await shared.onDeadLetter?.(d.data, ctx, err);
     } catch (hookErr) {
-      this.#host.logger.warn({ topic: this.topic, seq: d.seq, error: hookErr }, "onDeadLetter threw");
+      this.#host.logger.warn({ topic: this.topic, seq: d.seq, err: hookErr }, "onDeadLetter threw");
     }
   }
 
@@ -282,7 +276,7 @@ export class TopicSubscription implements Subscription {
       this.#host.nc.publish(reply, body);
     } catch (err) {
       // closed connection: the server delivers it again after ackWait
-      this.#host.logger.debug({ topic: this.topic, seq: d.seq, error: err }, "ack not sent");
+      this.#host.logger.debug({ topic: this.topic, seq: d.seq, err: err }, "ack not sent");
     }
   }
 
@@ -295,10 +289,15 @@ export class TopicSubscription implements Subscription {
   #threw(err: unknown): void {
     if (err instanceof ContractViolation) {
       this.#refused++;
-      this.#malformedWarning.note({ topic: this.topic, error: err.message, total: this.#refused });
+      this.#malformedWarning.note({
+        topic: this.topic,
+        subject: this.#subject,
+        err: err.message,
+        total: this.#refused,
+      });
       return;
     }
     this.#errors++;
-    this.#failures.note({ topic: this.topic, error: err, total: this.#errors });
+    this.#failures.note({ topic: this.topic, subject: this.#subject, err, total: this.#errors });
   }
 }

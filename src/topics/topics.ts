@@ -14,6 +14,7 @@ import {
   type Logger,
   ManagedStream,
   maxDelivery,
+  maxPayload,
   type Observer,
   type PublishAck,
   Publisher,
@@ -106,8 +107,11 @@ export class Topics {
       const id = nuid.next();
       h.set(HEADER.msgId, id);
       t.inject(span, h);
-      span.setAttribute(ATTR.messageId, id);
       header = h.encode();
+      const max = maxPayload(this.#host.nc);
+      // trace context that would push the event over the max payload is left out
+      if (max !== undefined && header.byteLength + payload.byteLength > max) header = undefined;
+      else span.setAttribute(ATTR.messageId, id);
     }
     return publisher.publish(subject, topic, payload, timeout, signal, header).then(
       (ack) => {

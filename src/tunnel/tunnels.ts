@@ -189,7 +189,7 @@ export class Tunnels {
       cluster,
       SpanKind.SERVER,
       { [ATTR.destination]: msg.subject, [ATTR.operationType]: "process", [ATTR.cluster]: cluster },
-      t.extract(msg.headers),
+      t.extract(msg),
     );
     try {
       const tun = await this.#accept(msg, cluster);
@@ -250,7 +250,7 @@ export class Tunnels {
       if (kind === undefined) msg.respond(data);
       else msg.respond(data, { headers: errorHeaders(kind, message ?? kind, kind) });
     } catch (err) {
-      this.#host.logger.warn({ error: err }, "tunnel set-up answer could not be sent");
+      this.#host.logger.warn({ err: err }, "tunnel set-up answer could not be sent");
     }
   }
 
