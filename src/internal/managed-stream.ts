@@ -222,6 +222,16 @@ export class ManagedStream {
         return;
       }
       if (err.code === API.subjectsOverlap) {
+        // two processes creating the same stream at once: the server may answer the loser with an
+        // overlap (with itself) instead of "name in use"; the stream is there, so check it
+        const mine = await jsm.streams.info(this.name).then(
+          (info) => info.config,
+          () => undefined,
+        );
+        if (mine) {
+          this.#check(mine);
+          return;
+        }
         throw new ConfigurationError(
           `${what}: another stream already stores "${this.subject}"; ` +
             `connect with ${this.kind}.stream set to that stream's name, or delete it`,
