@@ -11,7 +11,10 @@ export {
   type ConnectionStatus,
   type ConnectOptions,
   connect,
+  type DiscoverOptions,
   fromNats,
+  type Member,
+  type MemberStats,
   type RequestOptions,
   register,
 } from "./client/index.js";
@@ -56,10 +59,14 @@ export {
 export {
   type BroadcastContext,
   DEFAULT_SERVICE_LIMITS,
+  type MicroEndpoint,
+  type MicroEndpointStats,
   type RequestContext,
   type Service,
   type ServiceHandler,
+  type ServiceInfo,
   type ServiceLimits,
+  type ServiceOptions,
   type ServiceStats,
 } from "./service/index.js";
 export {

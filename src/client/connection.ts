@@ -32,7 +32,7 @@ import {
   type ServiceHandler,
   type ServiceHost,
   type ServiceImpl,
-  type ServiceLimits,
+  type ServiceOptions,
 } from "../service/index.js";
 import {
   type EventHandler,
@@ -45,6 +45,7 @@ import {
   Topics,
 } from "../topics/index.js";
 import { type Tunnel, type TunnelOptions, Tunnels } from "../tunnel/index.js";
+import { type DiscoverOptions, discover, type Member } from "./discover.js";
 import { observedRequest, tracedBroadcast } from "./observed.js";
 import type { ResolvedSettings } from "./options.js";
 import { type ReplyDecoder, Requester } from "./requester.js";
@@ -95,7 +96,7 @@ export interface Connection extends AsyncDisposable {
    * Registers this process as a member of `cluster`. Resolves once the member
    * is live on the server. `unregister()` leaves this connection open.
    */
-  register(cluster: string, handler: ServiceHandler, limits?: Partial<ServiceLimits>): Promise<Service>;
+  register(cluster: string, handler: ServiceHandler, options?: ServiceOptions): Promise<Service>;
   /**
    * Registers this process as a member of the contract's cluster, with a
    * typed handler: requests and broadcasts arrive decoded and checked, and
@@ -104,7 +105,7 @@ export interface Connection extends AsyncDisposable {
   register<Req, Rep, Msg, ReqIn, RepIn, MsgIn>(
     contract: ServiceContract<Req, Rep, Msg, ReqIn, RepIn, MsgIn>,
     handler: ContractHandler<NoInfer<Req>, NoInfer<RepIn>, NoInfer<Msg>>,
-    limits?: Partial<ServiceLimits>,
+    options?: ServiceOptions,
   ): Promise<Service>;
   /** A typed client of a service contract (see `contract()`). */
   use<Req, Rep, Msg, ReqIn, RepIn, MsgIn>(
@@ -136,6 +137,13 @@ export interface Connection extends AsyncDisposable {
    * `RemoteError`, `ClosedError`, `ConfigurationError` or `InvalidArgumentError`.
    */
   tunnel(cluster: string, options?: TunnelOptions): Promise<Tunnel>;
+  /**
+   * Lists the live members of this namespace (of `cluster`, when given), as
+   * they answer the micro protocol within `options.timeout` (500 ms), with
+   * their version, metadata and stats; filtered by a SemVer range and by
+   * metadata. A member that has gone away is simply not listed.
+   */
+  discover(cluster?: string, options?: DiscoverOptions): Promise<Member[]>;
   /** Connection state changes (disconnect, reconnect, ...) until the connection closes. */
   status(): AsyncIterable<ConnectionStatus>;
   /** Closes every service, rejects pending requests with `ClosedError`, then closes the NATS connection. Idempotent. */
@@ -308,9 +316,9 @@ export class JetmeshConnection implements Connection {
   register(
     cluster: string | ServiceContract,
     handler: ServiceHandler | ContractHandler<never, never, never>,
-    limits?: Partial<ServiceLimits>,
+    options?: ServiceOptions,
   ): Promise<Service> {
-    return this.registerOwned(cluster, handler, limits, false);
+    return this.registerOwned(cluster, handler, options, false);
   }
 
   use(contract: ServiceContract | TopicContract): ServiceClient<never, never, never> & TopicClient<never> {
@@ -321,7 +329,7 @@ export class JetmeshConnection implements Connection {
   async registerOwned(
     target: string | ServiceContract,
     typed: ServiceHandler | ContractHandler<never, never, never>,
-    limits: Partial<ServiceLimits> | undefined,
+    options: ServiceOptions | undefined,
     ownsConnection: boolean,
   ): Promise<Service> {
     this.#ensureOpen("register");
@@ -337,13 +345,19 @@ export class JetmeshConnection implements Connection {
       forget: (svc) => this.#services.delete(svc),
       acceptTunnel: (msg, cluster) => this.#tunnels.accept(msg, cluster),
     };
-    const svc = await createService(host, cluster, handler, limits);
+    const svc = await createService(host, cluster, handler, options);
     if (this.#closing) {
       await svc.stop();
       throw new ClosedError("register: the connection was closed while registering");
     }
     this.#services.add(svc);
     return svc;
+  }
+
+  async discover(cluster?: string, options?: DiscoverOptions): Promise<Member[]> {
+    this.#ensureOpen("discover");
+    const s = this.#settings;
+    return discover(this.#nc, s.namespace, s.inboxPrefix, s.logger, cluster, options);
   }
 
   status(): AsyncIterable<ConnectionStatus> {

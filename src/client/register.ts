@@ -1,5 +1,5 @@
 import type { ContractHandler, ServiceContract } from "../contract/index.js";
-import { checkServiceArgs, type Service, type ServiceHandler, type ServiceLimits } from "../service/index.js";
+import { checkServiceArgs, type Service, type ServiceHandler, type ServiceOptions } from "../service/index.js";
 import { connect } from "./connect.js";
 import { type JetmeshConnection, serviceTarget } from "./connection.js";
 import type { ConnectOptions } from "./options.js";
@@ -23,7 +23,7 @@ export async function register(
   url: string | ConnectOptions,
   cluster: string,
   handler: ServiceHandler,
-  limits?: Partial<ServiceLimits>,
+  options?: ServiceOptions,
 ): Promise<Service>;
 /**
  * Connects and registers a member of the contract's cluster with a typed
@@ -39,19 +39,19 @@ export async function register<Req, Rep, Msg, ReqIn, RepIn, MsgIn>(
   url: string | ConnectOptions,
   contract: ServiceContract<Req, Rep, Msg, ReqIn, RepIn, MsgIn>,
   handler: ContractHandler<NoInfer<Req>, NoInfer<RepIn>, NoInfer<Msg>>,
-  limits?: Partial<ServiceLimits>,
+  options?: ServiceOptions,
 ): Promise<Service>;
 export async function register(
   url: string | ConnectOptions,
   target: string | ServiceContract,
   handler: ServiceHandler | ContractHandler<never, never, never>,
-  limits?: Partial<ServiceLimits>,
+  options?: ServiceOptions,
 ): Promise<Service> {
   const [cluster, bytes] = serviceTarget(target, handler);
-  checkServiceArgs(cluster, bytes, limits);
+  checkServiceArgs(cluster, bytes, options);
   const conn = (await connect(url)) as JetmeshConnection;
   try {
-    return await conn.registerOwned(cluster, bytes, limits, true);
+    return await conn.registerOwned(cluster, bytes, options, true);
   } catch (err) {
     await conn.close();
     throw err;

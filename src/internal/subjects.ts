@@ -1,5 +1,7 @@
-/** Every NATS subject jetmesh uses is built here. */
+/** Every NATS subject jetmesh uses is built here (but the micro protocol's own `$SRV.*`). */
 export interface Subjects {
+  /** The namespace every subject below lives under. */
+  readonly namespace: string;
   /** Requests to a cluster (members subscribe in queue group `<cluster>`). */
   request(cluster: string): string;
   /** Broadcasts to every member of a cluster. */
@@ -20,6 +22,7 @@ export interface Subjects {
 
 export function subjects(namespace: string): Subjects {
   return {
+    namespace,
     request: (cluster) => `${namespace}.req.${cluster}`,
     broadcast: (cluster) => `${namespace}.bcast.${cluster}`,
     topic: (topic) => `${namespace}.topic.${topic}`,

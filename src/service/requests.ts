@@ -45,6 +45,8 @@ export class RequestDispatcher {
   malformed = 0;
   /** Milliseconds spent in handlers, in total (for the average). */
   processingTime = 0;
+  /** The message of the last failure (micro STATS). */
+  lastError = "";
   readonly queue: BoundedQueue<Job>;
   #sub: Subscription | undefined;
   readonly #failures: ThrottledWarning;
@@ -238,6 +240,7 @@ export class RequestDispatcher {
 
   /** An error reply; `code` defaults to the kind (jetmesh's own errors carry their kind as code). */
   #replyError(reply: string, kind: ErrorKind, message: string, code: string = kind): void {
+    if (kind !== ERROR_KIND.overloaded && kind !== ERROR_KIND.closed) this.lastError = message;
     this.#publish(reply, Empty, errorHeaders(kind, message, code));
   }
 

@@ -1,4 +1,5 @@
 import { nuid } from "@nats-io/nats-core";
+import semver from "semver";
 import {
   ATTR,
   ClosedError,
@@ -11,22 +12,64 @@ import {
 } from "../internal/index.js";
 import { BroadcastDispatcher } from "./broadcasts.js";
 import { resolveServiceLimits } from "./limits.js";
+import {
+  type MicroEndpoint,
+  type MicroEndpointStats,
+  MicroResponder,
+  type MicroSource,
+  NAMESPACE_KEY,
+  type ServiceInfo,
+} from "./micro.js";
 import { RequestDispatcher } from "./requests.js";
 import { TunnelDispatcher } from "./tunnels.js";
-import type { ServiceHandler, ServiceHost, ServiceImpl, ServiceLimits, ServiceStats } from "./types.js";
+import type { ServiceHandler, ServiceHost, ServiceImpl, ServiceLimits, ServiceOptions, ServiceStats } from "./types.js";
 
 const METHODS = ["init", "handleRequest", "handleBroadcast", "handleTunnel", "handleDrop"] as const;
 const SERVING = ["handleRequest", "handleBroadcast", "handleTunnel"] as const;
 
-/** Validates register()'s arguments; returns the limits with defaults filled in. */
-export function checkServiceArgs(cluster: unknown, handler: unknown, limits: unknown): ServiceLimits {
+const INFO_KEYS = ["version", "description", "metadata"] as const;
+
+/** Validates register()'s arguments; returns the limits with defaults filled in, and the member's description. */
+export function checkServiceArgs(
+  cluster: unknown,
+  handler: unknown,
+  options: unknown,
+): { limits: ServiceLimits; info: ServiceInfo } {
   validateName("cluster", cluster);
   validateHandler("handler", handler, METHODS);
   const h = handler as Record<string, unknown>;
   if (!SERVING.some((m) => typeof h[m] === "function")) {
     throw new InvalidArgumentError(`handler must have at least one of ${SERVING.join(", ")}`);
   }
-  return resolveServiceLimits(limits);
+  const given = (typeof options === "object" && options !== null ? options : {}) as Record<string, unknown>;
+  const limits: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(given)) if (!(INFO_KEYS as readonly string[]).includes(k)) limits[k] = v;
+  return {
+    limits: resolveServiceLimits(options === undefined || options === null ? options : limits),
+    info: resolveInfo(given as Partial<ServiceInfo>),
+  };
+}
+
+function resolveInfo(o: Partial<ServiceInfo>): ServiceInfo {
+  const version = o.version ?? "0.0.0";
+  if (typeof version !== "string" || semver.valid(version) === null) {
+    throw new InvalidArgumentError(`options.version must be a SemVer version such as "1.2.3", got ${String(version)}`);
+  }
+  if (o.description !== undefined && typeof o.description !== "string") {
+    throw new InvalidArgumentError("options.description must be a string");
+  }
+  const metadata: Record<string, string> = {};
+  if (o.metadata !== undefined) {
+    if (typeof o.metadata !== "object" || o.metadata === null || Array.isArray(o.metadata)) {
+      throw new InvalidArgumentError("options.metadata must be an object of strings");
+    }
+    for (const [k, v] of Object.entries(o.metadata)) {
+      if (typeof v !== "string") throw new InvalidArgumentError(`options.metadata.${k} must be a string`);
+      if (k === NAMESPACE_KEY) throw new InvalidArgumentError(`options.metadata.${k} is jetmesh's own`);
+      metadata[k] = v;
+    }
+  }
+  return { version, description: o.description ?? "", metadata };
 }
 
 /** Validates, runs `init`, subscribes, and resolves once the member is live on the server. */
@@ -34,15 +77,21 @@ export async function createService(
   host: ServiceHost,
   cluster: string,
   handler: ServiceHandler,
-  limits: Partial<ServiceLimits> | undefined,
+  options: ServiceOptions | undefined,
 ): Promise<ServiceImpl> {
-  const svc = new MemberService(host, cluster, handler, checkServiceArgs(cluster, handler, limits));
+  const { limits, info } = checkServiceArgs(cluster, handler, options);
+  const svc = new MemberService(host, cluster, handler, limits, {
+    ...info,
+    metadata: { ...info.metadata, [NAMESPACE_KEY]: host.subjects.namespace },
+  });
   await svc.start();
   return svc;
 }
 
-class MemberService implements ServiceImpl {
+class MemberService implements ServiceImpl, MicroSource {
   readonly id = nuid.next();
+  readonly started = new Date();
+  readonly #micro: MicroResponder;
   readonly closed: Promise<Error | undefined>;
   readonly #host: ServiceHost;
   readonly #handler: ServiceHandler;
@@ -58,8 +107,10 @@ class MemberService implements ServiceImpl {
     readonly cluster: string,
     handler: ServiceHandler,
     readonly limits: Readonly<ServiceLimits>,
+    readonly info: ServiceInfo,
   ) {
     this.#host = host;
+    this.#micro = new MicroResponder(host, this);
     this.#handler = handler;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -94,6 +145,7 @@ class MemberService implements ServiceImpl {
       this.#requests?.subscribe();
       this.#broadcasts?.subscribe();
       this.#tunnels?.subscribe();
+      this.#micro.subscribe();
       await this.#host.nc.flush();
     } catch (err) {
       await this.stop();
@@ -127,6 +179,78 @@ class MemberService implements ServiceImpl {
       broadcastsQueuedBytes: b?.queue.queuedBytes ?? 0,
       broadcastsPeakQueuedBytes: b?.queue.peakQueuedBytes ?? 0,
     };
+  }
+
+  endpoints(): MicroEndpoint[] {
+    const { subjects } = this.#host;
+    const out: MicroEndpoint[] = [];
+    if (this.#requests) {
+      out.push({ name: "request", subject: subjects.request(this.cluster), queue_group: this.cluster, metadata: null });
+    }
+    if (this.#broadcasts) {
+      out.push({ name: "broadcast", subject: subjects.broadcast(this.cluster), queue_group: "", metadata: null });
+    }
+    if (this.#tunnels) {
+      out.push({
+        name: "tunnel",
+        subject: subjects.tunnelSetup(this.cluster),
+        queue_group: this.cluster,
+        metadata: null,
+      });
+    }
+    return out;
+  }
+
+  endpointStats(): MicroEndpointStats[] {
+    const s = this.stats();
+    const ns = (ms: number) => Math.round(ms * 1e6);
+    return this.endpoints().map(({ metadata: _, ...e }) => {
+      switch (e.name) {
+        case "request":
+          return {
+            ...e,
+            num_requests: s.requests,
+            num_errors: s.requestErrors + (this.#requests?.malformed ?? 0),
+            last_error: this.#requests?.lastError ?? "",
+            processing_time: ns(s.processingTime),
+            average_processing_time: ns(s.averageProcessingTime),
+            data: {
+              overloaded: s.overloaded,
+              expired: s.expired,
+              malformed: this.#requests?.malformed ?? 0,
+              running: s.requestsRunning,
+              queued_bytes: s.requestsQueuedBytes,
+              peak_queued_bytes: s.requestsPeakQueuedBytes,
+            },
+          };
+        case "broadcast":
+          return {
+            ...e,
+            num_requests: s.broadcasts,
+            num_errors: s.broadcastErrors + (this.#broadcasts?.malformed ?? 0),
+            last_error: "",
+            processing_time: 0,
+            average_processing_time: 0,
+            data: {
+              dropped: s.dropped,
+              malformed: this.#broadcasts?.malformed ?? 0,
+              running: s.broadcastsRunning,
+              queued_bytes: s.broadcastsQueuedBytes,
+              peak_queued_bytes: s.broadcastsPeakQueuedBytes,
+            },
+          };
+        default:
+          return {
+            ...e,
+            num_requests: s.tunnels,
+            num_errors: s.tunnelErrors,
+            last_error: "",
+            processing_time: 0,
+            average_processing_time: 0,
+            data: {},
+          };
+      }
+    });
   }
 
   readonly report: Observer = (observe) => {
@@ -173,6 +297,8 @@ class MemberService implements ServiceImpl {
   }
 
   async #drainAndStop(): Promise<void> {
+    // a member going away is no longer discovered
+    this.#micro.stop();
     const dispatchers = [this.#requests, this.#broadcasts].filter((d) => d !== undefined);
     await Promise.all([
       ...dispatchers.map((d) => d.drain(this.#host.drainTimeout)),
@@ -195,6 +321,7 @@ class MemberService implements ServiceImpl {
   }
 
   async #dropped(reason: Error): Promise<void> {
+    this.#micro.stop();
     for (const d of [this.#requests, this.#broadcasts]) {
       d?.queue.close();
       d?.queue.takeQueued();

@@ -2,6 +2,7 @@ import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import type { Connection } from "../client/index.js";
 import type { Logger, Observer, Subjects, Telemetry } from "../internal/index.js";
 import type { Tunnel, TunnelEnd } from "../tunnel/index.js";
+import type { ServiceInfo } from "./micro.js";
 
 /**
  * Iris's service limits: at most `*Threads` handler calls run at once, and at
@@ -17,6 +18,24 @@ export interface ServiceLimits {
   broadcastThreads: number;
   /** Bytes of broadcasts waiting for a handler; a broadcast that does not fit is dropped and counted. */
   broadcastMemory: number;
+}
+
+/**
+ * The fourth argument of `register`: the limits, and how the member describes
+ * itself to discovery (the micro protocol, `conn.discover()`, `jetmesh ls`).
+ *
+ * @example
+ * ```ts
+ * await register(url, "echo", handler, { requestThreads: 8, version: "1.4.0", metadata: { region: "eu" } });
+ * ```
+ */
+export interface ServiceOptions extends Partial<ServiceLimits> {
+  /** The member's version, SemVer. Default `0.0.0`. */
+  version?: string;
+  /** What the service does (micro INFO). */
+  description?: string;
+  /** Free-form strings such as region or env; `discover()` filters on them. */
+  metadata?: Record<string, string>;
 }
 
 /** What a request handler gets besides the bytes. */
@@ -139,6 +158,8 @@ export interface Service extends AsyncDisposable {
   readonly id: string;
   /** The limits in force (defaults filled in). */
   readonly limits: Readonly<ServiceLimits>;
+  /** How this member describes itself to discovery: version, description, metadata. */
+  readonly info: Readonly<ServiceInfo>;
   /** Resolves once the service has stopped: undefined after `unregister()`, the reason when dropped. */
   readonly closed: Promise<Error | undefined>;
   /** Counters since registration. */

@@ -1,0 +1,153 @@
+/**
+ * Discovery: the live members of this namespace's clusters, as they answer the
+ * micro protocol's `$SRV.STATS` within a short time-out, filtered like Kite's
+ * queries by version range and metadata. A member that has gone away does not
+ * answer, so it is not listed: there is no registry to clean.
+ */
+import { createInbox, Empty, type NatsConnection } from "@nats-io/nats-core";
+import semver from "semver";
+import {
+  fromNatsError,
+  InvalidArgumentError,
+  type Logger,
+  validateName,
+  validateOptions,
+  validateTimeout,
+} from "../internal/index.js";
+import { type MicroEndpointStats, NAMESPACE_KEY } from "../service/index.js";
+
+/** Options of `conn.discover()`. */
+export interface DiscoverOptions {
+  /** A SemVer range the member's version must satisfy, such as `^1.2.0` or `>=2 <3`. */
+  version?: string;
+  /** Metadata the member must carry, every key with exactly this value. */
+  metadata?: Record<string, string>;
+  /** How long to collect answers, in ms. Default 500. */
+  timeout?: number;
+}
+
+/** One live member, as it answered discovery. */
+export interface Member {
+  readonly cluster: string;
+  readonly id: string;
+  readonly version: string;
+  /** The metadata given at register time (plus `jetmesh.namespace`). */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** When it registered. */
+  readonly started: Date;
+  /** Its counters (see `ServiceStats`). */
+  readonly stats: MemberStats;
+  /** Its endpoints as the micro protocol's STATS reports them (times in ns). */
+  readonly endpoints: readonly MicroEndpointStats[];
+}
+
+/** The counters a member reports to discovery. */
+export interface MemberStats {
+  requests: number;
+  requestErrors: number;
+  /** Milliseconds per request, on average. */
+  averageProcessingTime: number;
+  overloaded: number;
+  broadcasts: number;
+  dropped: number;
+  tunnels: number;
+  /** Bytes waiting for a handler now, requests and broadcasts. */
+  queuedBytes: number;
+}
+
+const DEFAULT_TIMEOUT = 500;
+const decoder = new TextDecoder();
+
+export async function discover(
+  nc: NatsConnection,
+  namespace: string,
+  inboxPrefix: string | undefined,
+  logger: Logger,
+  cluster: unknown,
+  options: unknown,
+): Promise<Member[]> {
+  if (cluster !== undefined) validateName("cluster", cluster);
+  const o = validateOptions<DiscoverOptions>("options", options, ["version", "metadata", "timeout"]);
+  const timeout = validateTimeout("options.timeout", o.timeout, DEFAULT_TIMEOUT);
+  if (o.version !== undefined && (typeof o.version !== "string" || semver.validRange(o.version) === null)) {
+    throw new InvalidArgumentError(`options.version must be a SemVer range such as "^1.2.0", got ${String(o.version)}`);
+  }
+  const wanted: [string, string][] = [];
+  if (o.metadata !== undefined) {
+    if (typeof o.metadata !== "object" || o.metadata === null || Array.isArray(o.metadata)) {
+      throw new InvalidArgumentError("options.metadata must be an object of strings");
+    }
+    for (const [k, v] of Object.entries(o.metadata)) {
+      if (typeof v !== "string") throw new InvalidArgumentError(`options.metadata.${k} must be a string`);
+      wanted.push([k, v]);
+    }
+  }
+  const inbox = createInbox(inboxPrefix);
+  const found = new Map<string, Member>();
+  let sub: ReturnType<NatsConnection["subscribe"]>;
+  try {
+    sub = nc.subscribe(inbox, {
+      callback: (err, msg) => {
+        if (err) return;
+        const member = readStats(msg.data);
+        if (member === undefined) {
+          logger.debug({ subject: msg.subject }, "discovery answer that is not a micro STATS response ignored");
+          return;
+        }
+        if (member.metadata[NAMESPACE_KEY] !== namespace) return;
+        if (o.version !== undefined && !semver.satisfies(member.version, o.version)) return;
+        if (!wanted.every(([k, v]) => member.metadata[k] === v)) return;
+        found.set(member.id, member);
+      },
+    });
+    nc.publish(cluster === undefined ? "$SRV.STATS" : `$SRV.STATS.${cluster}`, Empty, { reply: inbox });
+  } catch (err) {
+    throw fromNatsError(err, "discover");
+  }
+  await new Promise((resolve) => setTimeout(resolve, timeout));
+  sub.unsubscribe();
+  return [...found.values()].sort((a, b) => a.cluster.localeCompare(b.cluster) || a.id.localeCompare(b.id));
+}
+
+function readStats(data: Uint8Array): Member | undefined {
+  let v: {
+    type?: unknown;
+    name?: unknown;
+    id?: unknown;
+    version?: unknown;
+    metadata?: unknown;
+    started?: unknown;
+    endpoints?: unknown;
+  };
+  try {
+    v = JSON.parse(decoder.decode(data));
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== "object" || v.type !== "io.nats.micro.v1.stats_response") return undefined;
+  if (typeof v.name !== "string" || typeof v.id !== "string" || typeof v.version !== "string") return undefined;
+  const metadata = (v.metadata !== null && typeof v.metadata === "object" ? v.metadata : {}) as Record<string, string>;
+  const endpoints = (Array.isArray(v.endpoints) ? v.endpoints : []) as MicroEndpointStats[];
+  const of = (name: string) => endpoints.find((e) => e?.name === name);
+  const req = of("request");
+  const bcast = of("broadcast");
+  const num = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x : 0);
+  return {
+    cluster: v.name,
+    id: v.id,
+    version: v.version,
+    metadata,
+    started: new Date(typeof v.started === "string" ? v.started : 0),
+    endpoints,
+    stats: {
+      requests: num(req?.num_requests),
+      requestErrors: num(req?.num_errors),
+      averageProcessingTime: num(req?.average_processing_time) / 1e6,
+      overloaded: num(req?.data?.overloaded),
+      broadcasts: num(bcast?.num_requests),
+      dropped: num(bcast?.data?.dropped),
+      tunnels: num(of("tunnel")?.num_requests),
+      queuedBytes: num(req?.data?.queued_bytes) + num(bcast?.data?.queued_bytes),
+    },
+  };
+}

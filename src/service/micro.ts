@@ -1,0 +1,119 @@
+/**
+ * The NATS micro protocol for one member: it answers `$SRV.PING`, `$SRV.INFO`
+ * and `$SRV.STATS` (alone, with its cluster name, and with its name and id),
+ * so `nats micro ls/info/stats` and any micro client see jetmesh clusters, and
+ * `conn.discover()` lists members. A member that is gone does not answer: no
+ * registry, no reaper.
+ */
+import type { Msg, Subscription } from "@nats-io/nats-core";
+import type { ServiceHost } from "./types.js";
+
+/** What `register` takes besides limits to describe a member (micro protocol INFO). */
+export interface ServiceInfo {
+  /** The member's version, SemVer. Default `0.0.0`. */
+  version: string;
+  /** What the service does. */
+  description: string;
+  /** Free-form strings (region, env, ...), filtered on by `discover()`. */
+  metadata: Readonly<Record<string, string>>;
+}
+
+/** The metadata key that names a member's namespace (micro clients see every namespace). */
+export const NAMESPACE_KEY = "jetmesh.namespace";
+
+/** One endpoint as the micro protocol's INFO and STATS describe it. */
+export interface MicroEndpoint {
+  name: string;
+  subject: string;
+  queue_group: string;
+  metadata: Record<string, string> | null;
+}
+
+/** An endpoint's counters, as STATS reports them (times in nanoseconds). */
+export interface MicroEndpointStats extends Omit<MicroEndpoint, "metadata"> {
+  num_requests: number;
+  num_errors: number;
+  last_error: string;
+  processing_time: number;
+  average_processing_time: number;
+  data: Record<string, number>;
+}
+
+/** What the responder reads of its member. */
+export interface MicroSource {
+  readonly cluster: string;
+  readonly id: string;
+  readonly info: ServiceInfo;
+  readonly started: Date;
+  endpoints(): MicroEndpoint[];
+  endpointStats(): MicroEndpointStats[];
+}
+
+const VERBS = ["PING", "INFO", "STATS"] as const;
+type Verb = (typeof VERBS)[number];
+
+const encoder = new TextEncoder();
+
+export class MicroResponder {
+  readonly #subs: Subscription[] = [];
+
+  constructor(
+    private readonly host: ServiceHost,
+    private readonly source: MicroSource,
+  ) {}
+
+  subscribe(): void {
+    const { cluster, id } = this.source;
+    for (const verb of VERBS) {
+      for (const subject of [`$SRV.${verb}`, `$SRV.${verb}.${cluster}`, `$SRV.${verb}.${cluster}.${id}`]) {
+        this.#subs.push(this.host.nc.subscribe(subject, { callback: (err, msg) => this.#answer(verb, err, msg) }));
+      }
+    }
+  }
+
+  /** Stops answering: the member disappears from discovery at once. */
+  stop(): void {
+    for (const sub of this.#subs.splice(0)) {
+      try {
+        sub.unsubscribe();
+      } catch {
+        // the connection is closed already
+      }
+    }
+  }
+
+  #answer(verb: Verb, err: Error | null, msg: Msg): void {
+    if (err || !msg.reply) return;
+    try {
+      msg.respond(encoder.encode(JSON.stringify(this.#body(verb))));
+    } catch (error) {
+      this.host.logger.warn(
+        { cluster: this.source.cluster, subject: msg.subject, err: error },
+        "micro protocol answer could not be sent",
+      );
+    }
+  }
+
+  #body(verb: Verb): object {
+    const { cluster, id, info } = this.source;
+    const head = { name: cluster, id, version: info.version, metadata: info.metadata };
+    switch (verb) {
+      case "PING":
+        return { type: "io.nats.micro.v1.ping_response", ...head };
+      case "INFO":
+        return {
+          type: "io.nats.micro.v1.info_response",
+          ...head,
+          description: info.description,
+          endpoints: this.source.endpoints(),
+        };
+      case "STATS":
+        return {
+          type: "io.nats.micro.v1.stats_response",
+          ...head,
+          started: this.source.started.toISOString(),
+          endpoints: this.source.endpointStats(),
+        };
+    }
+  }
+}
