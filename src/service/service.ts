@@ -41,13 +41,13 @@ export function checkServiceArgs(
   if (!SERVING.some((m) => typeof h[m] === "function")) {
     throw new InvalidArgumentError(`handler must have at least one of ${SERVING.join(", ")}`);
   }
-  const given = (typeof options === "object" && options !== null ? options : {}) as Record<string, unknown>;
+  if (options === undefined) return { limits: resolveServiceLimits(undefined), info: resolveInfo({}) };
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    return { limits: resolveServiceLimits(options), info: resolveInfo({}) }; // throws, naming what was given
+  }
   const limits: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(given)) if (!(INFO_KEYS as readonly string[]).includes(k)) limits[k] = v;
-  return {
-    limits: resolveServiceLimits(options === undefined || options === null ? options : limits),
-    info: resolveInfo(given as Partial<ServiceInfo>),
-  };
+  for (const [k, v] of Object.entries(options)) if (!(INFO_KEYS as readonly string[]).includes(k)) limits[k] = v;
+  return { limits: resolveServiceLimits(limits), info: resolveInfo(options as Partial<ServiceInfo>) };
 }
 
 function resolveInfo(o: Partial<ServiceInfo>): ServiceInfo {
