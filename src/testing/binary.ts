@@ -33,7 +33,7 @@ export async function findNatsServer(): Promise<string | undefined> {
 export async function startBinary(options: StartNatsOptions): Promise<NatsServer> {
   const bin = await findNatsServer();
   if (!bin) throw new Error(MISSING);
-  const storeDir = await mkdtemp(join(tmpdir(), "jetmesh-nats-"));
+  const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), "jetmesh-nats-")));
   const timeout = options.startTimeout ?? 20_000;
   const args = (port: number) => [
     "-a",
@@ -45,7 +45,7 @@ export async function startBinary(options: StartNatsOptions): Promise<NatsServer
     ...(options.token !== undefined ? ["--auth", options.token] : []),
     ...(options.args ?? []),
   ];
-  let { child, port } = await launch(bin, args(-1), timeout);
+  let { child, port } = await launch(bin, args(options.port ?? -1), timeout);
   let stopped: Promise<void> | undefined;
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
@@ -59,7 +59,7 @@ export async function startBinary(options: StartNatsOptions): Promise<NatsServer
       stopped ??= (async () => {
         process.removeListener("exit", killOnExit);
         await terminate(child);
-        await rm(storeDir, { recursive: true, force: true });
+        if (options.storeDir === undefined) await rm(storeDir, { recursive: true, force: true });
       })();
       return stopped;
     },

@@ -34,4 +34,8 @@ export interface StartNatsOptions {
   docker?: boolean;
   /** How long to wait for the server to be ready, in ms (default 20 000). */
   startTimeout?: number;
+  /** Binary only: listen on this port instead of a free one. */
+  port?: number;
+  /** Binary only: keep JetStream's store in this directory (kept after `stop()`) instead of a temporary one. */
+  storeDir?: string;
 }

@@ -1,0 +1,368 @@
+/**
+ * The `jetmesh` command: a development server, and each pattern from the
+ * shell. Exit codes: 0 ok; 1 the operation failed (the typed error's code is
+ * printed); 2 usage error.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { type Connection, type ConnectOptions, connect } from "../client/index.js";
+import { InvalidArgumentError, JetmeshError, RemoteError } from "../internal/index.js";
+import { startNats } from "../testing/index.js";
+import { quickBench } from "./bench.js";
+import { type Io, printTable, readAll, writeOut } from "./io.js";
+
+/** The options every command that talks to a server takes. */
+interface ServerFlags {
+  server?: string;
+  namespace?: string;
+  user?: string;
+  password?: string;
+  token?: string;
+  creds?: string;
+  timeout?: number;
+  connectTimeout?: number;
+  json?: boolean;
+}
+
+/** A usage error found after parsing (exit code 2). */
+class UsageError extends Error {}
+
+const VERSION = "0.1.0";
+
+/** Runs the command line `argv` (without node and the script); resolves with the exit code. */
+export async function run(argv: string[], io: Io): Promise<number> {
+  const program = build(io);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    return report(err, io, argv.includes("--json"));
+  }
+}
+
+function report(err: unknown, io: Io, json: boolean): number {
+  if (err instanceof CommanderError) {
+    // help and version exit 0; commander has printed the message already
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  const usage = err instanceof UsageError || err instanceof InvalidArgumentError;
+  const code = err instanceof JetmeshError ? err.code : usage ? "USAGE" : "ERROR";
+  const message = err instanceof Error ? err.message : String(err);
+  const remote = err instanceof RemoteError ? err.remoteCode : undefined;
+  if (json) {
+    io.stderr.write(`${JSON.stringify({ error: { code, message, ...(remote ? { remoteCode: remote } : {}) } })}\n`);
+  } else {
+    io.stderr.write(`jetmesh: ${code}${remote ? ` (${remote})` : ""}: ${message}\n`);
+  }
+  return usage ? 2 : 1;
+}
+
+function serverOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("-s, --server <url>", "NATS server URL").env("NATS_URL").default("nats://127.0.0.1:4222"))
+    .option("-n, --namespace <ns>", "subject namespace", "jetmesh")
+    .option("--user <user>", "user name")
+    .option("--password <password>", "password")
+    .option("--token <token>", "authentication token")
+    .option("--creds <file>", "NATS credentials file (JWT and seed)")
+    .option("-t, --timeout <ms>", "time-out of the operation in ms", positiveInt)
+    .option("--connect-timeout <ms>", "how long to keep trying to reach the server, in ms", positiveInt)
+    .option("--json", "machine-readable output");
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+async function open(flags: ServerFlags): Promise<Connection> {
+  const o: ConnectOptions = { servers: flags.server ?? "nats://127.0.0.1:4222", name: "jetmesh-cli" };
+  if (flags.namespace !== undefined) o.namespace = flags.namespace;
+  if (flags.user !== undefined) o.user = flags.user;
+  if (flags.password !== undefined) o.pass = flags.password;
+  if (flags.token !== undefined) o.token = flags.token;
+  if (flags.creds !== undefined) o.credsFile = flags.creds;
+  if (flags.timeout !== undefined) o.timeout = flags.timeout;
+  if (flags.connectTimeout !== undefined) o.connectTimeout = flags.connectTimeout;
+  return connect(o);
+}
+
+/** The payload of a command: the argument, or standard input when it is `-` or missing and input is piped. */
+async function payload(data: string | undefined, io: Io): Promise<Uint8Array> {
+  if (data === "-" || (data === undefined && !io.stdinIsTTY)) return readAll(io.stdin);
+  return new TextEncoder().encode(data ?? "");
+}
+
+/** Bytes as JSON: text when they are UTF-8, else base64. */
+function jsonBytes(bytes: Uint8Array): { data: string } | { base64: string } {
+  try {
+    return { data: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
+  } catch {
+    return { base64: Buffer.from(bytes).toString("base64") };
+  }
+}
+
+/** Runs `fn` with a connection, closed afterwards. */
+async function withConnection<T>(flags: ServerFlags, fn: (conn: Connection) => Promise<T>): Promise<T> {
+  const conn = await open(flags);
+  try {
+    return await fn(conn);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Resolves on the first Ctrl-C (or SIGTERM). */
+function interrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+function build(io: Io): Command {
+  const program = new Command("jetmesh")
+    .description("Iris-style service messaging on NATS: a dev server, and each pattern from the shell")
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError();
+
+  program
+    .command("dev")
+    .description("start a local JetStream-enabled nats-server for development; Ctrl-C stops it")
+    .option("-p, --port <port>", "port to listen on", positiveInt, 4222)
+    .option("--store <dir>", "JetStream store directory (kept); default a temporary one")
+    .option("--json", "machine-readable output")
+    .action(async (o: { port: number; store?: string; json?: boolean }) => {
+      const server = await startNats({
+        useEnv: false,
+        docker: false,
+        port: o.port,
+        ...(o.store === undefined ? {} : { storeDir: o.store }),
+      });
+      if (o.json) io.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
+      else io.stdout.write(`nats-server with JetStream listening\n  export NATS_URL=${server.url}\nCtrl-C to stop\n`);
+      await interrupted();
+      await server.stop();
+      if (!o.json) io.stdout.write("stopped\n");
+    });
+
+  serverOptions(
+    program
+      .command("request")
+      .description("send a request to one member of a cluster and print the reply")
+      .argument("<cluster>", "cluster name")
+      .argument("[data]", "the request; - or nothing (with piped input) reads standard input"),
+  ).action(async (cluster: string, data: string | undefined, flags: ServerFlags) => {
+    const body = await payload(data, io);
+    const reply = await withConnection(flags, (conn) =>
+      conn.request(cluster, body, flags.timeout ? { timeout: flags.timeout } : {}),
+    );
+    if (flags.json) await writeOut(io, `${JSON.stringify({ cluster, ...jsonBytes(reply) })}\n`);
+    else await writeOut(io, reply);
+  });
+
+  serverOptions(
+    program
+      .command("broadcast")
+      .description("send a message to every member of a cluster")
+      .argument("<cluster>", "cluster name")
+      .argument("[data]", "the message; - or nothing (with piped input) reads standard input"),
+  ).action(async (cluster: string, data: string | undefined, flags: ServerFlags) => {
+    const body = await payload(data, io);
+    await withConnection(flags, (conn) => conn.broadcast(cluster, body));
+    await writeOut(io, flags.json ? `${JSON.stringify({ cluster, bytes: body.byteLength })}\n` : "");
+  });
+
+  serverOptions(
+    program
+      .command("publish")
+      .description("publish an event to a topic; prints its stream sequence")
+      .argument("<topic>", "topic name")
+      .argument("[data]", "the event; - or nothing (with piped input) reads standard input"),
+  ).action(async (topic: string, data: string | undefined, flags: ServerFlags) => {
+    const body = await payload(data, io);
+    const ack = await withConnection(flags, (conn) =>
+      conn.publish(topic, body, flags.timeout ? { timeout: flags.timeout } : {}),
+    );
+    await writeOut(
+      io,
+      flags.json ? `${JSON.stringify({ topic, ...ack })}\n` : `published to ${topic}: seq ${ack.seq}\n`,
+    );
+  });
+
+  serverOptions(
+    program
+      .command("subscribe")
+      .description("print the events of a topic as they come, until Ctrl-C")
+      .argument("<topic>", "topic name")
+      .option("--from-seq <seq>", "replay from this stream sequence", positiveInt)
+      .option("--durable <name>", "a durable subscription of this name")
+      .option("--group <name>", "a load-shared subscription of this group")
+      .option("--count <n>", "exit after this many events", positiveInt),
+  ).action(
+    async (
+      topic: string,
+      flags: ServerFlags & { fromSeq?: number; durable?: string; group?: string; count?: number },
+    ) => {
+      await withConnection(flags, async (conn) => {
+        let seen = 0;
+        let done!: () => void;
+        const enough = new Promise<void>((resolve) => {
+          done = resolve;
+        });
+        let writing = Promise.resolve();
+        await conn.subscribe(
+          topic,
+          (event, ctx) => {
+            if (flags.count !== undefined && seen >= flags.count) return;
+            seen++;
+            const line = flags.json
+              ? `${JSON.stringify({ topic, seq: ctx.seq, time: ctx.time.toISOString(), ...jsonBytes(event) })}\n`
+              : `${new TextDecoder().decode(event)}\n`;
+            writing = writing.then(() => writeOut(io, line));
+            if (flags.count !== undefined && seen >= flags.count) void writing.then(done);
+          },
+          {
+            eventThreads: 1,
+            ...(flags.fromSeq === undefined ? {} : { from: { seq: flags.fromSeq } }),
+            ...(flags.durable === undefined ? {} : { durable: flags.durable }),
+            ...(flags.group === undefined ? {} : { group: flags.group }),
+          },
+        );
+        io.stderr.write(`subscribed to ${topic}; Ctrl-C to stop\n`);
+        await Promise.race([enough, interrupted()]);
+        await writing;
+      });
+    },
+  );
+
+  serverOptions(
+    program
+      .command("tunnel")
+      .description("open a tunnel to one member of a cluster: standard input goes in, what comes back goes out")
+      .argument("<cluster>", "cluster name")
+      .option("--chunk <bytes>", "bytes of input per tunnel message", positiveInt, 256 * 1024)
+      .option("--idle <ms>", "after the input ends, close once nothing arrived for this long", positiveInt, 1000),
+  ).action(async (cluster: string, flags: ServerFlags & { chunk: number; idle: number }) => {
+    await withConnection(flags, async (conn) => {
+      const tun = await conn.tunnel(cluster, flags.timeout ? { timeout: flags.timeout } : {});
+      let last = Date.now();
+      const reading = (async () => {
+        for await (const msg of tun) {
+          last = Date.now();
+          await writeOut(io, msg);
+        }
+      })();
+      let buffered: Uint8Array[] = [];
+      let size = 0;
+      const flush = async () => {
+        if (size === 0) return;
+        const msg = Buffer.concat(buffered, size);
+        buffered = [];
+        size = 0;
+        await tun.send(msg);
+      };
+      for await (const chunk of io.stdin) {
+        const bytes = chunk as Uint8Array;
+        buffered.push(bytes);
+        size += bytes.byteLength;
+        while (size >= flags.chunk) {
+          const all = Buffer.concat(buffered, size);
+          await tun.send(all.subarray(0, flags.chunk));
+          buffered = [all.subarray(flags.chunk)];
+          size -= flags.chunk;
+        }
+      }
+      await flush();
+      last = Date.now();
+      // the input ended: wait until the other end closes or falls silent
+      let ended = false;
+      void reading.finally(() => {
+        ended = true;
+      });
+      while (!ended && Date.now() - last < flags.idle) await new Promise((r) => setTimeout(r, 25));
+      await tun.close();
+      await reading.catch(() => {});
+    });
+  });
+
+  serverOptions(
+    program
+      .command("ls")
+      .description("list clusters and their live members, with versions and stats")
+      .argument("[cluster]", "only this cluster")
+      .option("--version-range <range>", "only members whose version satisfies this SemVer range")
+      .option("--meta <key=value...>", "only members with this metadata"),
+  ).action(async (cluster: string | undefined, flags: ServerFlags & { versionRange?: string; meta?: string[] }) => {
+    const metadata: Record<string, string> = {};
+    for (const kv of flags.meta ?? []) {
+      const at = kv.indexOf("=");
+      if (at < 1) throw new UsageError(`--meta takes key=value, got "${kv}"`);
+      metadata[kv.slice(0, at)] = kv.slice(at + 1);
+    }
+    const members = await withConnection(flags, (conn) =>
+      conn.discover(cluster, {
+        ...(flags.versionRange === undefined ? {} : { version: flags.versionRange }),
+        ...(flags.meta === undefined ? {} : { metadata }),
+        ...(flags.timeout === undefined ? {} : { timeout: flags.timeout }),
+      }),
+    );
+    if (flags.json) {
+      await writeOut(io, `${JSON.stringify(members, null, 2)}\n`);
+      return;
+    }
+    if (members.length === 0) {
+      await writeOut(io, "no members\n");
+      return;
+    }
+    await writeOut(
+      io,
+      printTable(
+        ["CLUSTER", "MEMBER", "VERSION", "REQUESTS", "ERRORS", "AVG MS", "OVERLOADED", "DROPPED", "QUEUED", "METADATA"],
+        members.map((m) => [
+          m.cluster,
+          m.id,
+          m.version,
+          String(m.stats.requests),
+          String(m.stats.requestErrors),
+          m.stats.averageProcessingTime.toFixed(3),
+          String(m.stats.overloaded),
+          String(m.stats.dropped),
+          String(m.stats.queuedBytes),
+          Object.entries(m.metadata)
+            .filter(([k]) => !k.startsWith("jetmesh."))
+            .map(([k, v]) => `${k}=${v}`)
+            .join(","),
+        ]),
+      ),
+    );
+  });
+
+  serverOptions(
+    program
+      .command("bench")
+      .description("measure request/reply and publish against the server, jetmesh beside the raw NATS client")
+      .option("--seconds <s>", "seconds per measurement", positiveInt, 2)
+      .option("--inflight <n>", "requests in flight", positiveInt, 64),
+  ).action(async (flags: ServerFlags & { seconds: number; inflight: number }) => {
+    const results = await quickBench(await open(flags), flags.server ?? "nats://127.0.0.1:4222", flags);
+    if (flags.json) await writeOut(io, `${JSON.stringify(results)}\n`);
+    else
+      await writeOut(
+        io,
+        printTable(
+          ["PATTERN", "JETMESH /S", "RAW /S", "RATIO"],
+          results.map((r) => [r.pattern, r.jetmesh.toFixed(0), r.raw.toFixed(0), `${r.ratio.toFixed(2)}x`]),
+        ),
+      );
+  });
+
+  return program;
+}

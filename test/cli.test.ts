@@ -1,0 +1,276 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { connect, TUNNELS_DEFAULTS } from "../src/index.js";
+import { dec, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
+
+const nats = useNats();
+const CLI = fileURLToPath(new URL("../.build/test-dist/cli/main.js", import.meta.url));
+
+interface Ran {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs `jetmesh args` against the test server (NATS_URL), feeding `input` on stdin. */
+function jetmesh(args: string[], input?: Uint8Array | string, env: Record<string, string> = {}): Promise<Ran> {
+  const child = start(args, env);
+  child.stdin?.end(input ?? "");
+  return finished(child);
+}
+
+function start(args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, NATS_URL: nats.server().url, ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  // a command that ends before reading all its input closes the pipe: not this test's failure
+  child.stdin?.on("error", () => {});
+  return child;
+}
+
+function finished(child: ChildProcess): Promise<Ran> {
+  const out: Buffer[] = [];
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => out.push(d));
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr })));
+}
+
+/** A free loopback port. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("the jetmesh command", () => {
+  it("request: prints the reply; reads - from stdin; --json; exit 1 with the error's code on failure", async () => {
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
+    await conn.register("echo", {
+      handleRequest: (req) => {
+        if (dec(req) === "fail") throw Object.assign(new Error("asked to fail"), { code: "E_ASKED" });
+        return enc(`echo: ${dec(req)}`);
+      },
+    });
+    const ok = await jetmesh(["request", "echo", "hi", "-n", ns]);
+    expect(ok).toMatchObject({ code: 0, stderr: "" });
+    expect(ok.stdout.toString()).toBe("echo: hi");
+    const piped = await jetmesh(["request", "echo", "-", "--namespace", ns], "from stdin");
+    expect(piped.stdout.toString()).toBe("echo: from stdin");
+    const json = await jetmesh(["request", "echo", "x", "-n", ns, "--json"]);
+    expect(JSON.parse(json.stdout.toString())).toEqual({ cluster: "echo", data: "echo: x" });
+
+    const remote = await jetmesh(["request", "echo", "fail", "-n", ns]);
+    expect(remote.code).toBe(1);
+    expect(remote.stderr).toBe("jetmesh: REMOTE (E_ASKED): asked to fail\n");
+    const none = await jetmesh(["request", "nobody", "x", "-n", ns, "--json"]);
+    expect(none.code).toBe(1);
+    expect(JSON.parse(none.stderr).error).toMatchObject({ code: "NO_RESPONDERS" });
+    const timeout = await jetmesh([
+      "request",
+      "echo",
+      "x",
+      "-n",
+      ns,
+      "-s",
+      "nats://127.0.0.1:1",
+      "--connect-timeout",
+      "300",
+    ]);
+    expect(timeout.code).toBe(1);
+    expect(timeout.stderr).toMatch(/^jetmesh: CONNECTION: /);
+  });
+
+  it("exits 2 on usage errors, and has --help on every command", async () => {
+    for (const args of [
+      ["frob"],
+      ["request"],
+      ["request", "bad name", "x"],
+      ["request", "echo", "-t", "0"],
+      ["ls", "--meta", "novalue"],
+    ]) {
+      const r = await jetmesh(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr.length, args.join(" ")).toBeGreaterThan(0);
+    }
+    for (const command of ["dev", "request", "broadcast", "publish", "subscribe", "tunnel", "ls", "bench"]) {
+      const r = await jetmesh([command, "--help"]);
+      expect(r.code, command).toBe(0);
+      expect(r.stdout.toString(), command).toContain(`Usage: jetmesh ${command}`);
+    }
+    expect((await jetmesh(["--help"])).stdout.toString()).toMatch(/Commands:[\s\S]*tunnel/);
+  });
+
+  it("broadcast reaches every member; publish prints the sequence; subscribe streams events", async () => {
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
+    const heard: string[] = [];
+    await conn.register("room", { handleBroadcast: (m) => void heard.push(dec(m)) });
+    await conn.register("room", { handleBroadcast: (m) => void heard.push(dec(m)) });
+    expect((await jetmesh(["broadcast", "room", "hello all", "-n", ns])).code).toBe(0);
+    await waitFor("both members", () => heard.length === 2);
+    expect(heard).toEqual(["hello all", "hello all"]);
+
+    const sub = start(["subscribe", "news", "-n", ns, "--json", "--count", "2"]);
+    sub.stdin?.end();
+    const subDone = finished(sub);
+    // the subscription is live once the command says so on stderr
+    let said = "";
+    sub.stderr?.on("data", (d: Buffer) => {
+      said += d.toString();
+    });
+    await waitFor("the subscription", () => said.includes("subscribed to news"));
+    const first = await jetmesh(["publish", "news", "one", "-n", ns]);
+    expect(first).toMatchObject({ code: 0 });
+    expect(first.stdout.toString()).toMatch(/^published to news: seq \d+\n$/);
+    const second = await jetmesh(["publish", "news", "-", "-n", ns, "--json"], "two");
+    const ack = JSON.parse(second.stdout.toString());
+    expect(ack).toMatchObject({ topic: "news", duplicate: false });
+    const done = await subDone;
+    expect(done.code).toBe(0);
+    const lines = done.stdout
+      .toString()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.data)).toEqual(["one", "two"]);
+    expect(lines[1].seq).toBe(ack.seq);
+  });
+
+  it("subscribe runs until Ctrl-C and then exits 0", async () => {
+    const ns = uniqueNamespace();
+    // the stream exists first, with the tests' settings; the command takes it as it is
+    const conn = await nats.open(ns);
+    await conn.publish("ticks", enc("before"));
+    const sub = start(["subscribe", "ticks", "-n", ns]);
+    sub.stdin?.end();
+    const done = finished(sub);
+    let err = "";
+    sub.stderr?.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    await waitFor("subscribed", () => err.includes("subscribed to ticks"));
+    await conn.publish("ticks", enc("tick 1"));
+    let out = "";
+    sub.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    await waitFor("the event", () => out.includes("tick 1"));
+    sub.kill("SIGINT");
+    const r = await done;
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toBe("tick 1\n");
+  });
+
+  it("tunnel copies stdin through a member and back to stdout, byte for byte", async () => {
+    const ns = uniqueNamespace();
+    // the member takes the tunnels stream as the command makes it (the default size, in memory)
+    const conn = await nats.open(ns, { tunnels: { maxBytes: TUNNELS_DEFAULTS.maxBytes } });
+    await conn.register("files", {
+      async handleTunnel(tun) {
+        for await (const msg of tun) await tun.send(msg);
+      },
+    });
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const r = await jetmesh(["tunnel", "files", "-n", ns, "--idle", "500"], data);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout.byteLength).toBe(data.byteLength);
+    expect(r.stdout.equals(data)).toBe(true);
+    const none = await jetmesh(["tunnel", "nobody", "-n", ns], "x");
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/NO_RESPONDERS/);
+  });
+
+  it("ls lists clusters, members, versions and stats as a table or JSON, filtered", async () => {
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
+    const a = await conn.register(
+      "shop",
+      { handleRequest: (r) => r },
+      { version: "1.0.0", metadata: { region: "eu" } },
+    );
+    const b = await conn.register(
+      "shop",
+      { handleRequest: (r) => r },
+      { version: "2.1.0", metadata: { region: "us" } },
+    );
+    await conn.request("shop", enc("x"));
+    const table = await jetmesh(["ls", "-n", ns]);
+    expect(table.code).toBe(0);
+    const text = table.stdout.toString();
+    expect(text).toMatch(/^CLUSTER\s+MEMBER\s+VERSION\s+REQUESTS/);
+    expect(text).toContain(a.id);
+    expect(text).toMatch(new RegExp(`shop\\s+${b.id}\\s+2\\.1\\.0`));
+    const json = JSON.parse((await jetmesh(["ls", "shop", "-n", ns, "--json"])).stdout.toString());
+    expect(json.map((m: { id: string }) => m.id).sort()).toEqual([a.id, b.id].sort());
+    expect(json.reduce((n: number, m: { stats: { requests: number } }) => n + m.stats.requests, 0)).toBe(1);
+    const eu = JSON.parse((await jetmesh(["ls", "-n", ns, "--json", "--meta", "region=eu"])).stdout.toString());
+    expect(eu.map((m: { id: string }) => m.id)).toEqual([a.id]);
+    const v2 = JSON.parse((await jetmesh(["ls", "-n", ns, "--json", "--version-range", "^2"])).stdout.toString());
+    expect(v2.map((m: { id: string }) => m.id)).toEqual([b.id]);
+    expect((await jetmesh(["ls", "-n", uniqueNamespace()])).stdout.toString()).toBe("no members\n");
+  });
+
+  it("dev starts a JetStream server on the port asked for, keeps its store, and stops on Ctrl-C", async () => {
+    const port = await freePort();
+    const store = mkdtempSync(join(tmpdir(), "jetmesh-dev-"));
+    dirs.push(store);
+    const dev = start(["dev", "--port", String(port), "--store", store], { NATS_URL: "" });
+    dev.stdin?.end();
+    const done = finished(dev);
+    let out = "";
+    dev.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    await waitFor("the URL", () => out.includes(`export NATS_URL=nats://127.0.0.1:${port}`), 20_000);
+    const conn = await connect({ servers: `nats://127.0.0.1:${port}`, topics: { maxBytes: 1024 * 1024 } });
+    const ack = await conn.publish("hello", enc("world"));
+    expect(ack.seq).toBe(1);
+    await conn.close();
+    dev.kill("SIGINT");
+    const r = await done;
+    expect(r.code).toBe(0);
+    expect(out).toContain("stopped");
+    expect(existsSync(join(store, "jetstream"))).toBe(true);
+    // the port is free again
+    await expect(connect({ servers: `nats://127.0.0.1:${port}`, connectTimeout: 300 })).rejects.toMatchObject({
+      code: "CONNECTION",
+    });
+  });
+
+  it("bench measures jetmesh beside the raw client and prints the ratios", async () => {
+    const r = await jetmesh(["bench", "--seconds", "1", "--inflight", "8", "-n", uniqueNamespace(), "--json"]);
+    expect(r.code).toBe(0);
+    const results = JSON.parse(r.stdout.toString()) as {
+      pattern: string;
+      jetmesh: number;
+      raw: number;
+      ratio: number;
+    }[];
+    expect(results.map((x) => x.pattern.split(" ")[0])).toEqual(["request", "publish"]);
+    for (const x of results) {
+      expect(x.jetmesh).toBeGreaterThan(0);
+      expect(x.raw).toBeGreaterThan(0);
+      expect(x.ratio).toBeCloseTo(x.jetmesh / x.raw, 6);
+    }
+  });
+});
