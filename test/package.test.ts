@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,7 +33,14 @@ describe("the packed package", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "jetmesh-pack-"));
-    await run("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: root, timeout: 120_000 });
+    // packed from a copy, so its build never races another test's build of dist/
+    const copy = join(dir, "jetmesh");
+    await mkdir(copy);
+    for (const f of ["package.json", "README.md", "LICENSE", "tsconfig.json", "tsconfig.build.json", "src"]) {
+      await cp(join(root, f), join(copy, f), { recursive: true });
+    }
+    await symlink(join(root, "node_modules"), join(copy, "node_modules"), "dir");
+    await run("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: copy, timeout: 120_000 });
     const tarball = (await readdir(dir)).find((f) => f.endsWith(".tgz"));
     if (!tarball) throw new Error("npm pack made no tarball");
     await writeFile(join(dir, "package.json"), JSON.stringify({ name: "user-app", version: "1.0.0", private: true }));
