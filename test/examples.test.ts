@@ -49,4 +49,16 @@ describe("examples", () => {
     expect(stdout).toMatch(/name: 'publish greeted'/);
     expect(stdout).toMatch(/done\./);
   }, 150_000);
+
+  it("npm run demo:limits shows a slow member answering OverloadedError under a burst, and retries getting through", async () => {
+    const { stdout } = await run("npm", ["run", "--silent", "demo:limits"], {
+      env: { ...process.env, NATS_URL: nats.server().url },
+      timeout: 120_000,
+    });
+    // 2 running and 4 waiting are served; the other 14 are refused at once
+    expect(stdout).toMatch(/served: 6, the last after \d+ ms/);
+    expect(stdout).toMatch(/OverloadedError: 14, each within \d+ ms \(retryable: true\)/);
+    expect(stdout).toMatch(/with back-off and retry: 20 of 20 served after \d+ retries/);
+    expect(stdout).toMatch(/done\./);
+  }, 150_000);
 });
