@@ -55,9 +55,12 @@ describe("examples", () => {
       env: { ...process.env, NATS_URL: nats.server().url },
       timeout: 120_000,
     });
-    // 2 running and 4 waiting are served; the other 14 are refused at once
-    expect(stdout).toMatch(/served: 6, the last after \d+ ms/);
-    expect(stdout).toMatch(/OverloadedError: 14, each within \d+ ms \(retryable: true\)/);
+    // 2 running and 4 waiting are served (more if the burst was slowed down); the others are refused at once
+    const served = Number(/served: (\d+), the last after \d+ ms/.exec(stdout)?.[1]);
+    const refused = Number(/OverloadedError: (\d+), each within \d+ ms \(retryable: true\)/.exec(stdout)?.[1]);
+    expect(served + refused).toBe(20);
+    expect(served).toBeGreaterThanOrEqual(6);
+    expect(refused).toBeGreaterThanOrEqual(10);
     expect(stdout).toMatch(/with back-off and retry: 20 of 20 served after \d+ retries/);
     expect(stdout).toMatch(/done\./);
   }, 150_000);
