@@ -75,6 +75,9 @@ describe("the jetmesh command", () => {
     expect(ok.stdout.toString()).toBe("echo: hi");
     const piped = await jetmesh(["request", "echo", "-", "--namespace", ns], "from stdin");
     expect(piped.stdout.toString()).toBe("echo: from stdin");
+    // without "-", standard input is left alone (a shell loop's input is not swallowed)
+    const empty = await jetmesh(["request", "echo", "--namespace", ns], "not for the request");
+    expect(empty.stdout.toString()).toBe("echo: ");
     const json = await jetmesh(["request", "echo", "x", "-n", ns, "--json"]);
     expect(JSON.parse(json.stdout.toString())).toEqual({ cluster: "echo", data: "echo: x" });
 
@@ -155,6 +158,18 @@ describe("the jetmesh command", () => {
     expect(lines[1].seq).toBe(ack.seq);
   });
 
+  it("subscribe --durable --count hands each event to exactly one run, in order, none lost", async () => {
+    const ns = uniqueNamespace();
+    for (let i = 1; i <= 4; i++) expect((await jetmesh(["publish", "orders", `e${i}`, "-n", ns])).code).toBe(0);
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await jetmesh(["subscribe", "orders", "-n", ns, "--durable", "d1", "--from-seq", "1", "--count", "1"]);
+      expect(r.code).toBe(0);
+      got.push(r.stdout.toString());
+    }
+    expect(got).toEqual(["e1\n", "e2\n", "e3\n", "e4\n"]);
+  });
+
   it("subscribe runs until Ctrl-C and then exits 0", async () => {
     const ns = uniqueNamespace();
     // the stream exists first, with the tests' settings; the command takes it as it is
@@ -195,6 +210,32 @@ describe("the jetmesh command", () => {
     expect(r.code).toBe(0);
     expect(r.stdout.byteLength).toBe(data.byteLength);
     expect(r.stdout.equals(data)).toBe(true);
+    // input goes out as it comes: an answer arrives before the input ends
+    const live = start(["tunnel", "files", "-n", ns]);
+    const liveDone = finished(live);
+    let echoed = "";
+    live.stdout?.on("data", (d: Buffer) => {
+      echoed += d.toString();
+    });
+    live.stdin?.write("line-a\n");
+    await waitFor("the first line back", () => echoed === "line-a\n");
+    live.stdin?.end("line-b\n");
+    expect((await liveDone).code).toBe(0);
+    expect(echoed).toBe("line-a\nline-b\n");
+    // a member that closes ends the command, though its input is still open
+    await conn.register("closer", {
+      async handleTunnel(tun) {
+        await tun.recv();
+        await tun.send(enc("bye"));
+        await tun.close();
+      },
+    });
+    const closing = start(["tunnel", "closer", "-n", ns]);
+    const closed = finished(closing);
+    closing.stdin?.write("hello");
+    const c = await closed;
+    expect(c.code).toBe(0);
+    expect(c.stdout.toString()).toBe("bye");
     const none = await jetmesh(["tunnel", "nobody", "-n", ns], "x");
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/NO_RESPONDERS/);
@@ -223,7 +264,7 @@ describe("the jetmesh command", () => {
     const json = JSON.parse((await jetmesh(["ls", "shop", "-n", ns, "--json"])).stdout.toString());
     expect(json.map((m: { id: string }) => m.id).sort()).toEqual([a.id, b.id].sort());
     expect(json.reduce((n: number, m: { stats: { requests: number } }) => n + m.stats.requests, 0)).toBe(1);
-    const eu = JSON.parse((await jetmesh(["ls", "-n", ns, "--json", "--meta", "region=eu"])).stdout.toString());
+    const eu = JSON.parse((await jetmesh(["ls", "--meta", "region=eu", "shop", "-n", ns, "--json"])).stdout.toString());
     expect(eu.map((m: { id: string }) => m.id)).toEqual([a.id]);
     const v2 = JSON.parse((await jetmesh(["ls", "-n", ns, "--json", "--version-range", "^2"])).stdout.toString());
     expect(v2.map((m: { id: string }) => m.id)).toEqual([b.id]);

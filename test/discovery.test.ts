@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { createInbox, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError, RemoteError } from "../src/index.js";
+import { ClosedError, InvalidArgumentError, RemoteError } from "../src/index.js";
 import { enc, TEST_STREAM_BYTES, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
 const nats = useNats();
@@ -192,6 +192,50 @@ describe("discover()", () => {
     expect(await conn.discover("nobody")).toEqual([]);
   });
 
+  it("stops waiting when its connection closes, or its signal aborts", async () => {
+    const conn = await nats.open(uniqueNamespace());
+    const pending = conn.discover(undefined, { timeout: 5000 }).catch((e: unknown) => e);
+    const started = Date.now();
+    await conn.close();
+    expect(await pending).toBeInstanceOf(ClosedError);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const other = await nats.open(uniqueNamespace());
+    const reason = new Error("enough");
+    const aborted = other.discover(undefined, { timeout: 5000, signal: AbortSignal.timeout(50) });
+    await expect(aborted).rejects.toMatchObject({ name: "TimeoutError" });
+    await expect(other.discover(undefined, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+
+  it("counts every request STATS-wise, overloaded ones as errors", async () => {
+    const conn = await nats.open(uniqueNamespace());
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const svc = await conn.register(
+      "tight",
+      {
+        handleRequest: async (r) => {
+          await gate;
+          return r;
+        },
+      },
+      { requestThreads: 1, requestMemory: 1 },
+    );
+    const calls = Array.from({ length: 6 }, () =>
+      conn.request("tight", enc("x")).then(
+        () => "ok",
+        (e) => e.code,
+      ),
+    );
+    await waitFor("5 answered at once", () => svc.stats().overloaded === 4);
+    release();
+    const outcomes = await Promise.all(calls);
+    expect(outcomes.filter((o) => o === "OVERLOADED")).toHaveLength(4);
+    const [stats] = (await ask(conn.nats, `$SRV.STATS.tight.${svc.id}`)) as { endpoints: Record<string, unknown>[] }[];
+    expect(stats?.endpoints[0]).toMatchObject({ num_requests: 6, num_errors: 4, data: { overloaded: 4 } });
+  });
+
   it("drops a member whose process died, without any reaper", async () => {
     const ns = uniqueNamespace();
     const conn = await nats.open(ns);
@@ -222,6 +266,9 @@ describe("discover()", () => {
     await expect(conn.discover(undefined, { timeout: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(conn.discover(undefined, { nope: 1 } as never)).rejects.toThrow(/unknown key/);
     await expect(conn.register("x", { handleRequest: (r) => r }, { version: "1.0" })).rejects.toThrow(/SemVer version/);
+    for (const version of ["v1.2.3", " 1.2.3", "1.2"]) {
+      await expect(conn.register("x", { handleRequest: (r) => r }, { version })).rejects.toThrow(/SemVer version/);
+    }
     await expect(
       conn.register("x", { handleRequest: (r) => r }, { metadata: { "jetmesh.namespace": "other" } }),
     ).rejects.toThrow(/jetmesh's own/);

@@ -56,14 +56,20 @@ export async function quickBench(
 
     const topic = cluster;
     const js = jetstream(nc);
-    const pub = await rate(() => conn.publish(topic, payload), o.inflight, o.seconds);
+    const jsm = await jetstreamManager(nc);
     const subject = `${conn.namespace}.topic.${topic}`;
+    // a topics stream that was not there before the benchmark is removed after it
+    const existed = await jsm.streams.find(subject).then(
+      () => true,
+      () => false,
+    );
+    const pub = await rate(() => conn.publish(topic, payload), o.inflight, o.seconds);
     const rawPub = await rate(() => js.publish(subject, payload), o.inflight, o.seconds);
     push(`publish 128 B x${o.inflight} (raw: js.publish())`, pub, rawPub);
     // what the benchmark stored is removed again
-    const jsm = await jetstreamManager(nc);
     const stream = await jsm.streams.find(subject).catch(() => undefined);
-    if (stream) await jsm.streams.purge(stream, { filter: subject }).catch(() => undefined);
+    if (stream && !existed) await jsm.streams.delete(stream).catch(() => undefined);
+    else if (stream) await jsm.streams.purge(stream, { filter: subject }).catch(() => undefined);
   } finally {
     await conn.close();
   }

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { type Connection, type ConnectOptions, connect } from "../client/index.js";
-import { InvalidArgumentError, JetmeshError, RemoteError } from "../internal/index.js";
+import { ClosedError, InvalidArgumentError, JetmeshError, RemoteError } from "../internal/index.js";
 import { startNats } from "../testing/index.js";
 import { quickBench } from "./bench.js";
 import { type Io, printTable, readAll, writeOut } from "./io.js";
@@ -18,6 +18,9 @@ interface ServerFlags {
   password?: string;
   token?: string;
   creds?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   timeout?: number;
   connectTimeout?: number;
   json?: boolean;
@@ -27,6 +30,7 @@ interface ServerFlags {
 class UsageError extends Error {}
 
 const VERSION = "0.1.0";
+const NEWLINE = new Uint8Array([10]);
 
 /** Runs the command line `argv` (without node and the script); resolves with the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -64,9 +68,22 @@ function serverOptions(cmd: Command): Command {
     .option("--password <password>", "password")
     .option("--token <token>", "authentication token")
     .option("--creds <file>", "NATS credentials file (JWT and seed)")
+    .option("--tls-ca <file>", "CA certificate to verify the server with")
+    .option("--tls-cert <file>", "client certificate (with --tls-key)")
+    .option("--tls-key <file>", "client private key")
     .option("-t, --timeout <ms>", "time-out of the operation in ms", positiveInt)
     .option("--connect-timeout <ms>", "how long to keep trying to reach the server, in ms", positiveInt)
     .option("--json", "machine-readable output");
+}
+
+function port(value: string): number {
+  const n = positiveInt(value);
+  if (n > 65535) throw new UsageError(`a port is 1 to 65535, got ${n}`);
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 function positiveInt(value: string): number {
@@ -82,14 +99,21 @@ async function open(flags: ServerFlags): Promise<Connection> {
   if (flags.password !== undefined) o.pass = flags.password;
   if (flags.token !== undefined) o.token = flags.token;
   if (flags.creds !== undefined) o.credsFile = flags.creds;
+  if (flags.tlsCa !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
+    o.tls = {
+      ...(flags.tlsCa === undefined ? {} : { caFile: flags.tlsCa }),
+      ...(flags.tlsCert === undefined ? {} : { certFile: flags.tlsCert }),
+      ...(flags.tlsKey === undefined ? {} : { keyFile: flags.tlsKey }),
+    };
+  }
   if (flags.timeout !== undefined) o.timeout = flags.timeout;
   if (flags.connectTimeout !== undefined) o.connectTimeout = flags.connectTimeout;
   return connect(o);
 }
 
-/** The payload of a command: the argument, or standard input when it is `-` or missing and input is piped. */
+/** The payload of a command: the argument, standard input when it is `-`, or nothing. */
 async function payload(data: string | undefined, io: Io): Promise<Uint8Array> {
-  if (data === "-" || (data === undefined && !io.stdinIsTTY)) return readAll(io.stdin);
+  if (data === "-") return readAll(io.stdin);
   return new TextEncoder().encode(data ?? "");
 }
 
@@ -112,16 +136,16 @@ async function withConnection<T>(flags: ServerFlags, fn: (conn: Connection) => P
   }
 }
 
-/** Resolves on the first Ctrl-C (or SIGTERM). */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** Resolves on the first Ctrl-C, SIGTERM or SIGHUP (the terminal closed). */
 function interrupted(): Promise<void> {
   return new Promise((resolve) => {
     const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
+      for (const s of STOP_SIGNALS) process.off(s, stop);
       resolve();
     };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
+    for (const s of STOP_SIGNALS) process.on(s, stop);
   });
 }
 
@@ -136,7 +160,7 @@ function build(io: Io): Command {
   program
     .command("dev")
     .description("start a local JetStream-enabled nats-server for development; Ctrl-C stops it")
-    .option("-p, --port <port>", "port to listen on", positiveInt, 4222)
+    .option("-p, --port <port>", "port to listen on", port, 4222)
     .option("--store <dir>", "JetStream store directory (kept); default a temporary one")
     .option("--json", "machine-readable output")
     .action(async (o: { port: number; store?: string; json?: boolean }) => {
@@ -148,8 +172,10 @@ function build(io: Io): Command {
       });
       if (o.json) io.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
       else io.stdout.write(`nats-server with JetStream listening\n  export NATS_URL=${server.url}\nCtrl-C to stop\n`);
-      await interrupted();
+      const died = server.exited.then(() => "died" as const);
+      const why = await Promise.race([interrupted().then(() => "stopped" as const), died]);
       await server.stop();
+      if (why === "died") throw new Error("nats-server ended on its own (its output is above, if any)");
       if (!o.json) io.stdout.write("stopped\n");
     });
 
@@ -158,7 +184,7 @@ function build(io: Io): Command {
       .command("request")
       .description("send a request to one member of a cluster and print the reply")
       .argument("<cluster>", "cluster name")
-      .argument("[data]", "the request; - or nothing (with piped input) reads standard input"),
+      .argument("[data]", "the request; - reads standard input"),
   ).action(async (cluster: string, data: string | undefined, flags: ServerFlags) => {
     const body = await payload(data, io);
     const reply = await withConnection(flags, (conn) =>
@@ -173,7 +199,7 @@ function build(io: Io): Command {
       .command("broadcast")
       .description("send a message to every member of a cluster")
       .argument("<cluster>", "cluster name")
-      .argument("[data]", "the message; - or nothing (with piped input) reads standard input"),
+      .argument("[data]", "the message; - reads standard input"),
   ).action(async (cluster: string, data: string | undefined, flags: ServerFlags) => {
     const body = await payload(data, io);
     await withConnection(flags, (conn) => conn.broadcast(cluster, body));
@@ -185,7 +211,7 @@ function build(io: Io): Command {
       .command("publish")
       .description("publish an event to a topic; prints its stream sequence")
       .argument("<topic>", "topic name")
-      .argument("[data]", "the event; - or nothing (with piped input) reads standard input"),
+      .argument("[data]", "the event; - reads standard input"),
   ).action(async (topic: string, data: string | undefined, flags: ServerFlags) => {
     const body = await payload(data, io);
     const ack = await withConnection(flags, (conn) =>
@@ -217,20 +243,24 @@ function build(io: Io): Command {
         const enough = new Promise<void>((resolve) => {
           done = resolve;
         });
-        let writing = Promise.resolve();
-        await conn.subscribe(
+        const sub = await conn.subscribe(
           topic,
-          (event, ctx) => {
-            if (flags.count !== undefined && seen >= flags.count) return;
+          async (event, ctx) => {
+            // past the count: not acknowledged, so a durable or group delivers it again to the next reader
+            if (flags.count !== undefined && seen >= flags.count) throw new Error("past --count; left for later");
             seen++;
             const line = flags.json
               ? `${JSON.stringify({ topic, seq: ctx.seq, time: ctx.time.toISOString(), ...jsonBytes(event) })}\n`
-              : `${new TextDecoder().decode(event)}\n`;
-            writing = writing.then(() => writeOut(io, line));
-            if (flags.count !== undefined && seen >= flags.count) void writing.then(done);
+              : Buffer.concat([event, NEWLINE]);
+            // the event is acknowledged once it is written
+            await writeOut(io, line);
+            if (flags.count !== undefined && seen >= flags.count) done();
           },
           {
+            // one at a time, and little fetched ahead: what is not printed goes back to the server
             eventThreads: 1,
+            eventMemory: 1,
+            ...(flags.durable === undefined && flags.group === undefined ? {} : { retryDelay: 0 }),
             ...(flags.fromSeq === undefined ? {} : { from: { seq: flags.fromSeq } }),
             ...(flags.durable === undefined ? {} : { durable: flags.durable }),
             ...(flags.group === undefined ? {} : { group: flags.group }),
@@ -238,7 +268,7 @@ function build(io: Io): Command {
         );
         io.stderr.write(`subscribed to ${topic}; Ctrl-C to stop\n`);
         await Promise.race([enough, interrupted()]);
-        await writing;
+        await sub.unsubscribe();
       });
     },
   );
@@ -248,48 +278,44 @@ function build(io: Io): Command {
       .command("tunnel")
       .description("open a tunnel to one member of a cluster: standard input goes in, what comes back goes out")
       .argument("<cluster>", "cluster name")
-      .option("--chunk <bytes>", "bytes of input per tunnel message", positiveInt, 256 * 1024)
+      .option("--chunk <bytes>", "the largest tunnel message made of input", positiveInt, 256 * 1024)
       .option("--idle <ms>", "after the input ends, close once nothing arrived for this long", positiveInt, 1000),
   ).action(async (cluster: string, flags: ServerFlags & { chunk: number; idle: number }) => {
     await withConnection(flags, async (conn) => {
       const tun = await conn.tunnel(cluster, flags.timeout ? { timeout: flags.timeout } : {});
       let last = Date.now();
+      let remoteEnded = false;
       const reading = (async () => {
         for await (const msg of tun) {
           last = Date.now();
           await writeOut(io, msg);
         }
-      })();
-      let buffered: Uint8Array[] = [];
-      let size = 0;
-      const flush = async () => {
-        if (size === 0) return;
-        const msg = Buffer.concat(buffered, size);
-        buffered = [];
-        size = 0;
-        await tun.send(msg);
-      };
-      for await (const chunk of io.stdin) {
-        const bytes = chunk as Uint8Array;
-        buffered.push(bytes);
-        size += bytes.byteLength;
-        while (size >= flags.chunk) {
-          const all = Buffer.concat(buffered, size);
-          await tun.send(all.subarray(0, flags.chunk));
-          buffered = [all.subarray(flags.chunk)];
-          size -= flags.chunk;
+      })().finally(() => {
+        remoteEnded = true;
+      });
+      // a failure while reading is reported once the command ends; the other end closing ends the input too
+      const readFailure = reading.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      const input = io.stdin[Symbol.asyncIterator]();
+      for (;;) {
+        // null: the other end closed (or reading failed)
+        const next = await Promise.race([input.next(), readFailure.then(() => null)]);
+        if (next === null || next.done) break;
+        // what each read gives goes out at once (so interactive input is not held back), split at --chunk
+        const bytes = typeof next.value === "string" ? Buffer.from(next.value) : (next.value as Uint8Array);
+        for (let at = 0; at < bytes.byteLength; at += flags.chunk) {
+          await tun.send(bytes.subarray(at, at + flags.chunk));
         }
       }
-      await flush();
+      if (remoteEnded) io.stdin.pause();
       last = Date.now();
       // the input ended: wait until the other end closes or falls silent
-      let ended = false;
-      void reading.finally(() => {
-        ended = true;
-      });
-      while (!ended && Date.now() - last < flags.idle) await new Promise((r) => setTimeout(r, 25));
+      while (!remoteEnded && Date.now() - last < flags.idle) await new Promise((r) => setTimeout(r, 25));
       await tun.close();
-      await reading.catch(() => {});
+      const failure = await readFailure;
+      if (failure !== undefined && !(failure instanceof ClosedError)) throw failure;
     });
   });
 
@@ -299,7 +325,7 @@ function build(io: Io): Command {
       .description("list clusters and their live members, with versions and stats")
       .argument("[cluster]", "only this cluster")
       .option("--version-range <range>", "only members whose version satisfies this SemVer range")
-      .option("--meta <key=value...>", "only members with this metadata"),
+      .option("--meta <key=value>", "only members with this metadata (repeatable)", collect, []),
   ).action(async (cluster: string | undefined, flags: ServerFlags & { versionRange?: string; meta?: string[] }) => {
     const metadata: Record<string, string> = {};
     for (const kv of flags.meta ?? []) {

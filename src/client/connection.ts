@@ -159,6 +159,8 @@ export class JetmeshConnection implements Connection {
   readonly #tunnels: Tunnels;
   readonly #ownsNats: boolean;
   readonly #telemetry: Telemetry;
+  /** Aborted (with a ClosedError) when the connection starts closing: waits that hold no other handle end with it. */
+  readonly #closeSignal = new AbortController();
   readonly #services = new Set<ServiceImpl>();
   #closing: Promise<void> | undefined;
   #resolveClosed!: (reason: Error | undefined) => void;
@@ -357,7 +359,7 @@ export class JetmeshConnection implements Connection {
   async discover(cluster?: string, options?: DiscoverOptions): Promise<Member[]> {
     this.#ensureOpen("discover");
     const s = this.#settings;
-    return discover(this.#nc, s.namespace, s.inboxPrefix, s.logger, cluster, options);
+    return discover(this.#nc, s.namespace, s.inboxPrefix, s.logger, cluster, options, this.#closeSignal.signal);
   }
 
   status(): AsyncIterable<ConnectionStatus> {
@@ -418,6 +420,7 @@ export class JetmeshConnection implements Connection {
     const closed = new ClosedError(lost ? "the connection to NATS was lost" : "the connection was closed", {
       cause: lost,
     });
+    this.#closeSignal.abort(closed);
     this.#requester.rejectAll(closed);
     this.#topics.rejectAll(closed);
     const services = [...this.#services];

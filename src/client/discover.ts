@@ -12,6 +12,7 @@ import {
   type Logger,
   validateName,
   validateOptions,
+  validateSignal,
   validateTimeout,
 } from "../internal/index.js";
 import { type MicroEndpointStats, NAMESPACE_KEY } from "../service/index.js";
@@ -24,6 +25,8 @@ export interface DiscoverOptions {
   metadata?: Record<string, string>;
   /** How long to collect answers, in ms. Default 500. */
   timeout?: number;
+  /** Aborts the discovery; it rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** One live member, as it answered discovery. */
@@ -65,9 +68,13 @@ export async function discover(
   logger: Logger,
   cluster: unknown,
   options: unknown,
+  closing: AbortSignal,
 ): Promise<Member[]> {
   if (cluster !== undefined) validateName("cluster", cluster);
-  const o = validateOptions<DiscoverOptions>("options", options, ["version", "metadata", "timeout"]);
+  const o = validateOptions<DiscoverOptions>("options", options, ["version", "metadata", "timeout", "signal"]);
+  const given = validateSignal(o.signal);
+  const signal = given ? AbortSignal.any([given, closing]) : closing;
+  signal.throwIfAborted();
   const timeout = validateTimeout("options.timeout", o.timeout, DEFAULT_TIMEOUT);
   if (o.version !== undefined && (typeof o.version !== "string" || semver.validRange(o.version) === null)) {
     throw new InvalidArgumentError(`options.version must be a SemVer range such as "^1.2.0", got ${String(o.version)}`);
@@ -104,8 +111,25 @@ export async function discover(
   } catch (err) {
     throw fromNatsError(err, "discover");
   }
-  await new Promise((resolve) => setTimeout(resolve, timeout));
-  sub.unsubscribe();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, timeout);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  } finally {
+    try {
+      sub.unsubscribe();
+    } catch {
+      // the connection closed meanwhile
+    }
+  }
   return [...found.values()].sort((a, b) => a.cluster.localeCompare(b.cluster) || a.id.localeCompare(b.id));
 }
 

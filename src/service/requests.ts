@@ -45,6 +45,8 @@ export class RequestDispatcher {
   malformed = 0;
   /** Milliseconds spent in handlers, in total (for the average). */
   processingTime = 0;
+  /** Requests that arrived, whatever became of them (micro STATS). */
+  received = 0;
   /** The message of the last failure (micro STATS). */
   lastError = "";
   readonly queue: BoundedQueue<Job>;
@@ -93,6 +95,7 @@ export class RequestDispatcher {
   }
 
   #arrive(err: Error | null, msg: Msg): void {
+    this.received++;
     if (err) {
       this.host.logger.warn({ cluster: this.cluster, err: err }, "request subscription error");
       return;
@@ -100,6 +103,7 @@ export class RequestDispatcher {
     const reply = msg.reply;
     if (!reply) {
       this.malformed++;
+      this.lastError = "a request without a reply subject";
       this.host.logger.warn({ cluster: this.cluster, subject: msg.subject }, "request without a reply subject dropped");
       return;
     }
@@ -240,7 +244,7 @@ export class RequestDispatcher {
 
   /** An error reply; `code` defaults to the kind (jetmesh's own errors carry their kind as code). */
   #replyError(reply: string, kind: ErrorKind, message: string, code: string = kind): void {
-    if (kind !== ERROR_KIND.overloaded && kind !== ERROR_KIND.closed) this.lastError = message;
+    if (kind !== ERROR_KIND.closed) this.lastError = message;
     this.#publish(reply, Empty, errorHeaders(kind, message, code));
   }
 

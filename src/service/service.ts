@@ -52,7 +52,8 @@ export function checkServiceArgs(
 
 function resolveInfo(o: Partial<ServiceInfo>): ServiceInfo {
   const version = o.version ?? "0.0.0";
-  if (typeof version !== "string" || semver.valid(version) === null) {
+  // exactly a SemVer version, as the micro protocol's schema wants (no "v", no spaces)
+  if (typeof version !== "string" || semver.valid(version) !== version) {
     throw new InvalidArgumentError(`options.version must be a SemVer version such as "1.2.3", got ${String(version)}`);
   }
   if (o.description !== undefined && typeof o.description !== "string") {
@@ -209,8 +210,9 @@ class MemberService implements ServiceImpl, MicroSource {
         case "request":
           return {
             ...e,
-            num_requests: s.requests,
-            num_errors: s.requestErrors + (this.#requests?.malformed ?? 0),
+            // every request that arrived, and every one answered with an error (overloaded included)
+            num_requests: this.#requests?.received ?? 0,
+            num_errors: s.requestErrors + s.overloaded + (this.#requests?.malformed ?? 0),
             last_error: this.#requests?.lastError ?? "",
             processing_time: ns(s.processingTime),
             average_processing_time: ns(s.averageProcessingTime),

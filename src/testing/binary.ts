@@ -45,13 +45,28 @@ export async function startBinary(options: StartNatsOptions): Promise<NatsServer
     ...(options.token !== undefined ? ["--auth", options.token] : []),
     ...(options.args ?? []),
   ];
-  let { child, port } = await launch(bin, args(options.port ?? -1), timeout);
+  let child: ChildProcess;
+  let port: number;
+  try {
+    ({ child, port } = await launch(bin, args(options.port ?? -1), timeout));
+  } catch (err) {
+    if (options.storeDir === undefined) await rm(storeDir, { recursive: true, force: true });
+    throw err;
+  }
   let stopped: Promise<void> | undefined;
+  let restarting = false;
+  let ended!: () => void;
+  const exited = new Promise<void>((resolve) => {
+    ended = resolve;
+  });
+  const watch = (c: ChildProcess) => c.once("exit", () => !restarting && ended());
+  watch(child);
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
 
   const server: NatsServer = {
     kind: "binary",
+    exited,
     get url() {
       return `nats://127.0.0.1:${port}`;
     },
@@ -59,14 +74,24 @@ export async function startBinary(options: StartNatsOptions): Promise<NatsServer
       stopped ??= (async () => {
         process.removeListener("exit", killOnExit);
         await terminate(child);
+        ended();
         if (options.storeDir === undefined) await rm(storeDir, { recursive: true, force: true });
       })();
       return stopped;
     },
     async restart() {
       if (stopped) throw new Error("restart: the server was stopped");
-      await terminate(child);
-      ({ child, port } = await launch(bin, args(port), timeout));
+      restarting = true;
+      try {
+        await terminate(child);
+        ({ child, port } = await launch(bin, args(port), timeout));
+      } catch (err) {
+        ended();
+        throw err;
+      } finally {
+        restarting = false;
+      }
+      watch(child);
     },
     [Symbol.asyncDispose]() {
       return server.stop();

@@ -49,6 +49,7 @@ export async function startDocker(options: StartNatsOptions): Promise<NatsServer
   const server: NatsServer = {
     kind: "docker",
     url: `nats://${container.getHost()}:${container.getMappedPort(4222)}`,
+    exited: new Promise(() => {}),
     stop() {
       stopped ??= container.stop().then(() => undefined);
       return stopped;

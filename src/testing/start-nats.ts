@@ -27,6 +27,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
     const server: NatsServer = {
       kind: "env",
       url: envUrl,
+      exited: new Promise(() => {}),
       stop: async () => {},
       restart: async () => {
         throw new Error("restart() is not possible on the server given by NATS_URL");

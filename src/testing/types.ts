@@ -6,6 +6,8 @@ export interface NatsServer extends AsyncDisposable {
   readonly kind: "env" | "docker" | "binary";
   /** Stops the server and removes its store (nothing for `env`). Idempotent. */
   stop(): Promise<void>;
+  /** Resolves when the server process ends, by `stop()` or on its own (binary only; never for `env` and `docker`). */
+  readonly exited: Promise<void>;
   /**
    * Stops the server and starts it again on the same port with the same store
    * (JetStream file storage survives). Only for `binary`.
