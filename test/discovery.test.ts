@@ -164,7 +164,11 @@ describe("discover()", () => {
     const ns = uniqueNamespace();
     const conn = await nats.open(ns);
     const handler = { handleRequest: (r: Uint8Array) => r };
-    const a = await conn.register("shop", handler, { version: "1.2.0", metadata: { region: "eu", env: "prod" } });
+    const a = await conn.register("shop", handler, {
+      version: "1.2.0",
+      description: "the shop",
+      metadata: { region: "eu", env: "prod" },
+    });
     const b = await conn.register("shop", handler, { version: "1.9.1", metadata: { region: "us", env: "prod" } });
     const c = await conn.register("shop", handler, { version: "2.0.0", metadata: { region: "eu", env: "dev" } });
     const other = await conn.register("billing", handler);
@@ -177,7 +181,12 @@ describe("discover()", () => {
     const shop = await conn.discover("shop");
     expect(shop.map((m) => m.id).sort()).toEqual([a.id, b.id, c.id].sort());
     const first = shop.find((m) => m.id === a.id);
-    expect(first).toMatchObject({ cluster: "shop", version: "1.2.0", metadata: { region: "eu", env: "prod" } });
+    expect(first).toMatchObject({
+      cluster: "shop",
+      version: "1.2.0",
+      description: "the shop",
+      metadata: { region: "eu", env: "prod" },
+    });
     expect(first?.started).toBeInstanceOf(Date);
     expect(shop.reduce((n, m) => n + m.stats.requests, 0)).toBe(6);
 

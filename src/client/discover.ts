@@ -1,6 +1,6 @@
 /**
  * Discovery: the live members of this namespace's clusters, as they answer the
- * micro protocol's `$SRV.STATS` within a short time-out, filtered like Kite's
+ * micro protocol's `$SRV.STATS` (and `$SRV.INFO`) within a short time-out, filtered like Kite's
  * queries by version range and metadata. A member that has gone away does not
  * answer, so it is not listed: there is no registry to clean.
  */
@@ -34,6 +34,8 @@ export interface Member {
   readonly cluster: string;
   readonly id: string;
   readonly version: string;
+  /** What the service does, as given at register time ("" when the member did not answer INFO in time). */
+  readonly description: string;
   /** The metadata given at register time (plus `jetmesh.namespace`). */
   readonly metadata: Readonly<Record<string, string>>;
   /** When it registered. */
@@ -91,11 +93,17 @@ export async function discover(
   }
   const inbox = createInbox(inboxPrefix);
   const found = new Map<string, Member>();
+  const descriptions = new Map<string, string>();
   let sub: ReturnType<NatsConnection["subscribe"]>;
   try {
     sub = nc.subscribe(inbox, {
       callback: (err, msg) => {
         if (err) return;
+        const info = readInfo(msg.data);
+        if (info) {
+          descriptions.set(info.id, info.description);
+          return;
+        }
         const member = readStats(msg.data);
         if (member === undefined) {
           logger.debug({ subject: msg.subject }, "discovery answer that is not a micro STATS response ignored");
@@ -107,7 +115,9 @@ export async function discover(
         found.set(member.id, member);
       },
     });
-    nc.publish(cluster === undefined ? "$SRV.STATS" : `$SRV.STATS.${cluster}`, Empty, { reply: inbox });
+    for (const verb of ["STATS", "INFO"]) {
+      nc.publish(cluster === undefined ? `$SRV.${verb}` : `$SRV.${verb}.${cluster}`, Empty, { reply: inbox });
+    }
   } catch (err) {
     throw fromNatsError(err, "discover");
   }
@@ -130,7 +140,22 @@ export async function discover(
       // the connection closed meanwhile
     }
   }
-  return [...found.values()].sort((a, b) => a.cluster.localeCompare(b.cluster) || a.id.localeCompare(b.id));
+  return [...found.values()]
+    .map((m) => ({ ...m, description: descriptions.get(m.id) ?? "" }))
+    .sort((a, b) => a.cluster.localeCompare(b.cluster) || a.id.localeCompare(b.id));
+}
+
+/** A micro INFO answer's id and description, or undefined when `data` is something else. */
+function readInfo(data: Uint8Array): { id: string; description: string } | undefined {
+  let v: { type?: unknown; id?: unknown; description?: unknown };
+  try {
+    v = JSON.parse(decoder.decode(data));
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== "object" || v.type !== "io.nats.micro.v1.info_response") return undefined;
+  if (typeof v.id !== "string") return undefined;
+  return { id: v.id, description: typeof v.description === "string" ? v.description : "" };
 }
 
 function readStats(data: Uint8Array): Member | undefined {
@@ -160,6 +185,7 @@ function readStats(data: Uint8Array): Member | undefined {
     cluster: v.name,
     id: v.id,
     version: v.version,
+    description: "",
     metadata,
     started: new Date(typeof v.started === "string" ? v.started : 0),
     endpoints,
