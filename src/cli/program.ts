@@ -3,11 +3,11 @@
  * shell. Exit codes: 0 ok; 1 the operation failed (the typed error's code is
  * printed); 2 usage error.
  */
-import { Command, CommanderError, Option } from "commander";
+import { Argument, Command, CommanderError, Option } from "commander";
+import { BENCHMARKS, type Benchmark, runSuite } from "../bench/suite.js";
 import { type Connection, type ConnectOptions, connect } from "../client/index.js";
 import { ClosedError, InvalidArgumentError, JetmeshError, RemoteError } from "../internal/index.js";
 import { startNats } from "../testing/index.js";
-import { quickBench } from "./bench.js";
 import { type Io, printTable, readAll, writeOut } from "./io.js";
 
 /** The options every command that talks to a server takes. */
@@ -374,20 +374,32 @@ function build(io: Io): Command {
   serverOptions(
     program
       .command("bench")
-      .description("measure request/reply and publish against the server, jetmesh beside the raw NATS client")
-      .option("--seconds <s>", "seconds per measurement", positiveInt, 2)
-      .option("--inflight <n>", "requests in flight", positiveInt, 64),
-  ).action(async (flags: ServerFlags & { seconds: number; inflight: number }) => {
-    const results = await quickBench(await open(flags), flags.server ?? "nats://127.0.0.1:4222", flags);
-    if (flags.json) await writeOut(io, `${JSON.stringify(results)}\n`);
-    else
-      await writeOut(
-        io,
-        printTable(
-          ["PATTERN", "JETMESH /S", "RAW /S", "RATIO"],
-          results.map((r) => [r.pattern, r.jetmesh.toFixed(0), r.raw.toFixed(0), `${r.ratio.toFixed(2)}x`]),
-        ),
-      );
+      .description(
+        "run the benchmark suite against the server: each pattern, jetmesh beside the raw NATS client " +
+          "(credentials go in the --server URL)",
+      )
+      .addArgument(new Argument("[benchmarks...]", "which to run (default all)").choices(BENCHMARKS))
+      .option("--rounds <n>", "rounds per measurement", positiveInt, 3)
+      .option("--window <ms>", "measuring window per round", positiveInt, 1000)
+      .option("--warmup <ms>", "warm-up before each window", positiveInt, 200),
+  ).action(async (chosen: Benchmark[], flags: ServerFlags & { rounds: number; window: number; warmup: number }) => {
+    const config = { rounds: flags.rounds, windowMs: flags.window, warmupMs: flags.warmup };
+    const which = chosen.length > 0 ? chosen : [...BENCHMARKS];
+    const url = flags.server ?? "nats://127.0.0.1:4222";
+    if (!flags.json) {
+      await runSuite(url, which, config);
+      return;
+    }
+    // with --json the tables go to stderr, and stdout carries only the ratios
+    const log = console.log;
+    console.log = console.error;
+    let headline: Record<string, number>;
+    try {
+      headline = await runSuite(url, which, config);
+    } finally {
+      console.log = log;
+    }
+    await writeOut(io, `${JSON.stringify(headline)}\n`);
   });
 
   return program;

@@ -5,7 +5,7 @@
  * of "bench-traced". Controlled over the fork IPC channel.
  */
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { connect, register } from "jetmesh";
+import { connect, register } from "../index.js";
 import { BenchOrder, noopExportingProvider } from "./typed-contract.js";
 
 const url = process.argv[2] ?? "nats://127.0.0.1:4222";
@@ -21,12 +21,11 @@ const svc = await register({ servers: url, namespace: "bench" }, "bench", {
 const typed = await connect({ servers: url, namespace: "bench" });
 await typed.register(BenchOrder, { handleRequest: (order) => ({ id: order.id, accepted: true }) });
 // tracing on, exported to nowhere: what an SDK costs at the member
-const traced = await connect({
-  servers: url,
-  namespace: "bench",
-  telemetry: { tracerProvider: noopExportingProvider() },
-});
-await traced.register("bench-traced", { handleRequest: (req) => req });
+const tracerProvider = await noopExportingProvider();
+if (tracerProvider) {
+  const traced = await connect({ servers: url, namespace: "bench", telemetry: { tracerProvider } });
+  await traced.register("bench-traced", { handleRequest: (req) => req });
+}
 const nc = await natsConnect({ servers: url });
 nc.subscribe("raw.req", { queue: "raw", callback: (_e, msg) => void msg.respond(msg.data) });
 nc.subscribe("raw.bcast", {

@@ -1,6 +1,6 @@
 /** The contract of the typed benchmark, shared by the caller and the responder process. */
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { contract } from "jetmesh";
+import type { TracerProvider } from "@opentelemetry/api";
+import { contract } from "../index.js";
 
 export const BenchOrder = contract({
   name: "bench-typed",
@@ -31,11 +31,21 @@ export const ORDER = {
   express: true,
 };
 
-/** An SDK tracer provider that samples every span and exports them to nowhere. */
-export function noopExportingProvider(): BasicTracerProvider {
-  const exporter: SpanExporter = {
+/**
+ * An SDK tracer provider that samples every span and exports them to nowhere;
+ * undefined where `@opentelemetry/sdk-trace-base` is not installed (jetmesh
+ * itself needs only the API).
+ */
+export async function noopExportingProvider(): Promise<(TracerProvider & { shutdown(): Promise<void> }) | undefined> {
+  let sdk: typeof import("@opentelemetry/sdk-trace-base");
+  try {
+    sdk = await import("@opentelemetry/sdk-trace-base");
+  } catch {
+    return undefined;
+  }
+  const exporter: import("@opentelemetry/sdk-trace-base").SpanExporter = {
     export: (_spans, done) => done({ code: 0 }),
     shutdown: async () => {},
   };
-  return new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });
+  return new sdk.BasicTracerProvider({ spanProcessors: [new sdk.BatchSpanProcessor(exporter)] });
 }
