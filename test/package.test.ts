@@ -36,7 +36,8 @@ describe("the packed package", () => {
     // packed from a copy, so its build never races another test's build of dist/
     const copy = join(dir, "jetmesh");
     await mkdir(copy);
-    for (const f of ["package.json", "README.md", "LICENSE", "tsconfig.json", "tsconfig.build.json", "src"]) {
+    const sources = ["package.json", "README.md", "LICENSE", "src", "bench"];
+    for (const f of [...sources, "tsconfig.json", "tsconfig.build.json", "tsconfig.bench.json"]) {
       await cp(join(root, f), join(copy, f), { recursive: true });
     }
     await symlink(join(root, "node_modules"), join(copy, "node_modules"), "dir");
@@ -78,6 +79,16 @@ describe("the packed package", () => {
     expect(stdout.trim()).toBe("0.1.0");
     const { stdout: ls } = await run(bin, ["ls", "-n", uniqueNamespace()], { cwd: dir, env: env(), timeout: 30_000 });
     expect(ls).toBe("no members\n");
+    // the benchmark suite ships with it (its traced variant needs the OpenTelemetry SDK, not installed here)
+    const { stdout: ratios } = await run(
+      bin,
+      ["bench", "request", "typed", "--rounds", "1", "--window", "50", "--warmup", "10", "--json"],
+      { cwd: dir, env: env(), timeout: 60_000 },
+    );
+    const headline = JSON.parse(ratios) as Record<string, number>;
+    expect(Object.keys(headline)).toContain("request 128B x1");
+    expect(Object.keys(headline)).toContain("typed x1");
+    expect(Object.keys(headline).some((k) => k.startsWith("traced"))).toBe(false);
   });
 
   it("ships only what it needs: dist and the README, no tests or sources", async () => {

@@ -5,7 +5,7 @@
  * exported to nowhere) beside the same requests with no SDK registered.
  */
 import { encode } from "@msgpack/msgpack";
-import { connect } from "../index.js";
+import { connect } from "jetmesh";
 import { type BenchConfig, closedLoop, interleave, median, type Sample, spread, table } from "./lib.js";
 import { BenchOrder, noopExportingProvider, ORDER } from "./typed-contract.js";
 

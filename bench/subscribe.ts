@@ -9,7 +9,7 @@
  */
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { connect } from "../index.js";
+import { connect } from "jetmesh";
 import { type BenchConfig, interleave, median, spread, table } from "./lib.js";
 import { RawPub } from "./raw-pub.js";
 

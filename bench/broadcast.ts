@@ -1,6 +1,6 @@
 /** broadcast: jetmesh broadcast vs raw core publish, counted at the receiver. */
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { connect } from "../index.js";
+import { connect } from "jetmesh";
 import { type BenchConfig, interleave, median, type Responder, sleep, spread, table } from "./lib.js";
 
 type Counts = { jetmesh: number; raw: number };

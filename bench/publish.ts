@@ -7,7 +7,7 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { connect } from "../index.js";
+import { connect } from "jetmesh";
 import {
   type BenchConfig,
   closedLoop,

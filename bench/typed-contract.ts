@@ -1,6 +1,6 @@
 /** The contract of the typed benchmark, shared by the caller and the responder process. */
 import type { TracerProvider } from "@opentelemetry/api";
-import { contract } from "../index.js";
+import { contract } from "jetmesh";
 
 export const BenchOrder = contract({
   name: "bench-typed",

@@ -11,7 +11,7 @@
  */
 import { DiscardPolicy, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { connect, TUNNELS_DEFAULTS } from "../index.js";
+import { connect, TUNNELS_DEFAULTS } from "jetmesh";
 import { type BenchConfig, interleave, median, Responder, sleep, spread, table } from "./lib.js";
 import { RawPub } from "./raw-pub.js";
 import type { Counts, Mark, SinkArgs } from "./tunnel-sink.js";

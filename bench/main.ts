@@ -11,7 +11,7 @@
  *
  * BENCH_ROUNDS (default 3), BENCH_WINDOW_MS (1000), BENCH_WARMUP_MS (200).
  */
-import { startNats } from "../testing/index.js";
+import { startNats } from "jetmesh/testing";
 import { BENCHMARKS, type Benchmark, runSuite } from "./suite.js";
 
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : [...BENCHMARKS];

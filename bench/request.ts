@@ -1,6 +1,6 @@
 /** request/reply: jetmesh vs a hand-tuned raw requester vs the raw client's default request(). */
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { connect } from "../index.js";
+import { connect } from "jetmesh";
 import {
   type BenchConfig,
   closedLoop,

@@ -10,7 +10,7 @@
  */
 import { type ConsumeOptions, type Consumer, type ConsumerMessages, jetstream } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { connect } from "../index.js";
+import { connect } from "jetmesh";
 
 export interface SinkArgs {
   namespace: string;

@@ -5,7 +5,7 @@
  * of "bench-traced". Controlled over the fork IPC channel.
  */
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { connect, register } from "../index.js";
+import { connect, register } from "jetmesh";
 import { BenchOrder, noopExportingProvider } from "./typed-contract.js";
 
 const url = process.argv[2] ?? "nats://127.0.0.1:4222";
