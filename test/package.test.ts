@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -76,7 +76,9 @@ describe("the packed package", () => {
   it("installs the jetmesh command", async () => {
     const bin = join(dir, "node_modules", ".bin", "jetmesh");
     const { stdout } = await run(bin, ["--version"], { cwd: dir, timeout: 30_000 });
-    expect(stdout.trim()).toBe("0.1.0");
+    // the version jetmesh reports (command, tracer scope) is the package's
+    const { version } = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as { version: string };
+    expect(stdout.trim()).toBe(version);
     const { stdout: ls } = await run(bin, ["ls", "-n", uniqueNamespace()], { cwd: dir, env: env(), timeout: 30_000 });
     expect(ls).toBe("no members\n");
     // the benchmark suite ships with it (its traced variant needs the OpenTelemetry SDK, not installed here)

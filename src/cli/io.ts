@@ -1,7 +1,6 @@
 /** The command line's standard streams (given, so tests can run commands in-process too). */
 export interface Io {
   stdin: NodeJS.ReadableStream;
-  stdinIsTTY: boolean;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
 }

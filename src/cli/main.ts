@@ -10,7 +10,6 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 
 const code = await run(process.argv.slice(2), {
   stdin: process.stdin,
-  stdinIsTTY: process.stdin.isTTY === true,
   stdout: process.stdout,
   stderr: process.stderr,
 });

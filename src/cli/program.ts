@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { type Connection, type ConnectOptions, connect } from "../client/index.js";
-import { ClosedError, InvalidArgumentError, JetmeshError, RemoteError } from "../internal/index.js";
+import { ClosedError, InvalidArgumentError, JetmeshError, RemoteError, VERSION } from "../internal/index.js";
 import { startNats } from "../testing/index.js";
 import { type Io, printTable, readAll, writeOut } from "./io.js";
 
@@ -42,7 +42,6 @@ async function loadSuite(): Promise<Suite> {
 /** A usage error found after parsing (exit code 2). */
 class UsageError extends Error {}
 
-const VERSION = "0.1.0";
 const NEWLINE = new Uint8Array([10]);
 
 /** Runs the command line `argv` (without node and the script); resolves with the exit code. */
@@ -200,9 +199,8 @@ function build(io: Io): Command {
       .argument("[data]", "the request; - reads standard input"),
   ).action(async (cluster: string, data: string | undefined, flags: ServerFlags) => {
     const body = await payload(data, io);
-    const reply = await withConnection(flags, (conn) =>
-      conn.request(cluster, body, flags.timeout ? { timeout: flags.timeout } : {}),
-    );
+    // --timeout is the connection's default time-out, so every call below takes it
+    const reply = await withConnection(flags, (conn) => conn.request(cluster, body));
     if (flags.json) await writeOut(io, `${JSON.stringify({ cluster, ...jsonBytes(reply) })}\n`);
     else await writeOut(io, reply);
   });
@@ -227,9 +225,7 @@ function build(io: Io): Command {
       .argument("[data]", "the event; - reads standard input"),
   ).action(async (topic: string, data: string | undefined, flags: ServerFlags) => {
     const body = await payload(data, io);
-    const ack = await withConnection(flags, (conn) =>
-      conn.publish(topic, body, flags.timeout ? { timeout: flags.timeout } : {}),
-    );
+    const ack = await withConnection(flags, (conn) => conn.publish(topic, body));
     await writeOut(
       io,
       flags.json ? `${JSON.stringify({ topic, ...ack })}\n` : `published to ${topic}: seq ${ack.seq}\n`,
@@ -295,7 +291,7 @@ function build(io: Io): Command {
       .option("--idle <ms>", "after the input ends, close once nothing arrived for this long", positiveInt, 1000),
   ).action(async (cluster: string, flags: ServerFlags & { chunk: number; idle: number }) => {
     await withConnection(flags, async (conn) => {
-      const tun = await conn.tunnel(cluster, flags.timeout ? { timeout: flags.timeout } : {});
+      const tun = await conn.tunnel(cluster);
       let last = Date.now();
       let remoteEnded = false;
       const reading = (async () => {

@@ -69,3 +69,4 @@ export {
   validateSignal,
   validateTimeout,
 } from "./validate.js";
+export { VERSION } from "./version.js";

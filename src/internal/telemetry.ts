@@ -35,9 +35,9 @@ import {
   type TracerProvider,
   trace,
 } from "@opentelemetry/api";
+import { VERSION } from "./version.js";
 
 const NAME = "jetmesh";
-const VERSION = "0.1.0";
 
 /** The provider the global proxy hands to until an SDK registers one. */
 const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
