@@ -280,7 +280,7 @@ export class PullConsumer {
       );
     } catch (err) {
       this.#pull = undefined;
-      this.#host.logger.warn({ subject: this.#plan.subject, err: err }, "pull request failed");
+      this.#host.logger.warn({ subject: this.#plan.subject, err }, "pull request failed");
       this.#reset("pull request failed");
     }
   }
@@ -483,7 +483,7 @@ export class PullConsumer {
           return;
         } catch (err) {
           if (this.#stopped) return;
-          this.#host.logger.warn({ subject: this.#plan.subject, why, err: err }, "consumer reset failed; retrying");
+          this.#host.logger.warn({ subject: this.#plan.subject, why, err }, "consumer reset failed; retrying");
         }
       }
     })().finally(() => {
@@ -501,7 +501,7 @@ export class PullConsumer {
   #onMsg(err: Error | null, msg: Msg): void {
     if (this.#stopped) return;
     if (err) {
-      this.#host.logger.error({ subject: this.#plan.subject, err: err }, "consumer subscription failed");
+      this.#host.logger.error({ subject: this.#plan.subject, err }, "consumer subscription failed");
       this.#reset("subscription failed");
       return;
     }

@@ -6,6 +6,6 @@ export function watchReconnects(nc: NatsConnection, logger: Logger, onReconnect:
   const status = nc.status() as QueuedIterator<Status>;
   (async () => {
     for await (const s of status) if (s.type === "reconnect") onReconnect();
-  })().catch((err: unknown) => logger.debug({ err: err }, "status watch ended"));
+  })().catch((err: unknown) => logger.debug({ err }, "status watch ended"));
   return () => status.stop();
 }

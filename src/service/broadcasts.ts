@@ -66,7 +66,7 @@ export class BroadcastDispatcher {
 
   #arrive(err: Error | null, msg: Msg): void {
     if (err) {
-      this.host.logger.warn({ cluster: this.cluster, err: err }, "broadcast subscription error");
+      this.host.logger.warn({ cluster: this.cluster, err }, "broadcast subscription error");
       return;
     }
     const data = msg.data;
@@ -81,10 +81,7 @@ export class BroadcastDispatcher {
     try {
       headers = msg.headers;
     } catch (err) {
-      this.host.logger.warn(
-        { cluster: this.cluster, subject: msg.subject, err: err },
-        "broadcast with malformed headers",
-      );
+      this.host.logger.warn({ cluster: this.cluster, subject: msg.subject, err }, "broadcast with malformed headers");
     }
     const ctx = { cluster: this.cluster, subject: msg.subject, headers };
     const t = this.host.telemetry;

@@ -69,7 +69,7 @@ export class RequestDispatcher {
       threads,
       memory,
       (job) => this.#run(job),
-      (err) => host.logger.error({ cluster, err: err }, "request dispatch failed"),
+      (err) => host.logger.error({ cluster, err }, "request dispatch failed"),
       (job) => ({ ...job, data: job.data.slice() }),
     );
   }
@@ -97,7 +97,7 @@ export class RequestDispatcher {
   #arrive(err: Error | null, msg: Msg): void {
     this.received++;
     if (err) {
-      this.host.logger.warn({ cluster: this.cluster, err: err }, "request subscription error");
+      this.host.logger.warn({ cluster: this.cluster, err }, "request subscription error");
       return;
     }
     const reply = msg.reply;
@@ -252,7 +252,7 @@ export class RequestDispatcher {
     try {
       this.host.nc.publish(reply, data, headers ? { headers } : undefined);
     } catch (err) {
-      this.host.logger.warn({ cluster: this.cluster, err: err }, "reply could not be sent");
+      this.host.logger.warn({ cluster: this.cluster, err }, "reply could not be sent");
     }
   }
 }

@@ -333,7 +333,7 @@ class MemberService implements ServiceImpl, MicroSource {
     try {
       await this.#handler.handleDrop?.(reason);
     } catch (err) {
-      this.#host.logger.error({ cluster: this.cluster, err: err }, "handleDrop threw");
+      this.#host.logger.error({ cluster: this.cluster, err }, "handleDrop threw");
     }
     this.#host.forget(this);
     this.#resolveClosed(reason);

@@ -28,7 +28,7 @@ export class TunnelDispatcher {
       queue: this.cluster,
       callback: (err, msg) => {
         if (err) {
-          this.host.logger.warn({ cluster: this.cluster, err: err }, "tunnel subscription error");
+          this.host.logger.warn({ cluster: this.cluster, err }, "tunnel subscription error");
           return;
         }
         const accepting = this.host.acceptTunnel(msg, this.cluster).then(
@@ -64,10 +64,7 @@ export class TunnelDispatcher {
       .then(() => this.handle(tun))
       .catch((err: unknown) => {
         this.errors++;
-        this.host.logger.warn(
-          { cluster: this.cluster, tunnel: tun.id, err: err },
-          "handleTunnel threw; closing the tunnel",
-        );
+        this.host.logger.warn({ cluster: this.cluster, tunnel: tun.id, err }, "handleTunnel threw; closing the tunnel");
         return tun.close();
       });
   }

@@ -248,7 +248,7 @@ export class TopicSubscription implements Subscription {
     this.#deadLetters++;
     this.#settle(d, TERM);
     this.#host.logger.warn(
-      { topic: this.topic, subject: d.msg.subject, seq: d.seq, deliveries: d.deliveries, err: err },
+      { topic: this.topic, subject: d.msg.subject, seq: d.seq, deliveries: d.deliveries, err },
       hopeless ? "event does not match the contract; given up" : "event given up after maxDeliver failed deliveries",
     );
     try {
@@ -276,7 +276,7 @@ export class TopicSubscription implements Subscription {
       this.#host.nc.publish(reply, body);
     } catch (err) {
       // closed connection: the server delivers it again after ackWait
-      this.#host.logger.debug({ topic: this.topic, seq: d.seq, err: err }, "ack not sent");
+      this.#host.logger.debug({ topic: this.topic, seq: d.seq, err }, "ack not sent");
     }
   }
 

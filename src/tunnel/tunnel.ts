@@ -408,7 +408,7 @@ export class TunnelEnd implements Tunnel {
   /** A message could not be stored: the tunnel cannot keep its order, so it ends. */
   #broken(err: unknown): void {
     if (this.#ended) return;
-    this.#host.logger.warn({ tunnel: this.id, err: err }, "tunnel message not stored; closing the tunnel");
+    this.#host.logger.warn({ tunnel: this.id, err }, "tunnel message not stored; closing the tunnel");
     this.#lost = new ClosedError("the tunnel broke: a message could not be stored", { cause: err });
     this.#end(this.#lost);
     void this.#releaseOnce();

@@ -250,7 +250,7 @@ export class Tunnels {
       if (kind === undefined) msg.respond(data);
       else msg.respond(data, { headers: errorHeaders(kind, message ?? kind, kind) });
     } catch (err) {
-      this.#host.logger.warn({ err: err }, "tunnel set-up answer could not be sent");
+      this.#host.logger.warn({ err }, "tunnel set-up answer could not be sent");
     }
   }
 
