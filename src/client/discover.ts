@@ -99,12 +99,13 @@ export async function discover(
     sub = nc.subscribe(inbox, {
       callback: (err, msg) => {
         if (err) return;
-        const info = readInfo(msg.data);
+        const answer = readAnswer(msg.data);
+        const info = answer && readInfo(answer);
         if (info) {
           descriptions.set(info.id, info.description);
           return;
         }
-        const member = readStats(msg.data);
+        const member = answer && readStats(answer);
         if (member === undefined) {
           logger.debug({ subject: msg.subject }, "discovery answer that is not a micro STATS response ignored");
           return;
@@ -145,35 +146,37 @@ export async function discover(
     .sort((a, b) => a.cluster.localeCompare(b.cluster) || a.id.localeCompare(b.id));
 }
 
-/** A micro INFO answer's id and description, or undefined when `data` is something else. */
-function readInfo(data: Uint8Array): { id: string; description: string } | undefined {
-  let v: { type?: unknown; id?: unknown; description?: unknown };
+/** The fields of a micro protocol answer jetmesh reads. */
+interface Answer {
+  type?: unknown;
+  name?: unknown;
+  id?: unknown;
+  version?: unknown;
+  description?: unknown;
+  metadata?: unknown;
+  started?: unknown;
+  endpoints?: unknown;
+}
+
+/** A JSON object from the wire, or undefined when `data` is not one. */
+function readAnswer(data: Uint8Array): Answer | undefined {
   try {
-    v = JSON.parse(decoder.decode(data));
+    const v: unknown = JSON.parse(decoder.decode(data));
+    return v !== null && typeof v === "object" ? (v as Answer) : undefined;
   } catch {
     return undefined;
   }
-  if (v === null || typeof v !== "object" || v.type !== "io.nats.micro.v1.info_response") return undefined;
+}
+
+/** A micro INFO answer's id and description, or undefined when `v` is something else. */
+function readInfo(v: Answer): { id: string; description: string } | undefined {
+  if (v.type !== "io.nats.micro.v1.info_response") return undefined;
   if (typeof v.id !== "string") return undefined;
   return { id: v.id, description: typeof v.description === "string" ? v.description : "" };
 }
 
-function readStats(data: Uint8Array): Member | undefined {
-  let v: {
-    type?: unknown;
-    name?: unknown;
-    id?: unknown;
-    version?: unknown;
-    metadata?: unknown;
-    started?: unknown;
-    endpoints?: unknown;
-  };
-  try {
-    v = JSON.parse(decoder.decode(data));
-  } catch {
-    return undefined;
-  }
-  if (v === null || typeof v !== "object" || v.type !== "io.nats.micro.v1.stats_response") return undefined;
+function readStats(v: Answer): Member | undefined {
+  if (v.type !== "io.nats.micro.v1.stats_response") return undefined;
   if (typeof v.name !== "string" || typeof v.id !== "string" || typeof v.version !== "string") return undefined;
   const metadata = (v.metadata !== null && typeof v.metadata === "object" ? v.metadata : {}) as Record<string, string>;
   const endpoints = (Array.isArray(v.endpoints) ? v.endpoints : []) as MicroEndpointStats[];

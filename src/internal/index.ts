@@ -49,7 +49,6 @@ export {
   ATTR,
   endSpan,
   errorType,
-  failSpan,
   fitsWith,
   type Observer,
   runInSpan,

@@ -269,7 +269,7 @@ export class Telemetry {
   }
 
   /** A link to the span a message was sent in, if it carries one. */
-  linkFrom(msg: { readonly headers?: MsgHdrs | undefined }): Link[] | undefined {
+  #linkFrom(msg: { readonly headers?: MsgHdrs | undefined }): Link[] | undefined {
     const sc = trace.getSpanContext(this.extract(msg));
     return sc && trace.isSpanContextValid(sc) ? [{ context: sc }] : undefined;
   }
@@ -285,7 +285,7 @@ export class Telemetry {
       SpanKind.CONSUMER,
       { [ATTR.operationType]: "process", ...attributes },
       ROOT_CONTEXT,
-      this.linkFrom(msg),
+      this.#linkFrom(msg),
     );
   }
 }
@@ -296,13 +296,18 @@ const DURATION_BUCKETS = [
 ];
 
 /**
- * Whether a message of `payload` bytes with `headers` fits the server's max
+ * Whether a message of `payload` bytes with `headers` (or their encoded bytes) fits the server's max
  * payload (`max`, undefined when unknown). Trace context is left out of a
  * message it would push over the limit: tracing never makes a send fail.
  */
-export function fitsWith(headers: MsgHdrs, payload: Uint8Array, max: number | undefined): boolean {
+export function fitsWith(headers: MsgHdrs | Uint8Array, payload: Uint8Array, max: number | undefined): boolean {
   if (max === undefined) return true;
-  const size = headers instanceof MsgHdrsImpl ? headers.encode().byteLength : 0;
+  const size =
+    headers instanceof Uint8Array
+      ? headers.byteLength
+      : headers instanceof MsgHdrsImpl
+        ? headers.encode().byteLength
+        : 0;
   return payload.byteLength + size <= max;
 }
 
@@ -313,7 +318,7 @@ export function endSpan(span: Span, err?: unknown, type?: string): void {
 }
 
 /** Marks `span` failed by `err`. */
-export function failSpan(span: Span, err: unknown, type = errorType(err)): void {
+function failSpan(span: Span, err: unknown, type = errorType(err)): void {
   const e = err instanceof Error ? err : new Error(String(err));
   span.recordException(e);
   span.setAttribute(ATTR.errorType, type);

@@ -8,6 +8,7 @@ import {
   ATTR,
   DEFAULTS,
   endSpan,
+  fitsWith,
   HEADER,
   InvalidArgumentError,
   type JetmeshError,
@@ -108,9 +109,8 @@ export class Topics {
       h.set(HEADER.msgId, id);
       t.inject(span, h);
       header = h.encode();
-      const max = maxPayload(this.#host.nc);
       // trace context that would push the event over the max payload is left out
-      if (max !== undefined && header.byteLength + payload.byteLength > max) header = undefined;
+      if (!fitsWith(header, payload, maxPayload(this.#host.nc))) header = undefined;
       else span.setAttribute(ATTR.messageId, id);
     }
     return publisher.publish(subject, topic, payload, timeout, signal, header).then(
