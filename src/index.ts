@@ -48,6 +48,7 @@ export {
   InvalidArgumentError,
   JetmeshError,
   type Logger,
+  MemberLeftError,
   NoRespondersError,
   OverloadedError,
   PayloadTooLargeError,

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { ClosedError, ConnectionError, connect, InvalidArgumentError, register, silentLogger } from "../src/index.js";
+import {
+  ClosedError,
+  ConnectionError,
+  connect,
+  InvalidArgumentError,
+  MemberLeftError,
+  NoRespondersError,
+  register,
+  silentLogger,
+} from "../src/index.js";
 import { startNats } from "../src/testing/index.js";
 import { dec, deferred, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
@@ -41,12 +50,32 @@ describe("register", () => {
     await expect(conn.request("bad-init", enc("x"))).rejects.toMatchObject({ code: "NO_RESPONDERS" });
   });
 
-  it("rejects a handler that is missing, not an object, or has no handle method", async () => {
+  it("rejects a handler that is missing, not an object, has a method that is not a function or a misspelt one", async () => {
     const conn = await nats.open(uniqueNamespace());
-    for (const handler of [undefined, null, 42, "h", {}, { init: () => {} }, { handleRequest: "yes" }]) {
+    for (const handler of [undefined, null, 42, "h", { handleRequest: "yes" }, { handleRequests: () => {} }]) {
       await expect(conn.register("x", handler as never), String(handler)).rejects.toBeInstanceOf(InvalidArgumentError);
     }
     await expect(conn.register("bad name", { handleRequest: (r) => r })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it("takes a member that only uses the connection init gives it, and one with no method at all", async () => {
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
+    let given: unknown;
+    const svc = await conn.register("watcher", {
+      init: (c) => {
+        given = c;
+      },
+    });
+    expect(given).toBe(conn);
+    const bare = await conn.register("bare", {});
+    const client = await nats.open(ns);
+    // it is a member (discoverable), and takes no requests
+    const members = await client.discover(undefined, { timeout: 300 });
+    expect(members.map((m) => m.cluster).sort()).toEqual(["bare", "watcher"]);
+    await expect(client.request("watcher", enc("x"), { timeout: 1_000 })).rejects.toBeInstanceOf(NoRespondersError);
+    await svc.unregister();
+    await bare.unregister();
   });
 
   it("validates the top-level register's arguments before connecting", async () => {
@@ -54,7 +83,9 @@ describe("register", () => {
     await expect(register("nats://127.0.0.1:1", "a.b", { handleRequest: (r) => r })).rejects.toBeInstanceOf(
       InvalidArgumentError,
     );
-    await expect(register("nats://127.0.0.1:1", "ok", {} as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(register("nats://127.0.0.1:1", "ok", { handleRequset: () => {} } as never)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
     expect(Date.now() - started).toBeLessThan(1000);
   });
 });
@@ -85,7 +116,7 @@ describe("unregister", () => {
     await svc.unregister(); // idempotent
   });
 
-  it("answers queued requests with ClosedError when handlers outlast the drain time-out", async () => {
+  it("answers at once when handlers outlast the drain time-out: queued requests retryable, running ones not", async () => {
     const ns = uniqueNamespace();
     const member = await nats.open(ns, { drainTimeout: 100 });
     const svc = await member.register(
@@ -94,12 +125,39 @@ describe("unregister", () => {
       { requestThreads: 1 },
     );
     const client = await nats.open(ns);
-    void client.request("stuck", enc("running"), { timeout: 5000 }).catch(() => {});
+    const running = client.request("stuck", enc("running"), { timeout: 20_000 }).catch((e: unknown) => e);
     await waitFor("running", () => svc.stats().requestsRunning === 1);
-    const queued = client.request("stuck", enc("queued"), { timeout: 5000 }).catch((e: unknown) => e);
+    const queued = client.request("stuck", enc("queued"), { timeout: 20_000 }).catch((e: unknown) => e);
     await waitFor("queued", () => svc.stats().requestsQueuedBytes > 0);
+    const t0 = performance.now();
     await svc.unregister();
-    expect(await queued).toBeInstanceOf(ClosedError);
+    const [q, r] = await Promise.all([queued, running]);
+    // prompt answers, not the callers' 20 s time-outs
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(q).toBeInstanceOf(MemberLeftError);
+    expect((q as MemberLeftError).retryable).toBe(true);
+    expect((q as Error).message).toMatch(/left before handling/);
+    expect(r).toBeInstanceOf(MemberLeftError);
+    expect((r as MemberLeftError).retryable).toBe(false);
+    expect((r as Error).message).toMatch(/left while handling/);
+    // distinct from the caller's own connection closing
+    expect(q).not.toBeInstanceOf(ClosedError);
+    await member.register("stuck", { handleRequest: (req) => req });
+    expect(dec(await client.request("stuck", enc("again")))).toBe("again");
+  });
+
+  it("answers the caller of a running handler at once when a top-level register() leaves past its drain time-out", async () => {
+    const ns = uniqueNamespace();
+    const svc = await register(
+      { servers: nats.server().url, namespace: ns, logger: silentLogger, drainTimeout: 100 },
+      "owned-stuck",
+      { handleRequest: () => new Promise<Uint8Array>(() => {}) },
+    );
+    const client = await nats.open(ns);
+    const running = client.request("owned-stuck", enc("x"), { timeout: 20_000 }).catch((e: unknown) => e);
+    await waitFor("running", () => svc.stats().requestsRunning === 1);
+    await svc.unregister();
+    expect(await running).toBeInstanceOf(MemberLeftError);
   });
 
   it("aborts a running handler's signal with ClosedError when it outlasts the drain time-out", async () => {

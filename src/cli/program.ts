@@ -292,11 +292,11 @@ function build(io: Io): Command {
   ).action(async (cluster: string, flags: ServerFlags & { chunk: number; idle: number }) => {
     await withConnection(flags, async (conn) => {
       const tun = await conn.tunnel(cluster);
-      let last = Date.now();
+      let last = performance.now();
       let remoteEnded = false;
       const reading = (async () => {
         for await (const msg of tun) {
-          last = Date.now();
+          last = performance.now();
           await writeOut(io, msg);
         }
       })().finally(() => {
@@ -319,9 +319,9 @@ function build(io: Io): Command {
         }
       }
       if (remoteEnded) io.stdin.pause();
-      last = Date.now();
+      last = performance.now();
       // the input ended: wait until the other end closes or falls silent
-      while (!remoteEnded && Date.now() - last < flags.idle) await new Promise((r) => setTimeout(r, 25));
+      while (!remoteEnded && performance.now() - last < flags.idle) await new Promise((r) => setTimeout(r, 25));
       await tun.close();
       const failure = await readFailure;
       if (failure !== undefined && !(failure instanceof ClosedError)) throw failure;

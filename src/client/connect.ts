@@ -59,13 +59,13 @@ async function dial(
   budget: number,
   signal: AbortSignal | undefined,
 ): Promise<NatsConnection> {
-  const deadline = Date.now() + budget;
+  const deadline = performance.now() + budget;
   const servers = describeServers(options.servers);
   const dialOptions = { ...options, timeout: options.timeout ?? Math.min(budget, NATS_DIAL_TIMEOUT_MS) };
   let last: unknown;
   for (;;) {
     signal?.throwIfAborted();
-    const left = deadline - Date.now();
+    const left = deadline - performance.now();
     if (left <= 0) {
       const why = last instanceof Error ? last.message : "no answer";
       throw new ConnectionError(`no NATS server reachable at ${servers} within ${budget} ms (${why})`, {
@@ -98,7 +98,9 @@ async function dial(
         });
       }
       last = cause;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MS, Math.max(0, deadline - Date.now()))));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(RETRY_MS, Math.max(0, deadline - performance.now()))),
+      );
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);

@@ -10,6 +10,7 @@ import {
   fromNatsError,
   InvalidArgumentError,
   type Logger,
+  safeCallback,
   validateName,
   validateOptions,
   validateSignal,
@@ -97,7 +98,7 @@ export async function discover(
   let sub: ReturnType<NatsConnection["subscribe"]>;
   try {
     sub = nc.subscribe(inbox, {
-      callback: (err, msg) => {
+      callback: safeCallback(logger, "discovery", (err, msg) => {
         if (err) return;
         const answer = readAnswer(msg.data);
         const info = answer && readInfo(answer);
@@ -114,7 +115,7 @@ export async function discover(
         if (o.version !== undefined && !semver.satisfies(member.version, o.version)) return;
         if (!wanted.every(([k, v]) => member.metadata[k] === v)) return;
         found.set(member.id, member);
-      },
+      }),
     });
     for (const verb of ["STATS", "INFO"]) {
       nc.publish(cluster === undefined ? `$SRV.${verb}` : `$SRV.${verb}.${cluster}`, Empty, { reply: inbox });

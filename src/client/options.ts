@@ -2,6 +2,7 @@ import type { Authenticator, ConnectionOptions, TlsOptions } from "@nats-io/nats
 import {
   DEFAULTS,
   defaultLogger,
+  guardedLogger,
   InvalidArgumentError,
   type Logger,
   type TelemetryOptions,
@@ -132,7 +133,7 @@ export function resolveSettings(value: unknown, known: readonly string[] = SETTI
     tunnels: resolveTunnels(namespace, o.tunnels),
     timeout: validateTimeout("options.timeout", o.timeout, DEFAULTS.timeout),
     drainTimeout: validateTimeout("options.drainTimeout", o.drainTimeout, DEFAULTS.drainTimeout),
-    logger,
+    logger: guardedLogger(logger),
     telemetry,
   };
 }

@@ -10,6 +10,7 @@ import { Deadlines } from "./deadlines.js";
 import { ClosedError, type JetmeshError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { fromNatsError } from "./nats-errors.js";
+import { safeCallback } from "./safe-callback.js";
 
 /** One call waiting for its reply. */
 export interface Pending {
@@ -39,7 +40,9 @@ export abstract class Correlator<P extends Pending> {
     this.logger = logger;
     this.prefix = `${createInbox(inboxPrefix)}.`;
     try {
-      this.#sub = nc.subscribe(`${this.prefix}*`, { callback: (err, msg) => this.#onMsg(err, msg) });
+      this.#sub = nc.subscribe(`${this.prefix}*`, {
+        callback: safeCallback(logger, "reply", (err, msg) => this.#onMsg(err, msg)),
+      });
     } catch (err) {
       throw fromNatsError(err, "reply subscription");
     }

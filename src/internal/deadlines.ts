@@ -22,7 +22,7 @@ export class Deadlines<K> {
       bucket = new Map();
       this.#buckets.set(timeout, bucket);
     }
-    const at = Date.now() + timeout;
+    const at = performance.now() + timeout;
     bucket.set(key, at);
     this.#bucketOf.set(key, timeout);
     if (at < this.#armedFor) this.#arm(at);
@@ -41,7 +41,7 @@ export class Deadlines<K> {
   #arm(at: number): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#armedFor = at;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, at - Date.now()));
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, at - performance.now()));
   }
 
   #disarm(): void {
@@ -53,7 +53,7 @@ export class Deadlines<K> {
   #fire(): void {
     this.#timer = undefined;
     this.#armedFor = Number.POSITIVE_INFINITY;
-    const now = Date.now();
+    const now = performance.now();
     const expired: K[] = [];
     let next = Number.POSITIVE_INFINITY;
     for (const bucket of this.#buckets.values()) {

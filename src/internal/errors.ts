@@ -16,7 +16,8 @@ export type ErrorCode =
   | "INVALID_ARGUMENT"
   | "PAYLOAD_TOO_LARGE"
   | "CONNECTION"
-  | "CONFIGURATION";
+  | "CONFIGURATION"
+  | "MEMBER_LEFT";
 
 /**
  * Base class of every error jetmesh raises.
@@ -99,6 +100,18 @@ export class NoRespondersError extends JetmeshError {
 export class OverloadedError extends JetmeshError {
   constructor(message: string, options?: ErrorOptions) {
     super("OVERLOADED", message, { ...options, retryable: true });
+  }
+}
+
+/**
+ * The member that took a request left (unregistered, or its process is
+ * stopping) before answering it. `retryable` is true when the request was
+ * still queued and never reached a handler, so another member may take it;
+ * false when its handler was already running (it may have had effects).
+ */
+export class MemberLeftError extends JetmeshError {
+  constructor(message: string, options?: ErrorOptions & { retryable?: boolean }) {
+    super("MEMBER_LEFT", message, { ...options, retryable: options?.retryable ?? true });
   }
 }
 

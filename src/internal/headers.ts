@@ -22,8 +22,12 @@ export const ERROR_KIND = {
   remote: "REMOTE",
   /** The member's request queue was full. */
   overloaded: "OVERLOADED",
-  /** The member is going away; the request was not handled. */
+  /** The member is going away; the request was not handled (sent by jetmesh before 0.2, read as {@link ERROR_KIND.left}). */
   closed: "CLOSED",
+  /** The member left before a handler took the request: never handled, safe to send again. */
+  left: "MEMBER_LEFT",
+  /** The member left while the handler was still running: it may have had effects. */
+  abandoned: "ABANDONED",
   /** The request could not be understood (bad headers). */
   badRequest: "BAD_REQUEST",
   /** The handler returned something that is not bytes. */

@@ -12,6 +12,7 @@ export {
   type ErrorCode,
   InvalidArgumentError,
   JetmeshError,
+  MemberLeftError,
   NoRespondersError,
   OverloadedError,
   PayloadTooLargeError,
@@ -20,7 +21,7 @@ export {
 } from "./errors.js";
 export { FrozenHeaders } from "./frozen-headers.js";
 export { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
-export { consoleLogger, defaultLogger, type Logger, silentLogger } from "./logger.js";
+export { consoleLogger, defaultLogger, guardedLogger, type Logger, silentLogger } from "./logger.js";
 export {
   API,
   fromJetStreamError,
@@ -44,6 +45,7 @@ export {
 } from "./pull-consumer.js";
 export { watchReconnects } from "./reconnects.js";
 export { codeOf, type ErrorKind, errorHeaders, errorOfReply } from "./reply-errors.js";
+export { safeCallback } from "./safe-callback.js";
 export { type Subjects, subjects } from "./subjects.js";
 export {
   ATTR,
@@ -58,6 +60,7 @@ export {
   withSpan,
 } from "./telemetry.js";
 export { ThrottledWarning } from "./throttled-log.js";
+export { parseTimeoutHeader } from "./timeout-header.js";
 export {
   validateHandler,
   validateLimits,

@@ -49,3 +49,21 @@ export function defaultLogger(): Logger {
   const known = LEVELS.find((l) => l === level);
   return known ? consoleLogger(known) : consoleLogger("warn");
 }
+
+/**
+ * `logger` with every call guarded: jetmesh logs from inside NATS callbacks,
+ * where a throw would stop the client reading its socket, so a logger that
+ * throws is ignored for that call.
+ */
+export function guardedLogger(logger: Logger): Logger {
+  const guard =
+    (name: keyof Logger) =>
+    (obj: object, msg?: string): void => {
+      try {
+        logger[name](obj, msg);
+      } catch {
+        // a failing logger must not fail what it logs
+      }
+    };
+  return { debug: guard("debug"), info: guard("info"), warn: guard("warn"), error: guard("error") };
+}

@@ -28,6 +28,7 @@ import { settlesWithin } from "./bounded-wait.js";
 import { HEADER } from "./headers.js";
 import type { Logger } from "./logger.js";
 import { API, isApiError } from "./managed-stream.js";
+import { safeCallback } from "./safe-callback.js";
 
 /** Where a subscription starts: new events (default), a stream sequence, or a time. */
 export type StartAt = { seq: number } | { time: Date } | undefined;
@@ -190,7 +191,7 @@ export class PullConsumer {
   #cursor = 0;
   #cursorKnown = false;
   #dseq = 0;
-  #lastHeard = Date.now();
+  #lastHeard = performance.now();
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #resetting: Promise<void> | undefined;
   #resetTries = 0;
@@ -271,7 +272,7 @@ export class PullConsumer {
     }
     const id = (this.#pullSeq++).toString(36);
     this.#pull = { id, batch, maxBytes, got: 0, bytes: 0 };
-    this.#lastHeard = Date.now();
+    this.#lastHeard = performance.now();
     try {
       this.#host.nc.publish(
         `$JS.API.CONSUMER.MSG.NEXT.${this.#plan.stream}.${this.#consumer}`,
@@ -325,7 +326,9 @@ export class PullConsumer {
     this.#unsubscribe();
     this.#pull = undefined;
     this.#inbox = createInbox(this.#host.inboxPrefix);
-    this.#sub = this.#host.nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => this.#onMsg(err, msg) });
+    this.#sub = this.#host.nc.subscribe(`${this.#inbox}.*`, {
+      callback: safeCallback(this.#host.logger, "consumer delivery", (err, msg) => this.#onMsg(err, msg)),
+    });
     const jsm = await this.#host.jsm();
     const shared = this.#plan.shared;
     if (shared) {
@@ -488,14 +491,14 @@ export class PullConsumer {
       }
     })().finally(() => {
       this.#resetting = undefined;
-      this.#lastHeard = Date.now();
+      this.#lastHeard = performance.now();
       this.poke();
     });
   }
 
   #checkSilence(): void {
     if (this.#pull === undefined || this.#resetting !== undefined || this.#host.nc.isClosed()) return;
-    if (Date.now() - this.#lastHeard > SILENCE_MS) this.#reset("no heartbeat from the server");
+    if (performance.now() - this.#lastHeard > SILENCE_MS) this.#reset("no heartbeat from the server");
   }
 
   #onMsg(err: Error | null, msg: Msg): void {
@@ -505,7 +508,7 @@ export class PullConsumer {
       this.#reset("subscription failed");
       return;
     }
-    this.#lastHeard = Date.now();
+    this.#lastHeard = performance.now();
     if (msg.reply) this.#onDelivery(msg, msg.reply);
     else this.#onStatus(msg);
   }

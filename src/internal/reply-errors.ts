@@ -4,7 +4,7 @@
  * understands them) plus jetmesh's own `Jetmesh-Error` kind.
  */
 import { headers, type MsgHdrs } from "@nats-io/nats-core";
-import { ClosedError, type JetmeshError, NoRespondersError, OverloadedError, RemoteError } from "./errors.js";
+import { type JetmeshError, MemberLeftError, NoRespondersError, OverloadedError, RemoteError } from "./errors.js";
 import { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
 
 export type ErrorKind = (typeof ERROR_KIND)[keyof typeof ERROR_KIND];
@@ -41,8 +41,11 @@ export function errorOfReply(h: MsgHdrs | undefined, cluster: string): JetmeshEr
   switch (h.get(HEADER.errorKind)) {
     case ERROR_KIND.overloaded:
       return new OverloadedError(`cluster "${cluster}": ${text}`);
+    case ERROR_KIND.left:
     case ERROR_KIND.closed:
-      return new ClosedError(`cluster "${cluster}": ${text}`);
+      return new MemberLeftError(`cluster "${cluster}": ${text}`);
+    case ERROR_KIND.abandoned:
+      return new MemberLeftError(`cluster "${cluster}": ${text}`, { retryable: false });
     default:
       return new RemoteError(text, code || undefined);
   }

@@ -5,7 +5,7 @@ import type { Logger } from "./logger.js";
  * handlers): logged at most once per interval, with how many were not logged.
  */
 export class ThrottledWarning {
-  #last = 0;
+  #last = Number.NEGATIVE_INFINITY;
   #unlogged = 0;
 
   constructor(
@@ -17,7 +17,7 @@ export class ThrottledWarning {
   /** Counts one occurrence; logs it with `context` unless one was logged within the interval. */
   note(context: object): void {
     this.#unlogged++;
-    const now = Date.now();
+    const now = performance.now();
     if (now - this.#last < this.intervalMs) return;
     this.logger.warn({ ...context, occurrences: this.#unlogged }, this.message);
     this.#last = now;

@@ -1,16 +1,24 @@
 /** Broadcast dispatch of one member: plain subscription, limits, drop counting. */
-import type { Msg, Subscription } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs, Subscription } from "@nats-io/nats-core";
 import {
   ATTR,
   BoundedQueue,
   ContractViolation,
   runInSpan,
+  safeCallback,
   settlesWithin,
   ThrottledWarning,
 } from "../internal/index.js";
-import type { BroadcastContext, ServiceHandler, ServiceHost } from "./types.js";
+import type { ServiceHandler, ServiceHost } from "./types.js";
 
 type BroadcastHandler = NonNullable<ServiceHandler["handleBroadcast"]>;
+
+/** A broadcast waiting for a handler: what it needs, not the NATS message (whose bytes view the socket buffer). */
+interface Item {
+  subject: string;
+  headers: MsgHdrs | undefined;
+  data: Uint8Array;
+}
 
 export class BroadcastDispatcher {
   broadcasts = 0;
@@ -18,8 +26,8 @@ export class BroadcastDispatcher {
   dropped = 0;
   /** Broadcasts that did not match the service's contract (dropped). */
   malformed = 0;
-  /** Messages with their payload (copied when queued: the message's own bytes view the socket buffer). */
-  readonly queue: BoundedQueue<{ msg: Msg; data: Uint8Array }>;
+  /** Broadcasts waiting for a handler, their payload copied when queued. */
+  readonly queue: BoundedQueue<Item>;
   #sub: Subscription | undefined;
   /** The subject broadcasts arrive on (for warnings). */
   readonly #subject: string;
@@ -41,15 +49,15 @@ export class BroadcastDispatcher {
     this.queue = new BoundedQueue(
       threads,
       memory,
-      (item: { msg: Msg; data: Uint8Array }) => this.#run(item.msg, item.data),
+      (item: Item) => this.#run(item),
       (err) => this.#threw(err),
-      (item) => ({ msg: item.msg, data: item.data.slice() }),
+      (item) => ({ ...item, data: item.data.slice() }),
     );
   }
 
   subscribe(): void {
     this.#sub = this.host.nc.subscribe(this.host.subjects.broadcast(this.cluster), {
-      callback: (err, msg) => this.#arrive(err, msg),
+      callback: safeCallback(this.host.logger, "broadcast dispatch", (err, msg) => this.#arrive(err, msg)),
     });
   }
 
@@ -69,26 +77,27 @@ export class BroadcastDispatcher {
       this.host.logger.warn({ cluster: this.cluster, err }, "broadcast subscription error");
       return;
     }
-    const data = msg.data;
-    if (this.queue.offer({ msg, data }, data.byteLength)) return;
-    this.dropped++;
-    this.#dropWarning.note({ cluster: this.cluster, subject: msg.subject, total: this.dropped });
-  }
-
-  #run(msg: Msg, data: Uint8Array): unknown {
-    this.broadcasts++;
-    let headers: BroadcastContext["headers"];
+    let headers: MsgHdrs | undefined;
     try {
       headers = msg.headers;
     } catch (err) {
       this.host.logger.warn({ cluster: this.cluster, subject: msg.subject, err }, "broadcast with malformed headers");
     }
-    const ctx = { cluster: this.cluster, subject: msg.subject, headers };
+    const item: Item = { subject: msg.subject, headers, data: msg.data };
+    if (this.queue.offer(item, item.data.byteLength)) return;
+    this.dropped++;
+    this.#dropWarning.note({ cluster: this.cluster, subject: msg.subject, total: this.dropped });
+  }
+
+  #run(item: Item): unknown {
+    this.broadcasts++;
+    const { data } = item;
+    const ctx = { cluster: this.cluster, subject: item.subject, headers: item.headers };
     const t = this.host.telemetry;
     if (!t.tracing) return this.handle(data, ctx);
     // a broadcast reaches every member: each handler's span links to the sender's
-    const span = t.startConsumer(this.cluster, msg, {
-      [ATTR.destination]: msg.subject,
+    const span = t.startConsumer(this.cluster, item, {
+      [ATTR.destination]: item.subject,
       [ATTR.bodySize]: data.byteLength,
       [ATTR.cluster]: this.cluster,
     });

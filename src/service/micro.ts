@@ -6,6 +6,7 @@
  * registry, no reaper.
  */
 import type { Msg, Subscription } from "@nats-io/nats-core";
+import { safeCallback } from "../internal/index.js";
 import type { ServiceHost } from "./types.js";
 
 /** What `register` takes besides limits to describe a member (micro protocol INFO). */
@@ -66,7 +67,11 @@ export class MicroResponder {
     const { cluster, id } = this.source;
     for (const verb of VERBS) {
       for (const subject of [`$SRV.${verb}`, `$SRV.${verb}.${cluster}`, `$SRV.${verb}.${cluster}.${id}`]) {
-        this.#subs.push(this.host.nc.subscribe(subject, { callback: (err, msg) => this.#answer(verb, err, msg) }));
+        this.#subs.push(
+          this.host.nc.subscribe(subject, {
+            callback: safeCallback(this.host.logger, "discovery answer", (err, msg) => this.#answer(verb, err, msg)),
+          }),
+        );
       }
     }
   }

@@ -2,37 +2,52 @@
  * Request dispatch of one member: queue-group subscription, limits, deadline
  * checks, replies and error replies.
  */
-import { Empty, type Msg, type Subscription } from "@nats-io/nats-core";
+import { Empty, type Msg, type MsgHdrs, type Subscription } from "@nats-io/nats-core";
 import type { Span } from "@opentelemetry/api";
 import {
   ATTR,
   BoundedQueue,
   ContractViolation,
   codeOf,
+  DEFAULTS,
+  Deadlines,
   ERROR_KIND,
   type ErrorKind,
   endSpan,
   errorHeaders,
   HEADER,
   maxPayload,
+  parseTimeoutHeader,
   SpanKind,
+  safeCallback,
   settlesWithin,
   ThrottledWarning,
+  TimeoutError,
   withSpan,
 } from "../internal/index.js";
 import { RequestContextImpl } from "./context.js";
 import type { ServiceHandler, ServiceHost } from "./types.js";
 
+/**
+ * A request on its way through the member. It keeps only what it needs (not
+ * the NATS message, whose bytes view the socket's read buffer): the data is
+ * copied when queued, so the bytes a queue holds are the bytes it counts.
+ */
 interface Job {
-  msg: Msg;
-  /** The payload; copied when queued (the message's own bytes view the socket buffer). */
-  data: Uint8Array;
+  subject: string;
   reply: string;
-  deadline: number;
+  headers: MsgHdrs | undefined;
+  data: Uint8Array;
+  /** When the caller gives up, on the monotonic clock; Infinity when it sent no time-out. */
+  due: number;
   /** When the handler started (performance.now()). */
   started: number;
   /** The handler's span, when tracing. */
   span: Span | undefined;
+  /** The handler's context, once it runs. */
+  ctx: RequestContextImpl | undefined;
+  /** The caller has its answer (a late reply of an abandoned handler is not sent). */
+  answered: boolean;
 }
 
 type RequestHandler = NonNullable<ServiceHandler["handleRequest"]>;
@@ -52,7 +67,17 @@ export class RequestDispatcher {
   readonly queue: BoundedQueue<Job>;
   #sub: Subscription | undefined;
   readonly #failures: ThrottledWarning;
+  /** One throttled warning per kind of malformed request. */
+  readonly #malformedWarnings = new Map<string, ThrottledWarning>();
   readonly #attributes: { [ATTR.cluster]: string };
+  /** Requests whose handler is running. */
+  readonly #running = new Set<Job>();
+  /** Aborts the signal of a running handler at its caller's deadline (one timer for all). */
+  readonly #deadlines = new Deadlines<Job>((job) =>
+    job.ctx?.abort(new TimeoutError(`the caller's time-out passed (cluster "${this.cluster}")`)),
+  );
+  /** Why handlers' signals abort from now on (the service stopped). */
+  #stopped: Error | undefined;
 
   constructor(
     private readonly host: ServiceHost,
@@ -61,7 +86,6 @@ export class RequestDispatcher {
     private readonly handle: RequestHandler,
     threads: number,
     memory: number,
-    private readonly stopped: AbortSignal,
   ) {
     this.#failures = new ThrottledWarning(host.logger, "handleRequest threw; the caller got a RemoteError");
     this.#attributes = { [ATTR.cluster]: cluster };
@@ -77,7 +101,7 @@ export class RequestDispatcher {
   subscribe(): void {
     this.#sub = this.host.nc.subscribe(this.host.subjects.request(this.cluster), {
       queue: this.cluster,
-      callback: (err, msg) => this.#arrive(err, msg),
+      callback: safeCallback(this.host.logger, "request dispatch", (err, msg) => this.#arrive(err, msg)),
     });
   }
 
@@ -87,11 +111,29 @@ export class RequestDispatcher {
     this.queue.close();
   }
 
-  /** Answers every request still waiting with a CLOSED error. */
+  /**
+   * The member leaves without waiting any longer: each request still queued
+   * is answered at once that the member left before handling it (safe to send
+   * again), and each whose handler still runs, that the member left while
+   * handling it. Late replies of those handlers are not sent.
+   */
   abandon(): void {
     for (const job of this.queue.takeQueued()) {
-      this.#replyError(job.reply, ERROR_KIND.closed, `member ${this.memberId} stopped before handling it`);
+      this.#replyError(job, ERROR_KIND.left, `member ${this.memberId} left before handling the request`);
     }
+    for (const job of this.#running) {
+      this.#replyError(
+        job,
+        ERROR_KIND.abandoned,
+        `member ${this.memberId} left while handling the request; it may have been handled`,
+      );
+    }
+  }
+
+  /** Aborts the signal of every handler running now and of every one that starts later. */
+  stop(reason: Error): void {
+    this.#stopped = reason;
+    for (const job of this.#running) job.ctx?.abort(reason);
   }
 
   #arrive(err: Error | null, msg: Msg): void {
@@ -102,44 +144,82 @@ export class RequestDispatcher {
     }
     const reply = msg.reply;
     if (!reply) {
-      this.malformed++;
-      this.lastError = "a request without a reply subject";
-      this.host.logger.warn({ cluster: this.cluster, subject: msg.subject }, "request without a reply subject dropped");
+      this.#malformed(msg.subject, "request without a reply subject dropped", "a request without a reply subject");
       return;
     }
-    let deadline = Number.POSITIVE_INFINITY;
+    let headers: MsgHdrs | undefined;
+    let due = Number.POSITIVE_INFINITY;
+    const job: Job = {
+      subject: msg.subject,
+      reply,
+      headers: undefined,
+      data: Empty,
+      due,
+      started: 0,
+      span: undefined,
+      ctx: undefined,
+      answered: false,
+    };
     try {
-      const timeout = msg.headers?.get(HEADER.timeout);
-      if (timeout) {
-        const ms = Number(timeout);
-        if (!Number.isFinite(ms) || ms < 0) throw new Error(`bad ${HEADER.timeout} header ${JSON.stringify(timeout)}`);
-        deadline = Date.now() + ms;
-      }
-    } catch (cause) {
-      this.malformed++;
-      this.host.logger.warn({ cluster: this.cluster, subject: msg.subject, err: cause }, "malformed request");
-      this.#replyError(reply, ERROR_KIND.badRequest, `malformed request: ${String(cause)}`);
+      headers = msg.headers;
+    } catch {
+      this.#malformed(msg.subject, "malformed request headers", "malformed request headers", job);
       return;
     }
-    const data = msg.data;
-    if (!this.queue.offer({ msg, data, reply, deadline, started: 0, span: undefined }, data.byteLength)) {
+    const timeout = headers?.get(HEADER.timeout);
+    if (timeout) {
+      const ms = parseTimeoutHeader(timeout);
+      if (ms === undefined) {
+        const shown = timeout.length > 40 ? `${timeout.slice(0, 40)}...` : timeout;
+        this.#malformed(
+          msg.subject,
+          `malformed ${HEADER.timeout} header`,
+          `malformed request: ${HEADER.timeout} must be a whole number of ms from 1 to ${DEFAULTS.maxTimeout}, got ${JSON.stringify(shown)}`,
+          job,
+        );
+        return;
+      }
+      due = performance.now() + ms;
+    }
+    job.headers = headers;
+    job.due = due;
+    job.data = msg.data;
+    if (!this.queue.offer(job, job.data.byteLength)) {
       this.overloaded++;
-      this.#replyError(reply, ERROR_KIND.overloaded, `member ${this.memberId} is overloaded, retry later`);
+      this.#replyError(job, ERROR_KIND.overloaded, `member ${this.memberId} is overloaded, retry later`);
     }
   }
 
+  /**
+   * A request that cannot be understood: counted, logged (throttled per
+   * `kind`) and answered BAD_REQUEST when it has a reply subject.
+   */
+  #malformed(subject: string, kind: string, why: string, job?: Job): void {
+    this.malformed++;
+    this.lastError = why;
+    let warning = this.#malformedWarnings.get(kind);
+    if (warning === undefined) {
+      warning = new ThrottledWarning(this.host.logger, job ? `${kind}; answered BAD_REQUEST` : kind);
+      this.#malformedWarnings.set(kind, warning);
+    }
+    warning.note({ cluster: this.cluster, subject, err: why, total: this.malformed });
+    if (job) this.#replyError(job, ERROR_KIND.badRequest, why);
+  }
+
   #run(job: Job): unknown {
-    if (job.deadline <= Date.now()) {
+    if (job.due <= performance.now()) {
       this.expired++;
       return undefined;
     }
     this.requests++;
-    const ctx = new RequestContextImpl(this.cluster, job.msg, job.deadline, this.stopped);
+    const ctx = new RequestContextImpl(this.cluster, job.subject, job.headers, job.due, () => this.#watch(job));
+    job.ctx = ctx;
+    this.#running.add(job);
     job.started = performance.now();
     let out: unknown;
     try {
       if (this.host.telemetry.tracing) {
-        const parent = this.host.telemetry.extract(job.msg);
+        const parent = this.host.telemetry.extract(job);
         const span = this.#startSpan(job, parent);
         job.span = span;
         out = withSpan(span, () => this.handle(job.data, ctx), parent);
@@ -160,13 +240,21 @@ export class RequestDispatcher {
     return undefined;
   }
 
+  /** The handler asked for its signal: it aborts at the caller's deadline, or now if the service stopped. */
+  #watch(job: Job): void {
+    if (this.#stopped) job.ctx?.abort(this.#stopped);
+    else if (job.due !== Number.POSITIVE_INFINITY) {
+      this.#deadlines.add(job, Math.max(1, Math.ceil(job.due - performance.now())));
+    }
+  }
+
   #startSpan(job: Job, parent: ReturnType<ServiceHost["telemetry"]["extract"]>): Span {
     return this.host.telemetry.start(
       "process",
       this.cluster,
       SpanKind.SERVER,
       {
-        [ATTR.destination]: job.msg.subject,
+        [ATTR.destination]: job.subject,
         [ATTR.operationType]: "process",
         [ATTR.bodySize]: job.data.byteLength,
         [ATTR.consumerGroup]: this.cluster,
@@ -177,8 +265,10 @@ export class RequestDispatcher {
     );
   }
 
-  /** The handler is done (`err`: it failed, and the caller gets `err`'s code): time, span and histogram. */
+  /** The handler is done (`err`: it failed, and the caller gets `err`'s code): time, span, histogram; its signal is let go. */
   #finished(job: Job, err?: unknown): void {
+    this.#running.delete(job);
+    if (job.ctx?.watched) this.#deadlines.remove(job);
     const ms = performance.now() - job.started;
     this.processingTime += ms;
     // error.type is the code the caller's RemoteError carries
@@ -195,8 +285,7 @@ export class RequestDispatcher {
     if (value === undefined || value === null) data = Empty;
     else if (value instanceof Uint8Array) data = value;
     else {
-      const type = Object.prototype.toString.call(value);
-      this.#badReply(job, ERROR_KIND.badReply, `handleRequest returned ${type}, not a Uint8Array`);
+      this.#badReply(job, ERROR_KIND.badReply, `handleRequest returned ${typeName(value)}, not a Uint8Array`);
       return;
     }
     const max = maxPayload(this.host.nc);
@@ -209,15 +298,15 @@ export class RequestDispatcher {
       return;
     }
     this.#finished(job);
-    this.#publish(job.reply, data);
+    this.#publish(job, data);
   }
 
   /** The handler returned something that cannot be sent: the caller is told, and the member logs it. */
   #badReply(job: Job, kind: ErrorKind, message: string): void {
     this.errors++;
     this.#finished(job, Object.assign(new Error(message), { code: kind }));
-    this.host.logger.warn({ cluster: this.cluster, subject: job.msg.subject, err: message }, message);
-    this.#replyError(job.reply, kind, message);
+    this.host.logger.warn({ cluster: this.cluster, subject: job.subject, err: message }, message);
+    this.#replyError(job, kind, message);
   }
 
   #failed(job: Job, err: unknown): void {
@@ -229,32 +318,47 @@ export class RequestDispatcher {
       this.malformed++;
       this.#finished(job, err);
       this.host.logger.warn(
-        { cluster: this.cluster, subject: job.msg.subject, err: err.message },
+        { cluster: this.cluster, subject: job.subject, err: err.message },
         "request does not match the contract; answered BAD_REQUEST",
       );
-      this.#replyError(job.reply, ERROR_KIND.badRequest, err.message);
+      this.#replyError(job, ERROR_KIND.badRequest, err.message);
       return;
     }
     this.errors++;
     this.#finished(job, err);
-    this.#failures.note({ cluster: this.cluster, subject: job.msg.subject, err, total: this.errors });
+    this.#failures.note({ cluster: this.cluster, subject: job.subject, err, total: this.errors });
     const message = err instanceof Error ? err.message : String(err);
-    this.#replyError(job.reply, ERROR_KIND.remote, message, codeOf(err));
+    this.#replyError(job, ERROR_KIND.remote, message, codeOf(err));
   }
 
   /** An error reply; `code` defaults to the kind (jetmesh's own errors carry their kind as code). */
-  #replyError(reply: string, kind: ErrorKind, message: string, code: string = kind): void {
-    if (kind !== ERROR_KIND.closed) this.lastError = message;
-    this.#publish(reply, Empty, errorHeaders(kind, message, code));
+  #replyError(job: Job, kind: ErrorKind, message: string, code: string = kind): void {
+    if (kind !== ERROR_KIND.left && kind !== ERROR_KIND.abandoned) this.lastError = message;
+    this.#publish(job, Empty, errorHeaders(kind, message, code));
   }
 
-  #publish(reply: string, data: Uint8Array, headers?: ReturnType<typeof errorHeaders>): void {
+  /** Sends the answer to `job`'s caller, once. */
+  #publish(job: Job, data: Uint8Array, headers?: ReturnType<typeof errorHeaders>): void {
+    if (job.answered) return;
+    job.answered = true;
     try {
-      this.host.nc.publish(reply, data, headers ? { headers } : undefined);
+      this.host.nc.publish(job.reply, data, headers ? { headers } : undefined);
     } catch (err) {
       this.host.logger.warn({ cluster: this.cluster, err }, "reply could not be sent");
     }
   }
+}
+
+/** What a value is, for messages: `a string`, `an object`, `null`, `an array`, `a Promise`. */
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") {
+    const name = (value as object).constructor?.name;
+    return name && name !== "Object" ? `a ${name}` : "an object";
+  }
+  const t = typeof value;
+  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -25,7 +25,6 @@ import { TunnelDispatcher } from "./tunnels.js";
 import type { ServiceHandler, ServiceHost, ServiceImpl, ServiceLimits, ServiceOptions, ServiceStats } from "./types.js";
 
 const METHODS = ["init", "handleRequest", "handleBroadcast", "handleTunnel", "handleDrop"] as const;
-const SERVING = ["handleRequest", "handleBroadcast", "handleTunnel"] as const;
 
 const INFO_KEYS = ["version", "description", "metadata"] as const;
 
@@ -37,9 +36,11 @@ export function checkServiceArgs(
 ): { limits: ServiceLimits; info: ServiceInfo } {
   validateName("cluster", cluster);
   validateHandler("handler", handler, METHODS);
-  const h = handler as Record<string, unknown>;
-  if (!SERVING.some((m) => typeof h[m] === "function")) {
-    throw new InvalidArgumentError(`handler must have at least one of ${SERVING.join(", ")}`);
+  // every method is optional, so a misspelt one would serve nothing without a word
+  for (const key of Object.keys(handler as object)) {
+    if (/^(handle|init)/.test(key) && !(METHODS as readonly string[]).includes(key)) {
+      throw new InvalidArgumentError(`handler.${key} is not a handler method (known: ${METHODS.join(", ")})`);
+    }
   }
   if (options === undefined) return { limits: resolveServiceLimits(undefined), info: resolveInfo({}) };
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -52,8 +53,8 @@ export function checkServiceArgs(
 
 function resolveInfo(o: Partial<ServiceInfo>): ServiceInfo {
   const version = o.version ?? "0.0.0";
-  // exactly a SemVer version, as the micro protocol's schema wants (no "v", no spaces)
-  if (typeof version !== "string" || semver.valid(version) !== version) {
+  // exactly a SemVer version, build metadata included, as the micro protocol's schema wants (no "v", no spaces)
+  if (typeof version !== "string" || !isExactSemVer(version)) {
     throw new InvalidArgumentError(`options.version must be a SemVer version such as "1.2.3", got ${String(version)}`);
   }
   if (o.description !== undefined && typeof o.description !== "string") {
@@ -71,6 +72,12 @@ function resolveInfo(o: Partial<ServiceInfo>): ServiceInfo {
     }
   }
   return { version, description: o.description ?? "", metadata };
+}
+
+function isExactSemVer(version: string): boolean {
+  const v = semver.parse(version);
+  if (v === null) return false;
+  return (v.build.length === 0 ? v.version : `${v.version}+${v.build.join(".")}`) === version;
 }
 
 /** Validates, runs `init`, subscribes, and resolves once the member is live on the server. */
@@ -99,7 +106,6 @@ class MemberService implements ServiceImpl, MicroSource {
   readonly #requests: RequestDispatcher | undefined;
   readonly #broadcasts: BroadcastDispatcher | undefined;
   readonly #tunnels: TunnelDispatcher | undefined;
-  readonly #stopped = new AbortController();
   #stopping: Promise<void> | undefined;
   #resolveClosed!: (reason: Error | undefined) => void;
 
@@ -126,7 +132,6 @@ class MemberService implements ServiceImpl, MicroSource {
           handleRequest.bind(handler),
           limits.requestThreads,
           limits.requestMemory,
-          this.#stopped.signal,
         )
       : undefined;
     this.#broadcasts = handleBroadcast
@@ -315,7 +320,7 @@ class MemberService implements ServiceImpl, MicroSource {
       );
       for (const d of dispatchers) d.abandon();
     }
-    this.#stopped.abort(new ClosedError(`service "${this.cluster}" stopped`));
+    this.#requests?.stop(new ClosedError(`service "${this.cluster}" stopped`));
     await settlesWithin(this.#host.nc.flush(), this.#host.drainTimeout);
     this.#host.forget(this);
     this.#host.logger.info({ cluster: this.cluster, id: this.id }, "service unregistered");
@@ -328,7 +333,7 @@ class MemberService implements ServiceImpl, MicroSource {
       d?.queue.close();
       d?.queue.takeQueued();
     }
-    this.#stopped.abort(reason);
+    this.#requests?.stop(reason);
     // the connection's end abandons its tunnels too
     try {
       await this.#handler.handleDrop?.(reason);

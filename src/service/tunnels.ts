@@ -1,6 +1,6 @@
 /** Tunnel set-up of one member: a queue subscription, and the tunnels it accepted (ended with the member). */
 import type { Subscription } from "@nats-io/nats-core";
-import { settlesWithin } from "../internal/index.js";
+import { safeCallback, settlesWithin } from "../internal/index.js";
 import type { TunnelEnd } from "../tunnel/index.js";
 import type { ServiceHandler, ServiceHost } from "./types.js";
 
@@ -26,7 +26,7 @@ export class TunnelDispatcher {
   subscribe(): void {
     this.#sub = this.host.nc.subscribe(this.host.subjects.tunnelSetup(this.cluster), {
       queue: this.cluster,
-      callback: (err, msg) => {
+      callback: safeCallback(this.host.logger, "tunnel set-up", (err, msg) => {
         if (err) {
           this.host.logger.warn({ cluster: this.cluster, err }, "tunnel subscription error");
           return;
@@ -39,7 +39,7 @@ export class TunnelDispatcher {
         );
         this.#accepting.add(accepting);
         void accepting.finally(() => this.#accepting.delete(accepting));
-      },
+      }),
     });
   }
 

@@ -193,7 +193,7 @@ export class TopicSubscription implements Subscription {
     const held = d as Held;
     held.data = d.msg.data;
     if (this.#shared) {
-      held.arrived = Date.now();
+      held.arrived = performance.now();
       this.#unacked.add(held);
     }
     // the pull was sized to the room left, so this never exceeds the limit by more than one event
@@ -282,7 +282,7 @@ export class TopicSubscription implements Subscription {
 
   /** Tells the server that events held longer than `age` are still being worked on, so it does not deliver them again. */
   #stillWorking(age: number): void {
-    const before = Date.now() - age;
+    const before = performance.now() - age;
     for (const d of this.#unacked) if (d.arrived <= before) this.#reply(d, IN_PROGRESS);
   }
 
