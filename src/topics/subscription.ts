@@ -3,7 +3,7 @@
  * runs the handler within the topic limits. Shared (durable, group)
  * subscriptions acknowledge each event once its handler has finished.
  */
-import { nanos } from "@nats-io/nats-core";
+import { type Msg, type MsgHdrs, nanos } from "@nats-io/nats-core";
 import {
   ATTR,
   BoundedQueue,
@@ -25,6 +25,7 @@ import type { EventContext, EventHandler, Subscription, SubscriptionStats, Topic
 const ACK = "+ACK";
 const TERM = "+TERM";
 const IN_PROGRESS = "+WPI";
+const NAK = "-NAK";
 
 export interface SharedSettings {
   /** As asked for; an existing consumer's own may be in force instead (see PullConsumer.inForce). */
@@ -52,10 +53,33 @@ export interface SubscriptionHost extends ConsumerHost {
   forget(sub: TopicSubscription): void;
 }
 
-/** A delivery as the queue holds it: the bytes (copied when queued) and, for shared ones, when it arrived. */
-interface Held extends Delivery {
+/**
+ * A delivery as the queue holds it. One that starts at once keeps its NATS
+ * message; one that waits keeps only what it needs (the NATS message's bytes
+ * view the socket buffer, which would stay pinned): its headers, decoded,
+ * and a copy of its data, so the bytes held are the bytes counted.
+ */
+interface Held {
+  msg: Msg | undefined;
+  subject: string;
+  /** Where its acknowledgement goes (shared subscriptions). */
+  reply: string;
+  headers: MsgHdrs | undefined;
   data: Uint8Array;
+  seq: number;
+  deliveries: number;
+  timestamp: string;
+  /** Shared: when it arrived (performance.now()). */
   arrived: number;
+}
+
+/** A message's headers; undefined when it has none or they cannot be read. */
+function headersOf(msg: Msg): MsgHdrs | undefined {
+  try {
+    return msg.headers;
+  } catch {
+    return undefined;
+  }
 }
 
 class EventContextImpl implements EventContext {
@@ -64,10 +88,10 @@ class EventContextImpl implements EventContext {
     private readonly d: Held,
   ) {}
   get subject(): string {
-    return this.d.msg.subject;
+    return this.d.subject;
   }
   get headers(): EventContext["headers"] {
-    return this.d.msg.headers;
+    return this.d.msg ? headersOf(this.d.msg) : this.d.headers;
   }
   get seq(): number {
     return this.d.seq;
@@ -121,7 +145,9 @@ export class TopicSubscription implements Subscription {
       this.#shared ? (d) => this.#runShared(d) : (d) => this.#run(d),
       (err) => this.#threw(err),
       (d) => {
-        // copied in place: the same object is tracked until its ack
+        // in place: the same object is tracked until its ack
+        if (d.msg) d.headers = headersOf(d.msg);
+        d.msg = undefined;
         d.data = d.data.slice();
         return d;
       },
@@ -182,7 +208,8 @@ export class TopicSubscription implements Subscription {
     // nothing starts from here on: the queue refuses, and what waits is taken
     this.#queue.close();
     const consumerStopped = this.#consumer.stop();
-    for (const d of this.#queue.takeQueued()) this.#settle(d, this.#nak());
+    // never handled here: another member of the group may take them at once
+    for (const d of this.#queue.takeQueued()) this.#settle(d, NAK);
     await consumerStopped;
     await settlesWithin(this.#queue.idle(), this.#host.drainTimeout);
     clearInterval(this.#keepAlive);
@@ -190,14 +217,24 @@ export class TopicSubscription implements Subscription {
   }
 
   #arrive(d: Delivery): void {
-    const held = d as Held;
-    held.data = d.msg.data;
+    const { msg } = d;
+    const held: Held = {
+      msg,
+      subject: msg.subject,
+      reply: msg.reply ?? "",
+      headers: undefined,
+      data: msg.data,
+      seq: d.seq,
+      deliveries: d.deliveries,
+      timestamp: d.timestamp,
+      arrived: 0,
+    };
     if (this.#shared) {
       held.arrived = performance.now();
       this.#unacked.add(held);
     }
     // the pull was sized to the room left, so this never exceeds the limit by more than one event
-    if (!this.#queue.offer(held, held.data.byteLength, true) && this.#shared) this.#settle(held, this.#nak());
+    if (!this.#queue.offer(held, held.data.byteLength, true) && this.#shared) this.#settle(held, NAK);
   }
 
   #run(d: Held): unknown {
@@ -222,16 +259,19 @@ export class TopicSubscription implements Subscription {
   #handle(d: Held, ctx: EventContextImpl): unknown {
     const t = this.#host.telemetry;
     if (!t.tracing) return this.#handler(d.data, ctx);
-    const msg = d.msg;
     const group = this.#group;
-    const span = t.startConsumer(this.topic, msg, {
-      [ATTR.destination]: msg.subject,
-      [ATTR.bodySize]: d.data.byteLength,
-      [ATTR.topic]: this.topic,
-      [ATTR.seq]: d.seq,
-      [ATTR.deliveries]: d.deliveries,
-      ...(group === undefined ? {} : { [ATTR.consumerGroup]: group }),
-    });
+    const span = t.startConsumer(
+      this.topic,
+      { headers: ctx.headers },
+      {
+        [ATTR.destination]: d.subject,
+        [ATTR.bodySize]: d.data.byteLength,
+        [ATTR.topic]: this.topic,
+        [ATTR.seq]: d.seq,
+        [ATTR.deliveries]: d.deliveries,
+        ...(group === undefined ? {} : { [ATTR.consumerGroup]: group }),
+      },
+    );
     return runInSpan(span, () => this.#handler(d.data, ctx));
   }
 
@@ -248,7 +288,7 @@ export class TopicSubscription implements Subscription {
     this.#deadLetters++;
     this.#settle(d, TERM);
     this.#host.logger.warn(
-      { topic: this.topic, subject: d.msg.subject, seq: d.seq, deliveries: d.deliveries, err },
+      { topic: this.topic, subject: d.subject, seq: d.seq, deliveries: d.deliveries, err },
       hopeless ? "event does not match the contract; given up" : "event given up after maxDeliver failed deliveries",
     );
     try {
@@ -258,9 +298,10 @@ export class TopicSubscription implements Subscription {
     }
   }
 
+  /** A negative ack after a failed handler: delivered again after retryDelay. */
   #nak(): string {
     const delay = this.#shared?.retryDelay ?? 0;
-    return delay > 0 ? `-NAK {"delay":${nanos(delay)}}` : "-NAK";
+    return delay > 0 ? `${NAK} {"delay":${nanos(delay)}}` : NAK;
   }
 
   /** Sends a shared delivery's ack (`+ACK`, `-NAK`, `+TERM`). */
@@ -270,7 +311,7 @@ export class TopicSubscription implements Subscription {
   }
 
   #reply(d: Held, body: string): void {
-    const reply = d.msg.reply;
+    const reply = d.reply;
     if (!reply) return;
     try {
       this.#host.nc.publish(reply, body);

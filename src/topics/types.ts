@@ -57,7 +57,7 @@ export interface SubscribeOptions extends Partial<TopicLimits> {
   /**
    * A load-shared subscription: each event goes to one subscriber of the
    * group, with acks and redelivery as for `durable`. The group is forgotten
-   * by the server 5 minutes after its last subscriber left.
+   * by the server 24 hours after its last subscriber left.
    */
   group?: string;
   /**
