@@ -4,6 +4,7 @@ import {
   ATTR,
   BoundedQueue,
   ContractViolation,
+  copyBytes,
   runInSpan,
   safeCallback,
   settlesWithin,
@@ -51,7 +52,7 @@ export class BroadcastDispatcher {
       memory,
       (item: Item) => this.#run(item),
       (err) => this.#threw(err),
-      (item) => ({ ...item, data: item.data.slice() }),
+      (item) => ({ ...item, data: copyBytes(item.data) }),
     );
   }
 

@@ -9,6 +9,7 @@ import {
   BoundedQueue,
   ContractViolation,
   codeOf,
+  copyBytes,
   DEFAULTS,
   Deadlines,
   ERROR_KIND,
@@ -94,7 +95,7 @@ export class RequestDispatcher {
       memory,
       (job) => this.#run(job),
       (err) => host.logger.error({ cluster, err }, "request dispatch failed"),
-      (job) => ({ ...job, data: job.data.slice() }),
+      (job) => ({ ...job, data: copyBytes(job.data) }),
     );
   }
 

@@ -10,6 +10,7 @@ import {
   type ConsumerHost,
   type ConsumerPlan,
   ContractViolation,
+  copyBytes,
   type Delivery,
   fromJetStreamError,
   type Logger,
@@ -148,7 +149,7 @@ export class TopicSubscription implements Subscription {
         // in place: the same object is tracked until its ack
         if (d.msg) d.headers = headersOf(d.msg);
         d.msg = undefined;
-        d.data = d.data.slice();
+        d.data = copyBytes(d.data);
         return d;
       },
       () => this.#consumer.poke(),
