@@ -127,6 +127,9 @@ function wireSize(msg: Msg): number {
   return msg.subject.length + (msg.reply?.length ?? 0) + msg.data.byteLength;
 }
 
+/** A publish time in ns since the epoch. */
+const TIMESTAMP = /^[0-9]{1,20}$/;
+
 /** Dot positions of the ack subject being parsed (parsing is synchronous, so one array serves all). */
 const DOTS = new Int32Array(12);
 
@@ -162,13 +165,9 @@ export function parseAckSubject(
   const seq = digits(reply, start(o + 3), end(o + 3));
   const dseq = digits(reply, start(o + 4), end(o + 4));
   if (!(deliveries >= 1 && seq >= 1 && dseq >= 1) || end(o + 1) <= start(o + 1)) return undefined;
-  return {
-    consumer: reply.slice(start(o + 1), end(o + 1)),
-    deliveries,
-    seq,
-    dseq,
-    timestamp: reply.slice(start(o + 5), end(o + 5)),
-  };
+  const timestamp = reply.slice(start(o + 5), end(o + 5));
+  if (!TIMESTAMP.test(timestamp)) return undefined;
+  return { consumer: reply.slice(start(o + 1), end(o + 1)), deliveries, seq, dseq, timestamp };
 }
 
 export class PullConsumer {

@@ -1,0 +1,55 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Deadlines } from "../../src/internal/index.js";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("Deadlines", () => {
+  it("expires each key after its own time-out, in order, with one timer", () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    const expired: string[] = [];
+    const d = new Deadlines<string>((k) => expired.push(k));
+    d.add("slow", 300);
+    d.add("fast", 100);
+    d.add("mid", 200);
+    d.add("fast2", 100);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(99);
+    expect(expired).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(expired).toEqual(["fast", "fast2"]);
+    vi.advanceTimersByTime(100);
+    expect(expired).toEqual(["fast", "fast2", "mid"]);
+    vi.advanceTimersByTime(100);
+    expect(expired).toEqual(["fast", "fast2", "mid", "slow"]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("never fires a removed key, and disarms when nothing is left", () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    const expired: string[] = [];
+    const d = new Deadlines<string>((k) => expired.push(k));
+    d.add("a", 50);
+    d.add("b", 60);
+    d.remove("a");
+    d.remove("missing");
+    vi.advanceTimersByTime(55);
+    expect(expired).toEqual([]);
+    d.remove("b");
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(100);
+    expect(expired).toEqual([]);
+  });
+
+  it("follows the monotonic clock, not the wall clock", () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    const expired: string[] = [];
+    const d = new Deadlines<string>((k) => expired.push(k));
+    d.add("a", 200);
+    // a wall-clock step changes nothing
+    vi.setSystemTime(Date.now() - 10_000);
+    vi.advanceTimersByTime(200);
+    expect(expired).toEqual(["a"]);
+  });
+});

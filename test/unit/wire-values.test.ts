@@ -1,0 +1,127 @@
+import { headers } from "@nats-io/nats-core";
+import { describe, expect, it } from "vitest";
+import {
+  copyBytes,
+  errorOfReply,
+  MemberLeftError,
+  OverloadedError,
+  parseAckSubject,
+  parseTimeoutHeader,
+  RemoteError,
+} from "../../src/internal/index.js";
+
+describe("the Jetmesh-Timeout header", () => {
+  it("takes whole milliseconds from 1 to 2^31-1", () => {
+    expect(parseTimeoutHeader("1")).toBe(1);
+    expect(parseTimeoutHeader("10000")).toBe(10_000);
+    expect(parseTimeoutHeader(String(2 ** 31 - 1))).toBe(2 ** 31 - 1);
+  });
+
+  it("refuses everything else", () => {
+    for (const bad of [
+      "",
+      "0",
+      "-0",
+      "-1",
+      "00",
+      "01",
+      "1.5",
+      "1e3",
+      "1e12",
+      "0x10",
+      " 5",
+      "5 ",
+      "+5",
+      "NaN",
+      "Infinity",
+      "soon",
+      String(2 ** 31),
+      String(2 ** 31 + 10),
+      "9".repeat(400),
+    ]) {
+      expect(parseTimeoutHeader(bad), JSON.stringify(bad)).toBeUndefined();
+    }
+  });
+});
+
+describe("ack subjects", () => {
+  it("parses the short and the long (domain and account) forms", () => {
+    expect(parseAckSubject("$JS.ACK.S.C.2.17.9.1700000000000000000.0")).toEqual({
+      consumer: "C",
+      deliveries: 2,
+      seq: 17,
+      dseq: 9,
+      timestamp: "1700000000000000000",
+    });
+    expect(parseAckSubject("$JS.ACK.hub.ACCHASH.S.C.1.5.5.1700000000000000000.3.rand")).toMatchObject({
+      consumer: "C",
+      deliveries: 1,
+      seq: 5,
+    });
+  });
+
+  it("refuses subjects that are not ack subjects or whose numbers are not numbers", () => {
+    for (const bad of [
+      "",
+      "_INBOX.x",
+      "$JS.ACK.S.C",
+      "$JS.ACK.S.C.x.1.1.1.0",
+      "$JS.ACK.S.C.0.1.1.1.0",
+      "$JS.ACK.S.C.1.-1.1.1.0",
+      "$JS.ACK.S..1.1.1.1.0",
+      "$JS.ACK.S.C.1.1.1.notatime.0",
+      "$JS.ACK.S.C.1.99999999999999999999.1.1.0",
+      `$JS.ACK.${".".repeat(40)}`,
+    ]) {
+      expect(parseAckSubject(bad), bad).toBeUndefined();
+    }
+  });
+});
+
+describe("copyBytes", () => {
+  it("copies a Buffer view into memory of its own", () => {
+    const socket = Buffer.alloc(64 * 1024, 1);
+    const view = socket.subarray(100, 116);
+    const copy = copyBytes(view);
+    expect(copy.buffer).not.toBe(socket.buffer);
+    expect(copy.byteLength).toBe(16);
+    expect(copy.buffer.byteLength).toBe(16);
+    socket.fill(2);
+    expect([...copy]).toEqual(new Array(16).fill(1));
+    // the trap it avoids: Buffer#slice is a view
+    expect(view.slice().buffer).toBe(socket.buffer);
+  });
+});
+
+describe("error replies", () => {
+  const reply = (kind: string, message = "m", code = kind) => {
+    const h = headers();
+    h.set("Nats-Service-Error", message);
+    h.set("Nats-Service-Error-Code", code);
+    h.set("Jetmesh-Error", kind);
+    return h;
+  };
+
+  it("tell a member that left before handling (retryable) from one that left while handling (not)", () => {
+    const before = errorOfReply(reply("MEMBER_LEFT"), "c");
+    expect(before).toBeInstanceOf(MemberLeftError);
+    expect(before?.retryable).toBe(true);
+    const during = errorOfReply(reply("ABANDONED"), "c");
+    expect(during).toBeInstanceOf(MemberLeftError);
+    expect(during?.retryable).toBe(false);
+    // members of earlier versions said CLOSED for "left before handling"
+    expect(errorOfReply(reply("CLOSED"), "c")?.retryable).toBe(true);
+  });
+
+  it("map the other kinds, and any other service's errors", () => {
+    expect(errorOfReply(reply("OVERLOADED"), "c")).toBeInstanceOf(OverloadedError);
+    const remote = errorOfReply(reply("REMOTE", "boom", "E42"), "c");
+    expect(remote).toBeInstanceOf(RemoteError);
+    expect((remote as RemoteError).remoteCode).toBe("E42");
+    const foreign = headers();
+    foreign.set("Nats-Service-Error-Code", "500");
+    expect(errorOfReply(foreign, "c")).toBeInstanceOf(RemoteError);
+    expect(errorOfReply(headers(), "c")).toBeUndefined();
+    expect(errorOfReply(undefined, "c")).toBeUndefined();
+  });
+});
