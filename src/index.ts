@@ -52,6 +52,7 @@ export {
   NoRespondersError,
   OverloadedError,
   PayloadTooLargeError,
+  PermissionError,
   RemoteError,
   silentLogger,
   type TelemetryOptions,

@@ -4,9 +4,11 @@ import {
   ConnectionError,
   InvalidArgumentError,
   JetmeshError,
+  MemberLeftError,
   NoRespondersError,
   OverloadedError,
   PayloadTooLargeError,
+  PermissionError,
   RemoteError,
   TimeoutError,
 } from "../src/index.js";
@@ -22,6 +24,9 @@ describe("errors", () => {
       [new InvalidArgumentError("i"), "INVALID_ARGUMENT", "InvalidArgumentError", false],
       [new PayloadTooLargeError("p"), "PAYLOAD_TOO_LARGE", "PayloadTooLargeError", false],
       [new ConnectionError("x"), "CONNECTION", "ConnectionError", true],
+      [new MemberLeftError("l"), "MEMBER_LEFT", "MemberLeftError", true],
+      [new MemberLeftError("l", { retryable: false }), "MEMBER_LEFT", "MemberLeftError", false],
+      [new PermissionError("p", "a.b"), "PERMISSION", "PermissionError", false],
     ];
     for (const [err, code, name, retryable] of table) {
       expect(err).toBeInstanceOf(JetmeshError);
@@ -32,6 +37,7 @@ describe("errors", () => {
     }
     expect(new TimeoutError("t")).not.toBeInstanceOf(ClosedError);
     expect(new RemoteError("r", "E1").remoteCode).toBe("E1");
+    expect(new PermissionError("p", "a.b").subject).toBe("a.b");
   });
 
   it("keep the cause", () => {

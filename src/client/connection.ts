@@ -363,17 +363,16 @@ export class JetmeshConnection implements Connection {
   }
 
   status(): AsyncIterable<ConnectionStatus> {
-    const closing = this.#closing !== undefined;
-    const source = closing ? undefined : this.#nc.status();
-    return {
-      async *[Symbol.asyncIterator]() {
-        if (!source) throw new ClosedError("status: the connection is closed");
-        for await (const s of source) {
-          const status = toConnectionStatus(s);
-          if (status) yield status;
-        }
-      },
-    };
+    // listening starts with the iteration: a status() never iterated holds nothing
+    return { [Symbol.asyncIterator]: () => this.#statuses() };
+  }
+
+  async *#statuses(): AsyncGenerator<ConnectionStatus> {
+    if (this.#closing !== undefined) throw new ClosedError("status: the connection is closed");
+    for await (const s of this.#nc.status()) {
+      const status = toConnectionStatus(s);
+      if (status) yield status;
+    }
   }
 
   close(): Promise<void> {

@@ -7,7 +7,7 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { createInbox } from "@nats-io/nats-core";
 import { Deadlines } from "./deadlines.js";
-import { ClosedError, type JetmeshError } from "./errors.js";
+import { ClosedError, ConnectionError, type JetmeshError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { fromNatsError } from "./nats-errors.js";
 import { safeCallback } from "./safe-callback.js";
@@ -93,11 +93,14 @@ export abstract class Correlator<P extends Pending> {
 
   #onMsg(err: Error | null, msg: Msg): void {
     if (err) {
-      // the client ends a subscription after an error (e.g. a permission violation on the inbox)
-      this.broken =
-        err instanceof Error && /closed/i.test(err.message)
-          ? new ClosedError("the connection is closed", { cause: err })
-          : fromNatsError(err, "the reply subscription failed");
+      // the client ends a subscription after an error (e.g. a permission violation on the inbox): for good
+      const why = fromNatsError(err, "the reply subscription failed");
+      this.broken = why.retryable
+        ? new ConnectionError(`${why.message}; calls on this connection cannot get replies any more`, {
+            cause: err,
+            retryable: false,
+          })
+        : why;
       this.logger.error({ err: this.broken }, "reply subscription failed; calls on this connection will fail");
       this.rejectAll(this.broken);
       return;

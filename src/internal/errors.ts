@@ -17,7 +17,8 @@ export type ErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "CONNECTION"
   | "CONFIGURATION"
-  | "MEMBER_LEFT";
+  | "MEMBER_LEFT"
+  | "PERMISSION";
 
 /**
  * Base class of every error jetmesh raises.
@@ -112,6 +113,19 @@ export class OverloadedError extends JetmeshError {
 export class MemberLeftError extends JetmeshError {
   constructor(message: string, options?: ErrorOptions & { retryable?: boolean }) {
     super("MEMBER_LEFT", message, { ...options, retryable: options?.retryable ?? true });
+  }
+}
+
+/**
+ * The NATS server refused a publish or a subscription this connection's user
+ * has no permission for. Not retryable: the server's permissions must change.
+ * `subject` is the subject refused.
+ */
+export class PermissionError extends JetmeshError {
+  readonly subject: string;
+  constructor(message: string, subject: string, options?: ErrorOptions) {
+    super("PERMISSION", message, options);
+    this.subject = subject;
   }
 }
 

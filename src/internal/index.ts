@@ -17,6 +17,7 @@ export {
   NoRespondersError,
   OverloadedError,
   PayloadTooLargeError,
+  PermissionError,
   RemoteError,
   TimeoutError,
 } from "./errors.js";

@@ -12,7 +12,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { type NatsConnection, nanos } from "@nats-io/nats-core";
-import { ConfigurationError, type JetmeshError } from "./errors.js";
+import { ConfigurationError, ConnectionError, type JetmeshError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { fromNatsError } from "./nats-errors.js";
 import type { ConsumerHost } from "./pull-consumer.js";
@@ -97,10 +97,37 @@ export function isApiError(err: unknown, code: number): boolean {
   return err instanceof JetStreamApiError && err.code === code;
 }
 
-/** Maps an error from a JetStream API call to a jetmesh error. */
-export function fromJetStreamError(err: unknown, what: string): JetmeshError {
+/**
+ * JetStream answers that pass on their own: the cluster has no meta leader
+ * yet, a stream or consumer is electing one, or its peers are restarting.
+ */
+const TRANSIENT_CODES: ReadonlySet<number> = new Set([
+  10008, // JetStream system temporarily unavailable (503)
+  10009, // JetStream cluster can not handle request
+]);
+const TRANSIENT_TEXT = /temporarily unavailable|offline|leadership|not currently available|no quorum/i;
+
+/** Whether a JetStream API error passes on its own (a cluster electing a leader): retry, don't reconfigure. */
+export function isTransientApiError(err: unknown): boolean {
+  if (!(err instanceof JetStreamApiError)) return false;
+  const api = err.apiError();
+  return api.code === 503 || TRANSIENT_CODES.has(err.code) || TRANSIENT_TEXT.test(api.description ?? "");
+}
+
+/**
+ * Maps an error from a JetStream API call to a jetmesh error. `kind` is the
+ * stream the call was about, for messages that name its options.
+ */
+export function fromJetStreamError(err: unknown, what: string, kind: "topics" | "tunnels" = "topics"): JetmeshError {
   if (err instanceof Error && err.name === "JetStreamNotEnabled") {
     return new ConfigurationError(`${what}: ${ENABLE_JETSTREAM}`, { cause: err });
+  }
+  if (isTransientApiError(err)) {
+    const desc = (err as JetStreamApiError).apiError().description;
+    return new ConnectionError(`${what}: JetStream is temporarily unavailable (${desc}); retry`, {
+      cause: err,
+      retryable: true,
+    });
   }
   if (err instanceof JetStreamApiError) {
     const desc = err.apiError().description;
@@ -113,8 +140,8 @@ export function fromJetStreamError(err: unknown, what: string): JetmeshError {
       case API.insufficientResources:
       case API.insufficientStorage:
         return new ConfigurationError(
-          `${what}: the server has not enough JetStream storage for the topics stream (${desc}); ` +
-            "lower its maxBytes option or raise the server's max_file_store / max_memory_store",
+          `${what}: the server has not enough JetStream storage for the ${kind} stream (${desc}); ` +
+            `lower the ${kind}.maxBytes option or raise the server's max_file_store / max_memory_store`,
           { cause: err },
         );
       case API.replicasNotSupported:
@@ -205,7 +232,7 @@ export class ManagedStream {
     try {
       existing = (await jsm.streams.info(this.name)).config;
     } catch (err) {
-      if (!isApiError(err, API.streamNotFound)) throw fromJetStreamError(err, what);
+      if (!isApiError(err, API.streamNotFound)) throw fromJetStreamError(err, what, this.kind);
     }
     if (existing) {
       this.#check(existing);
@@ -215,7 +242,7 @@ export class ManagedStream {
       // identical settings from several processes at once all succeed
       await jsm.streams.add(streamConfig(this.settings, this.subject));
     } catch (err) {
-      if (!(err instanceof JetStreamApiError)) throw fromJetStreamError(err, what);
+      if (!(err instanceof JetStreamApiError)) throw fromJetStreamError(err, what, this.kind);
       if (err.code === API.streamNameInUse) {
         // created meanwhile by a process with other settings
         this.#check((await jsm.streams.info(this.name)).config);
@@ -238,7 +265,7 @@ export class ManagedStream {
           { cause: err },
         );
       }
-      throw fromJetStreamError(err, what);
+      throw fromJetStreamError(err, what, this.kind);
     }
   }
 

@@ -9,6 +9,7 @@ import {
   JetmeshError,
   NoRespondersError,
   PayloadTooLargeError,
+  PermissionError,
   TimeoutError,
 } from "./errors.js";
 
@@ -18,6 +19,17 @@ export function fromNatsError(err: unknown, what: string): JetmeshError {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof errors.ClosedConnectionError || err instanceof errors.DrainingConnectionError) {
     return new ClosedError(`${what}: the connection is closed`, { cause });
+  }
+  const denied = permissionViolation(err);
+  if (denied) {
+    const op = denied.operation === "subscription" ? "subscribe to" : "publish to";
+    return new PermissionError(
+      `${what}: the server does not permit this user to ${op} "${denied.subject}"`,
+      denied.subject,
+      {
+        cause,
+      },
+    );
   }
   if (err instanceof errors.TimeoutError) return new TimeoutError(`${what}: timed out`, { cause });
   if (err instanceof errors.NoRespondersError) return new NoRespondersError(`${what}: no responders`, { cause });
@@ -29,4 +41,12 @@ export function fromNatsError(err: unknown, what: string): JetmeshError {
     return new ConnectionError(`${what}: authentication failed (${message})`, { cause, retryable: false });
   }
   return new ConnectionError(`${what}: ${message}`, { cause });
+}
+
+/** The permission violation `err` is or was caused by, if any. */
+function permissionViolation(err: unknown): InstanceType<typeof errors.PermissionViolationError> | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e instanceof errors.PermissionViolationError) return e;
+  }
+  return undefined;
 }

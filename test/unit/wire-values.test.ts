@@ -1,8 +1,12 @@
+import { JetStreamApiError } from "@nats-io/jetstream";
 import { headers } from "@nats-io/nats-core";
 import { describe, expect, it } from "vitest";
 import {
+  ConfigurationError,
+  ConnectionError,
   copyBytes,
   errorOfReply,
+  fromJetStreamError,
   MemberLeftError,
   OverloadedError,
   parseAckSubject,
@@ -123,5 +127,35 @@ describe("error replies", () => {
     expect(errorOfReply(foreign, "c")).toBeInstanceOf(RemoteError);
     expect(errorOfReply(headers(), "c")).toBeUndefined();
     expect(errorOfReply(undefined, "c")).toBeUndefined();
+  });
+});
+
+describe("JetStream API errors", () => {
+  const api = (code: number, err_code: number, description: string) =>
+    new JetStreamApiError({ code, err_code, description });
+
+  it("that pass on their own (a cluster electing a leader) are retryable, and name the stream they were about", () => {
+    for (const err of [
+      api(503, 10008, "JetStream system temporarily unavailable"),
+      api(500, 10009, "JetStream cluster can not handle request"),
+      api(500, 10118, "stream is offline"),
+    ]) {
+      const mapped = fromJetStreamError(err, 'tunnels stream "T"', "tunnels");
+      expect(mapped, err.message).toBeInstanceOf(ConnectionError);
+      expect(mapped.retryable).toBe(true);
+      expect(mapped.message).toMatch(/tunnels stream "T": JetStream is temporarily unavailable/);
+    }
+  });
+
+  it("that need a change of set-up are not, and say which stream's options to change", () => {
+    const full = fromJetStreamError(api(500, 10047, "insufficient storage resources available"), "x", "tunnels");
+    expect(full).toBeInstanceOf(ConfigurationError);
+    expect(full.retryable).toBe(false);
+    expect(full.message).toMatch(/tunnels stream/);
+    expect(full.message).toMatch(/tunnels\.maxBytes/);
+    expect(full.message).not.toMatch(/topics/);
+    expect(fromJetStreamError(api(400, 10074, "replicas > 1 not supported in non-clustered mode"), "x")).toBeInstanceOf(
+      ConfigurationError,
+    );
   });
 });
