@@ -7,7 +7,7 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { createInbox } from "@nats-io/nats-core";
 import { Deadlines } from "./deadlines.js";
-import { ClosedError, ConnectionError, type JetmeshError } from "./errors.js";
+import { ConnectionError, type JetmeshError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { fromNatsError } from "./nats-errors.js";
 import { safeCallback } from "./safe-callback.js";
