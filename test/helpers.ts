@@ -23,6 +23,15 @@ export async function waitFor(what: string, check: () => boolean, timeout = 10_0
   }
 }
 
+/** Waits until the asynchronous `check` is true, polling; throws with `what` after `timeout` ms. */
+export async function waitForAsync(what: string, check: () => Promise<boolean>, timeout = 10_000): Promise<void> {
+  const deadline = performance.now() + timeout;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A promise with its resolve exposed. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;

@@ -180,6 +180,7 @@ export class JetmeshConnection implements Connection {
       drainTimeout: settings.drainTimeout,
       inboxPrefix: settings.inboxPrefix,
       settings: settings.topics,
+      timeout: settings.timeout,
     });
     this.#tunnels = new Tunnels({
       nc,

@@ -14,3 +14,49 @@ export async function settlesWithin(work: Promise<unknown>, ms: number): Promise
     clearTimeout(timer);
   }
 }
+
+/**
+ * Settles as `work` does, unless `timeout` ms pass first (rejects with
+ * `timedOut()`) or `signal` aborts (rejects with its reason, as fetch does).
+ * Work that completes after that is handed to `undo`, so that nothing it made
+ * is left behind; a late failure is dropped.
+ */
+export function withDeadline<T>(
+  work: Promise<T>,
+  timeout: number,
+  signal: AbortSignal | undefined,
+  timedOut: () => Error,
+  undo?: (value: T) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const finish = () => {
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const giveUp = (err: unknown) => {
+      if (done) return;
+      finish();
+      reject(err);
+    };
+    const onAbort = () => giveUp(signal?.reason);
+    const timer = setTimeout(() => giveUp(timedOut()), timeout);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        if (done) {
+          undo?.(value);
+          return;
+        }
+        finish();
+        resolve(value);
+      },
+      (err: unknown) => {
+        if (done) return;
+        finish();
+        reject(err);
+      },
+    );
+  });
+}

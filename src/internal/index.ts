@@ -1,6 +1,6 @@
 export { fastAck, PUBLISH_HEADER_BYTES, type PublishAck, Publisher } from "./acked-publisher.js";
 export { BoundedQueue } from "./bounded-queue.js";
-export { settlesWithin } from "./bounded-wait.js";
+export { settlesWithin, withDeadline } from "./bounded-wait.js";
 export { copyBytes } from "./copy-bytes.js";
 export { Correlator, type Pending } from "./correlator.js";
 export { Deadlines } from "./deadlines.js";

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { MsgHdrsImpl, type NatsConnection, nuid } from "@nats-io/nats-core";
 import {
   ATTR,
+  type ConsumerPlan,
   DEFAULTS,
   endSpan,
   fitsWith,
@@ -23,14 +24,17 @@ import {
   type StartAt,
   type Subjects,
   type Telemetry,
+  TimeoutError,
   validateLimits,
   validateName,
   validateOptions,
+  validateSignal,
   validateTimeout,
   watchReconnects,
+  withDeadline,
 } from "../internal/index.js";
 import type { ResolvedTopics } from "./settings.js";
-import { type SharedSettings, TopicSubscription } from "./subscription.js";
+import { type SharedSettings, type SubscriptionPlan, TopicSubscription } from "./subscription.js";
 import type { EventHandler, SubscribeOptions, Subscription, TopicHandler, TopicLimits } from "./types.js";
 
 /** The default topic limits: 4 x CPU count handlers and 64 MiB, as in Iris. */
@@ -49,6 +53,8 @@ const SUBSCRIBE_KEYS = [
   "maxDeliver",
   "retryDelay",
   "onDeadLetter",
+  "timeout",
+  "signal",
 ] as const;
 const SHARED_ONLY = ["ackWait", "maxDeliver", "retryDelay", "onDeadLetter"] as const;
 
@@ -62,6 +68,9 @@ const GROUP_INACTIVE_MS = 24 * 60 * 60_000;
 /** Consumer names longer than this are hashed (they name directories in the server's store). */
 const MAX_CONSUMER_NAME = 200;
 
+/** A subscription as planned before its stream is known. */
+type PlannedSubscription = Omit<SubscriptionPlan, "consumer"> & { consumer: Omit<ConsumerPlan, "stream"> };
+
 export interface TopicsHost {
   nc: NatsConnection;
   subjects: Subjects;
@@ -70,6 +79,8 @@ export interface TopicsHost {
   drainTimeout: number;
   inboxPrefix: string | undefined;
   settings: ResolvedTopics;
+  /** The connection's default time-out (subscribe set-up). */
+  timeout: number;
 }
 
 export class Topics {
@@ -140,33 +151,47 @@ export class Topics {
 
   async subscribe(name: unknown, handler: unknown, options: unknown): Promise<Subscription> {
     const topic = validateName("topic", name);
-    const plan = this.#plan(topic, handler, options);
+    const { call, ...plan } = this.#plan(topic, handler, options);
     if (this.#subs.has(topic)) {
       throw new InvalidArgumentError(`topic "${topic}" is already subscribed on this connection`);
     }
+    call.signal?.throwIfAborted();
     this.#subs.set(topic, null);
     try {
-      await this.#stream.ensure();
-      const host = this.#host;
-      const sub = new TopicSubscription(
-        {
-          ...this.#stream.consumerHost(host.logger, host.inboxPrefix, host.drainTimeout),
-          telemetry: host.telemetry,
-          maxEvent: maxDelivery(host.nc),
-          forget: (s) => {
-            if (this.#subs.get(s.topic) === s) this.#subs.delete(s.topic);
-          },
-        },
-        { ...plan, consumer: { ...plan.consumer, stream: this.#stream.name } },
+      const sub = await withDeadline(
+        this.#start(plan),
+        call.timeout,
+        call.signal,
+        () => new TimeoutError(`subscribe to topic "${topic}" timed out after ${call.timeout} ms`),
+        // set up after the caller gave up: nobody holds it
+        (late) => void late.unsubscribe(),
       );
-      this.#watch();
-      await sub.start();
       this.#subs.set(topic, sub);
       return sub;
     } catch (err) {
-      this.#subs.delete(topic);
+      if (this.#subs.get(topic) === null) this.#subs.delete(topic);
       throw err;
     }
+  }
+
+  /** Makes the stream if need be, and the subscription's consumer; resolves once events reach it. */
+  async #start(plan: PlannedSubscription): Promise<TopicSubscription> {
+    await this.#stream.ensure();
+    const host = this.#host;
+    const sub = new TopicSubscription(
+      {
+        ...this.#stream.consumerHost(host.logger, host.inboxPrefix, host.drainTimeout),
+        telemetry: host.telemetry,
+        maxEvent: maxDelivery(host.nc),
+        forget: (s) => {
+          if (this.#subs.get(s.topic) === s) this.#subs.delete(s.topic);
+        },
+      },
+      { ...plan, consumer: { ...plan.consumer, stream: this.#stream.name } },
+    );
+    this.#watch();
+    await sub.start();
+    return sub;
   }
 
   async unsubscribe(name: unknown): Promise<void> {
@@ -234,6 +259,10 @@ export class Topics {
       };
     }
     return {
+      call: {
+        timeout: validateTimeout("options.timeout", o.timeout, this.#host.timeout),
+        signal: validateSignal(o.signal),
+      },
       topic,
       handler: handle,
       limits,

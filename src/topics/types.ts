@@ -71,6 +71,14 @@ export interface SubscribeOptions extends Partial<TopicLimits> {
   maxDeliver?: number;
   /** Durable and group: wait before an event whose handler threw is delivered again, in ms. Default 1 000. */
   retryDelay?: number;
+  /**
+   * How long set-up may take (making the stream and the consumer) before
+   * `subscribe` rejects with `TimeoutError`, in ms. Default: the
+   * connection's time-out.
+   */
+  timeout?: number;
+  /** Aborts set-up: `subscribe` rejects with the signal's reason, and nothing is left subscribed. */
+  signal?: AbortSignal;
   /** Durable and group: called with an event given up after `maxDeliver` failed deliveries, and the last error. */
   onDeadLetter?: (event: Uint8Array, ctx: EventContext, error: unknown) => void | Promise<void>;
 }
