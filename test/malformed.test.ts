@@ -75,4 +75,107 @@ describe("malformed messages from the wire", () => {
       await raw.close();
     }
   });
+
+  it("answers every Jetmesh-Timeout that is not a whole number of ms from 1 to 2^31-1 with BAD_REQUEST", async () => {
+    const ns = uniqueNamespace();
+    const member = await nats.open(ns);
+    let handled = 0;
+    const svc = await member.register("strict", {
+      handleRequest: (r) => {
+        handled++;
+        return r;
+      },
+    });
+    const raw = await natsConnect({ servers: nats.server().url });
+    try {
+      const bad = [
+        "0",
+        "-0",
+        "-5",
+        "1e12",
+        String(2 ** 31 + 10),
+        "1.5",
+        "NaN",
+        "Infinity",
+        "0x10",
+        " 5",
+        "9".repeat(300),
+      ];
+      for (const value of bad) {
+        const h = headers();
+        h.set("Jetmesh-Timeout", value);
+        const answer = await raw.request(`${ns}.req.strict`, enc("x"), { headers: h, timeout: 2_000 });
+        expect(answer.headers?.get("Jetmesh-Error"), value).toBe("BAD_REQUEST");
+        expect(answer.headers?.get("Nats-Service-Error"), value).toMatch(/Jetmesh-Timeout/);
+      }
+      expect(handled).toBe(0);
+      expect(svc.stats().malformed).toBe(bad.length);
+      // the largest valid value is taken
+      const h = headers();
+      h.set("Jetmesh-Timeout", String(2 ** 31 - 1));
+      expect(dec((await raw.request(`${ns}.req.strict`, enc("ok"), { headers: h, timeout: 2_000 })).data)).toBe("ok");
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it("never let a throwing logger, handler or dead-letter hook deafen the connection", async () => {
+    const ns = uniqueNamespace();
+    let thrown = 0;
+    const hostile = () => {
+      thrown++;
+      throw new Error("logger down");
+    };
+    const logger: Logger = { debug: hostile, info: hostile, warn: hostile, error: hostile };
+    const member = await nats.open(ns, { logger });
+    let release!: () => void;
+    const blocked = new Promise<void>((r) => {
+      release = r;
+    });
+    let echoes = 0;
+    const svc = await member.register(
+      "deaf",
+      {
+        handleRequest: (r) => {
+          if (dec(r) === "throw") throw new Error("handler failure");
+          echoes++;
+          return r;
+        },
+        handleBroadcast: () => blocked,
+      },
+      { broadcastThreads: 1, broadcastMemory: 1 },
+    );
+    let deadLetters = 0;
+    await member.subscribe(
+      "poison",
+      () => {
+        throw new Error("always");
+      },
+      {
+        durable: "p",
+        maxDeliver: 1,
+        onDeadLetter: () => {
+          deadLetters++;
+          throw new Error("hook failure");
+        },
+      },
+    );
+    const client = await nats.open(ns);
+    // drops (warned), a throwing handler (warned), a dead letter (warned, hook throws), a malformed request
+    for (let i = 0; i < 20; i++) await client.broadcast("deaf", enc("b"));
+    await expect(client.request("deaf", enc("throw"))).rejects.toMatchObject({ code: "REMOTE" });
+    await client.publish("poison", enc("e"));
+    const raw = await natsConnect({ servers: nats.server().url });
+    raw.publish(`${ns}.req.deaf`, enc("no reply subject"));
+    await raw.flush();
+    await raw.close();
+    await waitFor("drops counted", () => svc.stats().dropped > 0);
+    await waitFor("dead letter", () => deadLetters === 1);
+    await waitFor("malformed counted", () => svc.stats().malformed === 1);
+    expect(thrown).toBeGreaterThan(0);
+    // still answering
+    for (let i = 0; i < 5; i++) expect(dec(await client.request("deaf", enc(`still ${i}`)))).toBe(`still ${i}`);
+    expect(echoes).toBe(5);
+    release();
+  });
 });
