@@ -401,6 +401,7 @@ describe("hostile wire input, logged by a recording logger", () => {
       what: string;
       reply: boolean;
       shortDeadline?: boolean;
+      timeout?: string;
       answer: Answer | "valid-ok" | "valid-failed";
     };
     const tasks: Array<() => Promise<Outcome>> = [];
@@ -433,6 +434,7 @@ describe("hostile wire input, logged by a recording logger", () => {
         what,
         reply: true,
         shortDeadline,
+        ...(h?.has("Jetmesh-Timeout") ? { timeout: h.get("Jetmesh-Timeout") } : {}),
         answer: await ask(raw, `${m.ns}.req.victim`, data, h),
       }));
     }
@@ -441,6 +443,7 @@ describe("hostile wire input, logged by a recording logger", () => {
     await tunnelLoop;
     await tun.close();
     const problems: string[] = [];
+    const byKind: Record<string, number> = {};
     let badRequests = 0;
     let noReply = 0;
     let withReply = 0;
@@ -469,12 +472,18 @@ describe("hostile wire input, logged by a recording logger", () => {
       // a request whose caller said it had only a short time left may be skipped once that time has passed
       if (a.kind === "silence" && r.shortDeadline) continue;
       problems.push(`#${i} ${r.what}: ${describeAnswer(a)}`);
+      const outcome = describeAnswer(a).replace(/(Received|remaining":)\s*[\d.]+.*$/, "$1 ...");
+      const key = `Jetmesh-Timeout ${JSON.stringify(r.timeout?.slice(0, 20) ?? null)} -> ${outcome.slice(0, 90)}`;
+      byKind[key] = (byKind[key] ?? 0) + 1;
     }
     count("request, random, with reply", withReply);
     count("request, random, no reply", noReply);
     expect(tunnelRounds).toBeGreaterThan(0);
     const after = await m.probe();
-    expect(problems.slice(0, 15), `${problems.length} of ${withReply} with a reply subject went wrong`).toEqual([]);
+    expect(
+      problems.slice(0, 15),
+      `${problems.length} of ${withReply} with a reply subject went wrong: ${JSON.stringify(byKind, null, 1)}`,
+    ).toEqual([]);
     expect(after.stats.malformed - before.stats.malformed).toBeGreaterThanOrEqual(noReply + badRequests);
   });
 
