@@ -940,22 +940,33 @@ describe("throwing user code and loggers inside NATS callbacks do not deafen the
     await stillAnswers(x);
   });
 
-  it("register() succeeds over a connection whose logger throws", async () => {
+  it("register() succeeds over a connection whose logger throws, and never leaves a member it did not return", async () => {
     const boom = () => {
       throw new Error("logger throws");
     };
     const logger: Logger = { debug: boom, info: boom, warn: boom, error: boom };
+    const ns = uniqueNamespace();
     const conn = await connect({
       servers: nats.server().url,
-      namespace: uniqueNamespace(),
+      namespace: ns,
       logger,
       topics: { maxBytes: TEST_STREAM_BYTES },
       tunnels: { maxBytes: TEST_STREAM_BYTES },
     });
     try {
-      const svc = await conn.register("loud", { handleRequest: (r) => r });
-      expect(dec(await conn.request("loud", enc("hi"), { timeout: 2000 }))).toBe("hi");
-      await svc.unregister().catch(() => {});
+      const registered = await conn.register("loud", { handleRequest: (r) => r }).then(
+        (svc) => svc,
+        (err: unknown) => err as Error,
+      );
+      expect.soft(registered instanceof Error ? String(registered) : "registered", "register()").toBe("registered");
+      const a = await ask(raw, `${ns}.req.loud`, enc("hi"));
+      if (registered instanceof Error) {
+        // it rejected: nothing may be left answering in its name
+        expect.soft(describeAnswer(a), "a request after the rejected register()").toMatch(/503|no responders/i);
+      } else {
+        expect.soft(describeAnswer(a)).toBe("reply hi");
+        await registered.unregister().catch(() => {});
+      }
     } finally {
       await conn.close().catch(() => {});
     }
