@@ -14,7 +14,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { encode as msgpack } from "@msgpack/msgpack";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type Msg, type MsgHdrs, type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -558,6 +558,34 @@ describe("hostile wire input, logged by a recording logger", () => {
       before.messages["malformed tunnel set-up request"] ?? 0,
     );
     expect(after.stats.malformed - before.stats.malformed).toBe(10);
+  });
+
+  it("ends the tunnels it accepted from set-ups whose opener never shows up, within 6 heartbeats, releasing their consumers", async () => {
+    const jsm = await jetstreamManager(raw);
+    const stream = `JETMESH_TUNNELS_${m.ns}`;
+    const consumers = async () => (await jsm.consumers.list(stream).next()).length;
+    // the stream exists once a tunnel was opened
+    await (await m.client.tunnel("victim", { timeout: 3000 })).close();
+    let before = await consumers();
+    const settle = Date.now() + 3000;
+    while (before > 0 && Date.now() < settle) before = await consumers();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => {
+        const id = Array.from({ length: 32 }, () => "0123456789abcdef"[int(16)]).join("");
+        return ask(
+          raw,
+          `${m.ns}.tun.victim`,
+          enc(JSON.stringify({ id, window: 1 << 20, heartbeat: 100, maxMessage: 1 << 20 })),
+        );
+      }),
+    );
+    count("tunnel set-up, opener never shows up", 20);
+    expect(answers.filter((a) => a.kind === "reply")).toHaveLength(20);
+    expect(await consumers()).toBeGreaterThanOrEqual(before + 20);
+    const deadline = Date.now() + 6 * 100 + 3000;
+    let now = await consumers();
+    while (now > before && Date.now() < deadline) now = await consumers();
+    expect(now).toBe(before);
   });
 
   /** A set-up request that reuses a live tunnel's id, with a short heartbeat. */
