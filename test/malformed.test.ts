@@ -98,7 +98,7 @@ describe("malformed messages from the wire", () => {
         "NaN",
         "Infinity",
         "0x10",
-        " 5",
+        "+5",
         "9".repeat(300),
       ];
       for (const value of bad) {
