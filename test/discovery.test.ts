@@ -275,8 +275,14 @@ describe("discover()", () => {
     await expect(conn.discover(undefined, { timeout: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(conn.discover(undefined, { nope: 1 } as never)).rejects.toThrow(/unknown key/);
     await expect(conn.register("x", { handleRequest: (r) => r }, { version: "1.0" })).rejects.toThrow(/SemVer version/);
-    for (const version of ["v1.2.3", " 1.2.3", "1.2"]) {
+    for (const version of ["v1.2.3", " 1.2.3", "1.2", "1.2.3+", "1.2.3+a..b", "01.2.3"]) {
       await expect(conn.register("x", { handleRequest: (r) => r }, { version })).rejects.toThrow(/SemVer version/);
+    }
+    // build metadata and pre-releases are SemVer too, and the micro protocol's pattern takes them
+    for (const version of ["1.0.0+build.5", "2.1.0-rc.1+sha.5114f85"]) {
+      const svc = await conn.register("semver", { handleRequest: (r) => r }, { version });
+      expect((await conn.discover("semver", { timeout: 300 })).map((m) => m.version)).toEqual([version]);
+      await svc.unregister();
     }
     await expect(
       conn.register("x", { handleRequest: (r) => r }, { metadata: { "jetmesh.namespace": "other" } }),
