@@ -9,7 +9,6 @@ import {
   fromJetStreamError,
   MemberLeftError,
   OverloadedError,
-  parseAckSubject,
   parseTimeoutHeader,
   RemoteError,
 } from "../../src/internal/index.js";
@@ -44,40 +43,6 @@ describe("the Jetmesh-Timeout header", () => {
       "9".repeat(400),
     ]) {
       expect(parseTimeoutHeader(bad), JSON.stringify(bad)).toBeUndefined();
-    }
-  });
-});
-
-describe("ack subjects", () => {
-  it("parses the short and the long (domain and account) forms", () => {
-    expect(parseAckSubject("$JS.ACK.S.C.2.17.9.1700000000000000000.0")).toEqual({
-      consumer: "C",
-      deliveries: 2,
-      seq: 17,
-      dseq: 9,
-      timestamp: "1700000000000000000",
-    });
-    expect(parseAckSubject("$JS.ACK.hub.ACCHASH.S.C.1.5.5.1700000000000000000.3.rand")).toMatchObject({
-      consumer: "C",
-      deliveries: 1,
-      seq: 5,
-    });
-  });
-
-  it("refuses subjects that are not ack subjects or whose numbers are not numbers", () => {
-    for (const bad of [
-      "",
-      "_INBOX.x",
-      "$JS.ACK.S.C",
-      "$JS.ACK.S.C.x.1.1.1.0",
-      "$JS.ACK.S.C.0.1.1.1.0",
-      "$JS.ACK.S.C.1.-1.1.1.0",
-      "$JS.ACK.S..1.1.1.1.0",
-      "$JS.ACK.S.C.1.1.1.notatime.0",
-      "$JS.ACK.S.C.1.99999999999999999999.1.1.0",
-      `$JS.ACK.${".".repeat(40)}`,
-    ]) {
-      expect(parseAckSubject(bad), bad).toBeUndefined();
     }
   });
 });

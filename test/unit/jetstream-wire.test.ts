@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { fastAck } from "../src/internal/acked-publisher.js";
-import { parseAckSubject } from "../src/internal/pull-consumer.js";
+import { fastAck } from "../../src/internal/acked-publisher.js";
+import { parseAckSubject } from "../../src/internal/pull-consumer.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -31,6 +31,10 @@ describe("reading JetStream's wire formats", () => {
       "$JS.ACK.S.c1.1.0.1.1.0",
       "$JS.ACK.S..1.1.1.1.0",
       "$JS.NAK.S.c1.1.1.1.1.0",
+      "$JS.ACK.S.c1.1.-1.1.1.0",
+      "$JS.ACK.S.c1.1.1.1.notatime.0",
+      "$JS.ACK.S.c1.1.99999999999999999999.1.1.0",
+      `$JS.ACK.${".".repeat(40)}`,
     ]) {
       expect(parseAckSubject(bad)).toBeUndefined();
     }
