@@ -62,6 +62,7 @@ describe("memory", () => {
     const after = await retained();
     await raw.close();
     const growth = after.heap - before.heap;
+    console.info(`ctx.signal: heap ${mib(growth)} over 200k requests (160k with a deadline, 40k without)`);
     expect(aborted).toBe(0);
     // 200k requests; a leak of even 20 bytes a request would be 4 MB
     expect(growth, `heap grew ${mib(growth)} over 200k requests`).toBeLessThan(3 * MiB);
@@ -131,6 +132,11 @@ describe("memory", () => {
     const during = await retained();
     const held = during.arrayBuffers - before.arrayBuffers;
     const s = svc.stats();
+    console.info(
+      `queues: ${mib(held)} of ArrayBuffers held for ${mib(s.requestsQueuedBytes)} requests, ` +
+        `${mib(s.broadcastsQueuedBytes)} broadcasts and ${mib(sub.stats().queuedBytes)} events counted ` +
+        `(limits 3 x ${mib(limit)}) after ${mib(count * big.byteLength)} went through the socket`,
+    );
     // what the queues count is within their limits...
     expect(s.requestsQueuedBytes).toBeLessThanOrEqual(limit);
     expect(s.broadcastsQueuedBytes).toBeLessThanOrEqual(limit);
@@ -158,6 +164,7 @@ describe("memory", () => {
     await cycle(200);
     const after = await retained();
     const growth = after.heap - before.heap;
+    console.info(`subscriptions: heap ${mib(growth)} over 200 made and ended`);
     expect(growth, `heap grew ${mib(growth)} over 200 subscriptions`).toBeLessThan(2 * MiB);
   }, 120_000);
 });
