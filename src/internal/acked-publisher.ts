@@ -99,6 +99,8 @@ interface PendingPublish extends Pending {
   header: Uint8Array | null;
   tries: number;
   retry: ReturnType<typeof setTimeout> | undefined;
+  /** When it was last sent (`performance.now()`). */
+  sentAt: number;
 }
 
 interface AckBody {
@@ -151,6 +153,7 @@ export class Publisher extends Correlator<PendingPublish> {
         onAbort: undefined,
         tries: 0,
         retry: undefined,
+        sentAt: 0,
       };
       const id = this.track(p);
       if (this.stream.ready) this.#send(id, p);
@@ -162,6 +165,18 @@ export class Publisher extends Correlator<PendingPublish> {
   resendAll(): void {
     for (const [id, p] of this.pending) {
       if (p.retry === undefined) this.#send(id, p);
+    }
+  }
+
+  /**
+   * Sends again every publish sent more than `ms` ago and still waiting for
+   * its ack (a stream leader that died may have lost it). Only for messages
+   * whose receiver drops copies: sent without a `Nats-Msg-Id`, a copy is stored again.
+   */
+  resendOlderThan(ms: number): void {
+    const before = performance.now() - ms;
+    for (const [id, p] of this.pending) {
+      if (p.retry === undefined && p.sentAt < before) this.#send(id, p);
     }
   }
 
@@ -212,6 +227,7 @@ export class Publisher extends Correlator<PendingPublish> {
 
   #send(id: string, p: PendingPublish): void {
     try {
+      p.sentAt = performance.now();
       const reply = this.prefix + id;
       if (p.header === null) this.nc.publish(p.subject, p.payload, { reply });
       else this.nc.publish(p.subject, p.payload, { reply, headers: this.#ids.use(p.header) });

@@ -238,7 +238,11 @@ export class PullConsumer {
       throw err;
     }
     this.#started = true;
-    if (this.#stopped) return;
+    if (this.#stopped) {
+      // stopped while the consumer was being made: stop() could not delete it then
+      await this.#deleteOrdered();
+      return;
+    }
     this.#watchdog = setInterval(() => this.#checkSilence(), HEARTBEAT_MS);
     this.#watchdog.unref?.();
     if (this.#staleAtStart) this.#reset("reconnected while starting");
@@ -302,6 +306,11 @@ export class PullConsumer {
     }
     this.#unsubscribe();
     await this.#resetting;
+    await this.#deleteOrdered();
+  }
+
+  /** Deletes an ordered consumer on the server (a shared one stays). */
+  async #deleteOrdered(): Promise<void> {
     const name = this.#consumer;
     if (name !== undefined && this.#plan.shared === undefined) {
       await settlesWithin(

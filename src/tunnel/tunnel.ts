@@ -2,81 +2,63 @@
  * One end of a tunnel. Each direction's messages are JetStream messages on a
  * subject of their own, read in order by a {@link PullConsumer}; a small frame
  * before each payload carries the tunnel's own sequence (so that messages sent
- * again after a reconnect are put back in order and never handed twice) and
- * the chunking of large messages. Control messages (credit and heartbeats) go
- * over core NATS.
+ * again after a reconnect or a stream-leader change are put back in order and
+ * never handed twice) and the chunking of large messages. Control messages
+ * (credit and heartbeats) go over core NATS.
  *
  * Flow control: the reader grants the writer credit in bytes, a window ahead
  * of what it has released (handed to the application, or copied into the one
  * large message being put together), so the bytes on their way to a reader
  * never exceed the window, whatever either application does.
+ *
+ * Liveness: silence of the other end counts only while this end's connection
+ * is up; the other end is gone after `outageTimeout` plus 5 heartbeats of it,
+ * and this end gives up once its own connection has been down for
+ * `outageTimeout`. Either way the tunnel ends visibly: calls reject
+ * `ClosedError` with the reason.
  */
 import type { Msg, Subscription } from "@nats-io/nats-core";
 import {
   ClosedError,
   type ConsumerHost,
+  fromJetStreamError,
   InvalidArgumentError,
   type JetmeshError,
   PayloadTooLargeError,
   type Publisher,
   PullConsumer,
   settlesWithin,
+  ThrottledWarning,
   TimeoutError,
   validateOptions,
   validatePayload,
   validateSignal,
   validateTimeout,
 } from "../internal/index.js";
+import { chunkLimit, chunkSize, FRAME_COST } from "./chunking.js";
+import { ReadCredit, SendCredit } from "./credit.js";
+import { encodeFrame, FRAME_HEAD, type FrameKind, KIND } from "./frame.js";
+import { Inbound, type Received } from "./inbound.js";
+import { Liveness } from "./liveness.js";
 import type { RecvOptions, SendOptions, Tunnel } from "./types.js";
+import { type Waiter, wait } from "./waiters.js";
 
-/** Frame kinds: the first byte of every message on a tunnel subject. */
-const WHOLE = 0;
-const FIRST = 1;
-const MORE = 2;
-const LAST = 3;
-const ABORT = 4;
-const CLOSE = 5;
-/** kind (1) + sequence (6); a FIRST frame adds the message's total size (6). */
-const FRAME = 7;
-const FIRST_FRAME = 13;
-/** A peer silent for this many heartbeats is gone. */
-const MISSED_HEARTBEATS = 5;
+/** A peer silent for this many heartbeats beyond the outage bound is gone. */
+export const MISSED_HEARTBEATS = 5;
 const CALL_KEYS = ["timeout", "signal"] as const;
-/**
- * What each frame costs of the window besides its payload (its subject,
- * headers and bookkeeping), so that many tiny messages are bounded too.
- */
-const FRAME_COST = 128;
 /** A sender that always has credit still lets the event loop run this often, in ms. */
 const YIELD_MS = 20;
-
-function writeU48(buf: Uint8Array, at: number, n: number): void {
-  const high = Math.floor(n / 2 ** 32);
-  buf[at] = (high >>> 8) & 0xff;
-  buf[at + 1] = high & 0xff;
-  buf[at + 2] = (n >>> 24) & 0xff;
-  buf[at + 3] = (n >>> 16) & 0xff;
-  buf[at + 4] = (n >>> 8) & 0xff;
-  buf[at + 5] = n & 0xff;
-}
-
-function readU48(buf: Uint8Array, at: number): number {
-  return (
-    ((buf[at] ?? 0) * 256 + (buf[at + 1] ?? 0)) * 2 ** 32 +
-    (((buf[at + 2] ?? 0) << 24) >>> 0) +
-    ((buf[at + 3] ?? 0) << 16) +
-    ((buf[at + 4] ?? 0) << 8) +
-    (buf[at + 5] ?? 0)
-  );
-}
+/** A control message: a grant (`c<credit>`), or the other end saying it broke the tunnel (`x`). */
+const GRANT = /^c(\d{1,16})$/;
+const BROKE = "x";
 
 /** What a tunnel end needs from its connection. */
 export interface TunnelHost extends ConsumerHost {
   publisher: Publisher;
   /** The connection's default time-out (send). */
   timeout: number;
-  /** Message bytes sent and received by the connection's tunnels (metrics). */
-  traffic: { sent: number; received: number };
+  /** Message bytes sent and received by the connection's tunnels (metrics), and wire input dropped. */
+  traffic: { sent: number; received: number; malformed: number };
   /** Called once the tunnel has ended. */
   forget(tun: TunnelEnd): void;
 }
@@ -94,32 +76,34 @@ export interface TunnelPlan {
   window: number;
   maxMessage: number;
   heartbeat: number;
-  /** The largest payload one JetStream message may carry. */
+  /** How long an outage of either end's connection is ridden out, in ms. */
+  outageTimeout: number;
+  /** The largest payload one JetStream message may carry on this end's server. */
   maxChunk: number;
   /** The largest message the server carries, with its subject and headers (for pulls). */
   maxEvent: number;
 }
 
-interface Waiter<T> {
-  resolve(v: T): void;
-  reject(err: unknown): void;
-  cleanup(): void;
-}
-
-/** A received message waiting for `recv`; `release` is what taking it frees of the window. */
-interface Received {
-  bytes: Uint8Array;
-  release: number;
-  big: boolean;
+/** What the other end said at set-up. */
+export interface PeerTerms {
+  window: number;
+  maxMessage: number;
+  /** The max payload of the other end's server. */
+  maxPayload: number;
 }
 
 export class TunnelEnd implements Tunnel {
   readonly id: string;
   readonly cluster: string;
   readonly closed: Promise<Error | undefined>;
+  /** Wire input of this tunnel that was dropped. */
+  malformed = 0;
   readonly #host: TunnelHost;
   readonly #plan: TunnelPlan;
   readonly #consumer: PullConsumer;
+  readonly #inbound: Inbound;
+  readonly #liveness = new Liveness(performance.now());
+  readonly #badInput: ThrottledWarning;
   #control: Subscription | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #resolveClosed!: (reason: Error | undefined) => void;
@@ -131,38 +115,30 @@ export class TunnelEnd implements Tunnel {
   #lost: JetmeshError | undefined;
   #closing: Promise<void> | undefined;
   #releasing: Promise<void> | undefined;
-  #lastHeard = Date.now();
-  #lastBeat = Date.now();
+  #lastBeat = performance.now();
   /** The other end stored its close: it stopped its heartbeats, and this end reads up to it. */
   #peerClosing = false;
   #checking = false;
-  #gapBeats = 0;
+  /** How long frames have waited for a missing one, in connected ms. */
+  #gapMs = 0;
 
   // sending
   #sendSeq = 0;
-  #sent = 0;
-  #credit = 0;
+  readonly #credit = new SendCredit();
+  #peer: PeerTerms | undefined;
   #sendTurn: Promise<void> = Promise.resolve();
   /** The largest message this end may send: its own maximum, or the other end's when smaller. */
   #sendMax: number;
-  #lastYield = Date.now();
+  #lastYield = performance.now();
   /** Frames published and not yet acknowledged. */
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #creditWaiters: Array<Waiter<void>> = [];
   #creditNeed = 0;
 
   // receiving
-  #expected = 0;
-  /** Frames that arrived ahead of their turn (after a reconnect), or wait behind a large message not yet read. */
-  readonly #pending = new Map<number, { data: Uint8Array; seq: number }>();
   readonly #queue: Received[] = [];
   #queuedBytes = 0;
-  /** A large message is in the queue, unread: the next one waits until it is read. */
-  #bigQueued = false;
-  #assembly: { buf: Uint8Array; at: number } | undefined;
-  #released = 0;
-  #granted = 0;
-  #lastStreamSeq = 0;
+  readonly #read: ReadCredit;
   /** Read messages up to this stream sequence were purged from the stream. */
   #purgedTo = 0;
   #releasedAtPurge = 0;
@@ -175,8 +151,19 @@ export class TunnelEnd implements Tunnel {
     this.id = plan.id;
     this.cluster = plan.cluster;
     this.#sendMax = plan.maxMessage;
+    this.#read = new ReadCredit(plan.window);
+    this.#badInput = new ThrottledWarning(host.logger, "malformed tunnel input dropped");
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
+    });
+    this.#inbound = new Inbound(plan.maxMessage, plan.window, {
+      deliver: (r) => this.#deliver(r),
+      release: (n) => this.#releaseBytes(n),
+      closed: () => {
+        this.#remoteEnd = new ClosedError("the tunnel was closed by the other end");
+        this.#endRemote();
+      },
+      malformed: (why) => this.#malformed(why),
     });
     const room = this;
     this.#consumer = new PullConsumer(
@@ -203,15 +190,20 @@ export class TunnelEnd implements Tunnel {
     this.#control = this.#host.nc.subscribe(this.#plan.controlIn, {
       callback: (err, msg) => this.#onControl(err, msg),
     });
-    await this.#consumer.start();
+    try {
+      await this.#consumer.start();
+    } catch (err) {
+      throw fromJetStreamError(err, `tunnel "${this.id}": reading its messages`);
+    }
   }
 
-  /** The other end is there, with its window: start sending and heartbeats. */
-  begin(peerWindow: number, peerMaxMessage: number): void {
+  /** The other end is there, with its terms: start sending and heartbeats. */
+  begin(peer: PeerTerms): void {
     if (this.#ended ?? this.#remoteEnd) return;
-    this.#sendMax = Math.min(this.#plan.maxMessage, peerMaxMessage);
-    this.#credit = Math.max(this.#credit, peerWindow);
-    this.#lastHeard = Date.now();
+    this.#peer = peer;
+    this.#sendMax = Math.min(this.#plan.maxMessage, peer.maxMessage);
+    this.#credit.start(peer.window);
+    this.#liveness.heard(performance.now());
     this.#sendControl();
     this.#heartbeat = setInterval(() => this.#beat(), this.#plan.heartbeat);
     this.#heartbeat.unref?.();
@@ -231,7 +223,7 @@ export class TunnelEnd implements Tunnel {
       }
       if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
       if (signal?.aborted) return Promise.reject(signal.reason);
-      const deadline = Date.now() + timeout;
+      const deadline = performance.now() + timeout;
       // one message at a time, so that chunks never interleave
       const turn = this.#sendTurn.then(() => this.#sendNow(message, deadline, timeout, signal));
       this.#sendTurn = turn.catch(() => {});
@@ -251,23 +243,19 @@ export class TunnelEnd implements Tunnel {
       if (next !== undefined) return Promise.resolve(next);
       if (this.#remoteEnd) throw this.#remoteEnd;
       if (signal?.aborted) return Promise.reject(signal.reason);
-      return this.#wait(
-        this.#recvWaiters,
-        timeout,
-        signal,
-        () => new TimeoutError(`recv timed out after ${timeout} ms`),
-      );
+      return wait(this.#recvWaiters, timeout, signal, () => new TimeoutError(`recv timed out after ${timeout} ms`));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
+  /** Ends when the tunnel was closed (here or there); rejects `ClosedError` when it broke. */
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     while (true) {
       try {
         yield await this.recv();
       } catch (err) {
-        if (err instanceof ClosedError) return;
+        if (err instanceof ClosedError && this.#lost === undefined) return;
         throw err;
       }
     }
@@ -280,7 +268,8 @@ export class TunnelEnd implements Tunnel {
       this.#closing = (async () => {
         if (tellPeer) {
           // in order after everything sent: the other end reads all of it, then ends
-          await settlesWithin(this.#publish(CLOSE, this.#sendSeq++, undefined, 0), this.#host.drainTimeout);
+          const closing = this.#publish(encodeFrame(KIND.close, this.#sendSeq++));
+          await settlesWithin(closing, this.#host.drainTimeout);
         }
         await this.#releaseOnce();
       })();
@@ -299,48 +288,52 @@ export class TunnelEnd implements Tunnel {
     return this.#releaseOnce();
   }
 
+  /** This end's connection is down: the other end's silence does not count until it is back. */
+  disconnected(): void {
+    this.#liveness.down(performance.now());
+  }
+
   /** The connection came back: pulls may be gone, and acks of messages sent (the publisher re-sends those). */
   reconnected(): void {
+    this.#liveness.up(performance.now());
     this.#consumer.reconnected();
+    // tell the other end at once that this end is back, and how far it may send
+    if (this.#peer !== undefined && !(this.#ended ?? this.#remoteEnd)) this.#sendControl();
   }
 
   // --- sending ---
 
   async #sendNow(message: Uint8Array, deadline: number, timeout: number, signal: AbortSignal | undefined) {
-    // a chunk fits the server's max payload and half the window, so credit for one always comes
-    const max = Math.min(this.#plan.maxChunk, Math.floor(this.#plan.window / 2)) - FIRST_FRAME;
-    if (message.byteLength <= max) {
+    const peer = this.#peer;
+    const maxPayload = Math.min(this.#plan.maxChunk, peer?.maxPayload ?? this.#plan.maxChunk);
+    const size = chunkSize(message.byteLength, chunkLimit(maxPayload, peer?.window ?? this.#plan.window));
+    if (size === message.byteLength) {
       await this.#reserve(message.byteLength + FRAME_COST, deadline, timeout, signal);
-      this.#sendFrame(WHOLE, message, 0);
-      this.#host.traffic.sent += message.byteLength;
-      return;
-    }
-    // chunks of even size: no small tail costing a whole stored message
-    const size = Math.ceil(message.byteLength / Math.ceil(message.byteLength / max));
-    let at = 0;
-    while (at < message.byteLength) {
-      const chunk = message.subarray(at, Math.min(at + size, message.byteLength));
-      try {
-        await this.#reserve(chunk.byteLength + FRAME_COST, deadline, timeout, signal);
-      } catch (err) {
-        // what went out of this message is dropped by the other end
-        if (at > 0 && !this.#ended && !this.#remoteEnd) this.#sendFrame(ABORT, undefined, 0);
-        throw err;
+      this.#sendFrame(KIND.whole, message, 0);
+    } else {
+      let at = 0;
+      while (at < message.byteLength) {
+        const chunk = message.subarray(at, Math.min(at + size, message.byteLength));
+        try {
+          await this.#reserve(chunk.byteLength + FRAME_COST, deadline, timeout, signal);
+        } catch (err) {
+          // what went out of this message is dropped by the other end
+          if (at > 0 && !this.#ended && !this.#remoteEnd) this.#sendFrame(KIND.abort, undefined, 0);
+          throw err;
+        }
+        const last = at + chunk.byteLength === message.byteLength;
+        this.#sendFrame(at === 0 ? KIND.first : last ? KIND.last : KIND.more, chunk, message.byteLength);
+        at += chunk.byteLength;
       }
-      this.#sendFrame(
-        at === 0 ? FIRST : at + chunk.byteLength === message.byteLength ? LAST : MORE,
-        chunk,
-        message.byteLength,
-      );
-      at += chunk.byteLength;
     }
+    this.#credit.messageSent();
     this.#host.traffic.sent += message.byteLength;
   }
 
   /** Publishes the next frame, unless the tunnel ended while this end waited (then nothing more goes out). */
-  #sendFrame(kind: number, chunk: Uint8Array | undefined, total: number): void {
+  #sendFrame(kind: FrameKind, chunk: Uint8Array | undefined, total: number): void {
     if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
-    const sent = this.#publish(kind, this.#sendSeq++, chunk, total);
+    const sent = this.#publish(encodeFrame(kind, this.#sendSeq++, chunk, total));
     this.#inflight.add(sent);
     sent.then(
       () => this.#inflight.delete(sent),
@@ -355,24 +348,20 @@ export class TunnelEnd implements Tunnel {
   async #reserve(n: number, deadline: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
     if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
     signal?.throwIfAborted();
-    if (this.#sent + n <= this.#credit) {
-      this.#sent += n;
+    if (this.#credit.fits(n)) {
+      this.#credit.take(n);
       // a writer that always has credit would never let the event loop read the socket
-      if (Date.now() - this.#lastYield > YIELD_MS) {
+      if (performance.now() - this.#lastYield > YIELD_MS) {
         await new Promise((resolve) => setImmediate(resolve));
-        this.#lastYield = Date.now();
+        this.#lastYield = performance.now();
       }
       return;
     }
-    return this.#waitForCredit(n, deadline, timeout, signal);
-  }
-
-  #waitForCredit(n: number, deadline: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
-    const left = deadline - Date.now();
-    if (left <= 0) return Promise.reject(this.#sendTimeout(timeout));
+    const left = deadline - performance.now();
+    if (left < 1) throw this.#sendTimeout(timeout);
     // sends go one at a time: at most one waits for credit
     this.#creditNeed = n;
-    return this.#wait(this.#creditWaiters, left, signal, () => this.#sendTimeout(timeout));
+    return wait(this.#creditWaiters, left, signal, () => this.#sendTimeout(timeout));
   }
 
   #sendTimeout(timeout: number): TimeoutError {
@@ -382,126 +371,49 @@ export class TunnelEnd implements Tunnel {
   /** Credit grew: the waiting send goes on if it fits now. */
   #creditGrew(): void {
     const w = this.#creditWaiters[0];
-    if (w === undefined || this.#sent + this.#creditNeed > this.#credit) return;
-    this.#sent += this.#creditNeed;
+    if (w === undefined || !this.#credit.fits(this.#creditNeed)) return;
+    this.#credit.take(this.#creditNeed);
     w.resolve();
   }
 
-  #publish(kind: number, seq: number, chunk: Uint8Array | undefined, total: number): Promise<unknown> {
-    const head = kind === FIRST ? FIRST_FRAME : FRAME;
-    const frame = new Uint8Array(head + (chunk?.byteLength ?? 0));
-    frame[0] = kind;
-    writeU48(frame, 1, seq);
-    if (kind === FIRST) writeU48(frame, FRAME, total);
-    if (chunk) frame.set(chunk, head);
-    // acks are awaited in the background; one that fails breaks the tunnel
-    return this.#host.publisher.publish(
-      this.#plan.outSubject,
-      this.id,
-      frame,
-      Math.max(30_000, this.#host.timeout),
-      undefined,
-      null,
-    );
+  #publish(frame: Uint8Array): Promise<unknown> {
+    // acks are awaited in the background, through outages up to the bound; one that fails breaks the tunnel
+    const ackTimeout = this.#plan.outageTimeout + Math.max(10_000, this.#host.timeout);
+    return this.#host.publisher.publish(this.#plan.outSubject, this.id, frame, ackTimeout, undefined, null);
   }
 
-  /** A message could not be stored: the tunnel cannot keep its order, so it ends. */
+  /** A message could not be stored (or read): the tunnel cannot keep its order, so it ends. */
   #broken(err: unknown): void {
     if (this.#ended) return;
-    this.#host.logger.warn({ tunnel: this.id, err }, "tunnel message not stored; closing the tunnel");
-    this.#lost = new ClosedError("the tunnel broke: a message could not be stored", { cause: err });
+    this.#warn({ tunnel: this.id, err }, "tunnel broken; closing it");
+    const why = err instanceof Error ? err.message : String(err);
+    this.#lost = this.#lostError(`the tunnel broke: ${why}`, err);
+    this.#tellBroken();
     this.#end(this.#lost);
     void this.#releaseOnce();
   }
 
+  /** The reason a tunnel ended abnormally, saying how many messages sent here may not have arrived. */
+  #lostError(why: string, cause?: unknown): ClosedError {
+    const n = this.#credit.unconfirmed;
+    const tail =
+      n === 0
+        ? ""
+        : `; ${n} message${n === 1 ? "" : "s"} sent here ${n === 1 ? "was" : "were"} not confirmed received by the other end`;
+    return new ClosedError(`${why}${tail}`, cause === undefined ? undefined : { cause });
+  }
+
   // --- receiving ---
 
+  /** A delivery from the consumer (inside its subscription callback: never throws). */
   #onFrame(data: Uint8Array, streamSeq: number): void {
-    this.#lastHeard = Date.now();
-    if (this.#ended) return;
-    if (data.byteLength < FRAME || (data[0] ?? 255) > CLOSE) {
-      this.#host.logger.warn({ tunnel: this.id, bytes: data.byteLength }, "malformed tunnel frame dropped");
-      return;
-    }
-    const seq = readU48(data, 1);
-    if (seq < this.#expected || this.#pending.has(seq)) return; // sent again after a reconnect: had it
-    const kind = data[0] ?? 255;
-    if (seq === this.#expected && this.#pending.size === 0 && !(kind === FIRST && this.#bigQueued)) {
-      // its turn, as nearly always: handled at once, copied only where it is kept
-      this.#expected++;
-      this.#lastStreamSeq = streamSeq;
-      this.#handle(kind, data, false);
-      return;
-    }
-    // kept for later: copied, as the bytes view the socket buffer
-    this.#pending.set(seq, { data: data.slice(), seq: streamSeq });
-    this.#drain();
-  }
-
-  /** Handles the frames that are next in order, stopping at a large message while one is unread. */
-  #drain(): void {
-    for (let f = this.#pending.get(this.#expected); f !== undefined; f = this.#pending.get(this.#expected)) {
-      const kind = f.data[0];
-      if (kind === FIRST && this.#bigQueued) return;
-      this.#pending.delete(this.#expected);
-      this.#expected++;
-      this.#lastStreamSeq = f.seq;
-      this.#handle(kind ?? 255, f.data, true);
+    try {
       if (this.#ended) return;
+      this.#liveness.heard(performance.now());
+      this.#inbound.frame(data, streamSeq);
+    } catch (err) {
+      this.#warn({ tunnel: this.id, err }, "tunnel frame could not be handled");
     }
-  }
-
-  /** Acts on one frame in its turn; `owned`: its bytes are a copy already (else they view the socket buffer). */
-  #handle(kind: number, data: Uint8Array, owned: boolean): void {
-    switch (kind) {
-      case WHOLE: {
-        const bytes = owned ? data.subarray(FRAME) : data.slice(FRAME);
-        this.#deliver({ bytes, release: bytes.byteLength + FRAME_COST, big: false });
-        return;
-      }
-      case FIRST: {
-        const total = readU48(data, FRAME);
-        if (total > this.#plan.maxMessage) {
-          this.#broken(new PayloadTooLargeError(`incoming tunnel message of ${total} bytes is above the maximum`));
-          return;
-        }
-        this.#assembly = { buf: new Uint8Array(total), at: 0 };
-        this.#append(data.subarray(FIRST_FRAME));
-        return;
-      }
-      case MORE:
-      case LAST: {
-        if (this.#assembly === undefined) return; // its start was dropped with an abort
-        this.#append(data.subarray(FRAME));
-        if (kind === LAST) {
-          const { buf } = this.#assembly;
-          this.#assembly = undefined;
-          this.#bigQueued = true;
-          this.#deliver({ bytes: buf, release: 0, big: true });
-        }
-        return;
-      }
-      case ABORT:
-        this.#assembly = undefined;
-        return;
-      case CLOSE:
-        this.#remoteEnd = new ClosedError("the tunnel was closed by the other end");
-        this.#endRemote();
-        return;
-    }
-  }
-
-  /** Copies a chunk into the message being put together; its bytes leave the window. */
-  #append(chunk: Uint8Array): void {
-    const a = this.#assembly;
-    if (a === undefined) return;
-    if (a.at + chunk.byteLength > a.buf.byteLength) {
-      this.#broken(new Error("a tunnel message's chunks exceed its size"));
-      return;
-    }
-    a.buf.set(chunk, a.at);
-    a.at += chunk.byteLength;
-    this.#releaseBytes(chunk.byteLength + FRAME_COST);
   }
 
   #deliver(r: Received): void {
@@ -528,27 +440,31 @@ export class TunnelEnd implements Tunnel {
   #took(r: Received): void {
     this.#host.traffic.received += r.bytes.byteLength;
     this.#releaseBytes(r.release);
-    if (r.big) {
-      this.#bigQueued = false;
-      this.#drain();
-    }
+    if (r.big) this.#inbound.bigTaken();
     this.#consumer.poke();
   }
 
   #releaseBytes(n: number): void {
-    this.#released += n;
-    if (this.#released - this.#granted >= this.#plan.window / 8) this.#sendControl();
+    if (this.#read.release(n)) this.#sendControl();
   }
 
-  /** Tells the other end how far it may send; also drops what was read from the stream. */
+  /** Tells the other end how far it may send (also its heartbeat); also drops what was read from the stream. */
   #sendControl(force = false): void {
-    this.#granted = this.#released;
+    this.#controlOut(`c${this.#read.grant()}`);
+    this.#purge(force);
+  }
+
+  #controlOut(text: string): void {
     try {
-      this.#host.nc.publish(this.#plan.controlOut, `c${this.#released + this.#plan.window}`);
+      this.#host.nc.publish(this.#plan.controlOut, text);
     } catch {
       // closed connection: the tunnel ends with it
     }
-    this.#purge(force);
+  }
+
+  /** Tells the other end this end broke the tunnel, so it need not wait out the silence. */
+  #tellBroken(): void {
+    if (this.#peer !== undefined && this.#remoteEnd === undefined) this.#controlOut(BROKE);
   }
 
   /**
@@ -558,12 +474,13 @@ export class TunnelEnd implements Tunnel {
    * server more than the data.
    */
   #purge(force: boolean): void {
-    const upTo = this.#lastStreamSeq;
+    const upTo = this.#inbound.lastStreamSeq;
+    const released = this.#read.released;
     if (this.#purging || upTo <= this.#purgedTo) return;
-    if (!force && this.#released - this.#releasedAtPurge < this.#plan.window / 2) return;
+    if (!force && released - this.#releasedAtPurge < this.#plan.window / 2) return;
     this.#purging = true;
     this.#purgedTo = upTo;
-    this.#releasedAtPurge = this.#released;
+    this.#releasedAtPurge = released;
     this.#host
       .jsm()
       .then((jsm) => jsm.streams.purge(this.#plan.stream, { filter: this.#plan.inSubject, seq: upTo + 1 }))
@@ -573,40 +490,99 @@ export class TunnelEnd implements Tunnel {
       });
   }
 
+  /** A control message (inside a subscription callback: never throws). */
   #onControl(err: Error | null, msg: Msg): void {
-    if (err || this.#ended) return;
-    this.#lastHeard = Date.now();
-    const text = msg.string();
-    if (text.startsWith("c")) {
-      const credit = Number(text.slice(1));
-      if (Number.isSafeInteger(credit) && credit > this.#credit) {
-        this.#credit = credit;
-        this.#creditGrew();
+    try {
+      if (err) {
+        this.#warn({ tunnel: this.id, err }, "tunnel control subscription failed");
+        return;
       }
+      if (this.#ended) return;
+      const text = msg.data.byteLength <= 20 ? msg.string() : "";
+      const grant = GRANT.exec(text);
+      if (grant) {
+        const outcome = this.#credit.grant(Number(grant[1]));
+        if (outcome === "invalid") {
+          this.#malformed(`a grant of ${grant[1]} bytes beyond what was sent`);
+          return;
+        }
+        this.#liveness.heard(performance.now());
+        if (outcome === "grown") this.#creditGrew();
+        return;
+      }
+      if (text === BROKE && this.#peer !== undefined && !this.#remoteEnd) {
+        this.#lost = this.#lostError("the other end broke the tunnel");
+        this.#remoteEnd = this.#lost;
+        this.#endRemote();
+        return;
+      }
+      this.#malformed(`a control message of ${msg.data.byteLength} bytes`);
+    } catch (error) {
+      this.#warn({ tunnel: this.id, err: error }, "tunnel control message could not be handled");
+    }
+  }
+
+  #malformed(why: string): void {
+    this.malformed++;
+    this.#host.traffic.malformed++;
+    try {
+      this.#badInput.note({ tunnel: this.id, why });
+    } catch {
+      // a logger that throws must not stop the tunnel
+    }
+  }
+
+  #warn(context: object, message: string): void {
+    try {
+      this.#host.logger.warn(context, message);
+    } catch {
+      // a logger that throws must not stop the tunnel
     }
   }
 
   #beat(): void {
     if (this.#ended ?? this.#remoteEnd) return;
-    const now = Date.now();
-    const late = now - this.#lastBeat > 2 * this.#plan.heartbeat;
+    const now = performance.now();
+    const { heartbeat, outageTimeout } = this.#plan;
+    const late = now - this.#lastBeat > 2 * heartbeat;
     this.#lastBeat = now;
+    if (!this.#liveness.connected) {
+      // nothing can be heard or sent: give up only once the outage passes its bound
+      if (this.#liveness.outage(now) > outageTimeout) this.#outageTooLong();
+      return;
+    }
     this.#sendControl(true);
     // a beat that comes late means this process was stalled: what it has not read yet may say the other end lives
     if (late) return;
     // a gap that never fills ends the tunnel even when the other end's close is stored beyond it
     if (this.#waitingOnGap() || this.#peerClosing || this.#checking) return;
-    if (now - this.#lastHeard > MISSED_HEARTBEATS * this.#plan.heartbeat) void this.#checkPeer();
+    if (this.#liveness.silence(now) > this.#peerBound) void this.#checkPeer();
   }
 
-  /** Frames wait for one that never comes: after a while, the tunnel cannot go on in order. */
+  /** How long the other end may be silent: an outage of its connection, and a few heartbeats to come back. */
+  get #peerBound(): number {
+    return this.#plan.outageTimeout + MISSED_HEARTBEATS * this.#plan.heartbeat;
+  }
+
+  /** This end's connection has been down too long: the tunnel ends (messages here are still read first). */
+  #outageTooLong(): void {
+    this.#lost = this.#lostError(
+      `this end's connection was down for more than the tunnel's outage bound of ${this.#plan.outageTimeout} ms`,
+    );
+    this.#remoteEnd = this.#lost;
+    this.#tellBroken();
+    this.#endRemote();
+  }
+
+  /** Frames wait for one that never comes: after the outage bound, the tunnel cannot go on in order. */
   #waitingOnGap(): boolean {
-    if (this.#pending.size === 0 || this.#pending.has(this.#expected)) {
-      this.#gapBeats = 0;
+    if (!this.#inbound.waitingOnGap) {
+      this.#gapMs = 0;
       return false;
     }
-    if (++this.#gapBeats > 2 * MISSED_HEARTBEATS) {
-      this.#broken(new Error(`message ${this.#expected} of the tunnel never arrived`));
+    this.#gapMs += this.#plan.heartbeat;
+    if (this.#gapMs > this.#peerBound) {
+      this.#broken(new Error(`message ${this.#inbound.expected} of the tunnel never arrived`));
     }
     return true;
   }
@@ -621,7 +597,7 @@ export class TunnelEnd implements Tunnel {
     try {
       const jsm = await this.#host.jsm();
       const last = await jsm.streams.getMessage(this.#plan.stream, { last_by_subj: this.#plan.inSubject });
-      closedThere = last?.data[0] === CLOSE;
+      closedThere = last?.data[0] === KIND.close && last.data.byteLength === FRAME_HEAD;
     } catch {
       // nothing stored (or no answer): it did not close
     }
@@ -631,9 +607,9 @@ export class TunnelEnd implements Tunnel {
       this.#peerClosing = true;
       return;
     }
-    if (Date.now() - this.#lastHeard <= MISSED_HEARTBEATS * this.#plan.heartbeat) return;
-    this.#lost = new ClosedError(
-      `the other end of the tunnel is gone (nothing heard for ${MISSED_HEARTBEATS} heartbeats)`,
+    if (this.#liveness.silence(performance.now()) <= this.#peerBound) return;
+    this.#lost = this.#lostError(
+      `the other end of the tunnel is gone (nothing heard for ${this.#peerBound} ms while connected)`,
     );
     this.#remoteEnd = this.#lost;
     this.#endRemote();
@@ -664,7 +640,8 @@ export class TunnelEnd implements Tunnel {
     for (const w of [...this.#creditWaiters]) w.reject(err);
     for (const w of this.#recvWaiters.splice(0)) w.reject(err);
     this.#queue.length = 0;
-    this.#assembly = undefined;
+    this.#queuedBytes = 0;
+    this.#inbound.end();
     this.#stopTimers();
   }
 
@@ -705,35 +682,5 @@ export class TunnelEnd implements Tunnel {
   #closedError(what: string): JetmeshError {
     const why = this.#ended ?? this.#remoteEnd;
     return new ClosedError(`${what}: ${why?.message ?? "the tunnel is closed"}`, { cause: why });
-  }
-
-  #wait<T>(
-    list: Array<Waiter<T>>,
-    timeout: number,
-    signal: AbortSignal | undefined,
-    timedOut: () => JetmeshError,
-  ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = timeout > 0 ? setTimeout(() => w.reject(timedOut()), timeout) : undefined;
-      const onAbort = () => w.reject(signal?.reason);
-      const w: Waiter<T> = {
-        resolve: (v) => {
-          w.cleanup();
-          resolve(v);
-        },
-        reject: (err) => {
-          w.cleanup();
-          reject(err);
-        },
-        cleanup: () => {
-          clearTimeout(timer);
-          signal?.removeEventListener("abort", onAbort);
-          const i = list.indexOf(w);
-          if (i >= 0) list.splice(i, 1);
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      list.push(w);
-    });
   }
 }
