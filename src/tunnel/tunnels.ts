@@ -130,9 +130,14 @@ export class Tunnels {
     const deadline = performance.now() + timeout;
     const timedOut = () => new TimeoutError(`tunnel set-up with cluster "${cluster}" timed out after ${timeout} ms`);
     const step = <T>(work: Promise<T>, what: string) =>
-      beforeDeadline(work, deadline, signal, timedOut).catch((err: unknown) => {
-        throw setUpError(err, what);
-      });
+      beforeDeadline(
+        work.catch((err: unknown) => {
+          throw setUpError(err, what);
+        }),
+        deadline,
+        signal,
+        timedOut,
+      );
     await step(this.#stream.ensure(), `tunnel to cluster "${cluster}"`);
     const { settings, subjects } = this.#host;
     const id = randomBytes(16).toString("hex");
@@ -224,7 +229,7 @@ export class Tunnels {
       await beforeDeadline(this.#stream.ensure(), deadline, undefined, timedOut);
       await beforeDeadline(end.listen(), deadline, undefined, timedOut);
     } catch (error) {
-      const err = setUpError(error, what);
+      const err = error instanceof TimeoutError ? error : setUpError(error, what);
       void end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
       this.#respond(
         msg,
