@@ -22,21 +22,21 @@ export interface Traffic {
   stopSending(): Promise<void>;
 }
 
-const SIZE = 2048;
-
-function message(n: number): Uint8Array {
-  const out = new Uint8Array(SIZE).fill(n % 251);
+function message(n: number, size: number): Uint8Array {
+  const out = new Uint8Array(size).fill(n % 251);
   new DataView(out.buffer).setUint32(0, n);
   return out;
 }
 
-function number(m: Uint8Array): number {
-  if (m.byteLength !== SIZE) throw new Error(`a message of ${m.byteLength} bytes`);
-  return new DataView(m.buffer, m.byteOffset, m.byteLength).getUint32(0);
+function number(m: Uint8Array, size: number): number {
+  if (m.byteLength !== size) throw new Error(`a message of ${m.byteLength} bytes`);
+  const n = new DataView(m.buffer, m.byteOffset, m.byteLength).getUint32(0);
+  if (m[size - 1] !== n % 251) throw new Error(`message ${n} is not whole`);
+  return n;
 }
 
-/** Starts writing and reading on `tun`; the writer pauses `pace` ms between messages. */
-export function startTraffic(tun: Tunnel, pace = 2): Traffic {
+/** Starts writing and reading on `tun`: messages of `size` bytes, the writer pausing `pace` ms between them. */
+export function startTraffic(tun: Tunnel, { pace = 2, size = 2048 } = {}): Traffic {
   let stop = false;
   const state = {
     resolved: [] as number[],
@@ -49,7 +49,7 @@ export function startTraffic(tun: Tunnel, pace = 2): Traffic {
     let n = 0;
     while (!stop) {
       try {
-        await tun.send(message(n), { timeout: 1000 });
+        await tun.send(message(n, size), { timeout: 1000 });
         state.resolved.push(n);
         n++;
       } catch (err) {
@@ -62,7 +62,7 @@ export function startTraffic(tun: Tunnel, pace = 2): Traffic {
   })();
   void (async () => {
     try {
-      for await (const m of tun) state.received.push(number(m));
+      for await (const m of tun) state.received.push(number(m, size));
       state.readEnd = "normal";
     } catch (error) {
       state.readEnd = { error };
