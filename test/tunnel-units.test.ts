@@ -229,6 +229,14 @@ describe("tunnel inbound ordering", () => {
     c.inbound.frame(whole(1, "b"), 15);
     expect(c.got.map(text)).toEqual(["a", "b", "c"]);
     expect(c.inbound.lastStreamSeq).toBe(14);
+    expect(c.inbound.highestSeen).toBe(2);
+    // a gap: frame 4 came, 3 did not
+    c.inbound.frame(whole(4, "e"), 16);
+    expect(c.inbound.waitingOnGap).toBe(true);
+    expect(c.inbound.highestSeen).toBe(4);
+    c.inbound.frame(whole(3, "d"), 17);
+    expect(c.inbound.waitingOnGap).toBe(false);
+    expect(c.got.map(text)).toEqual(["a", "b", "c", "d", "e"]);
     expect(c.bad).toEqual([]);
   });
 

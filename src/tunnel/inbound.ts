@@ -38,6 +38,7 @@ export class Inbound {
   #bigQueued = false;
   #assembly: { buf: Uint8Array; at: number } | undefined;
   #lastStreamSeq = 0;
+  #highestSeen = -1;
   #ended = false;
 
   constructor(
@@ -56,6 +57,11 @@ export class Inbound {
     return this.#pending.size > 0 && !this.#pending.has(this.#expected);
   }
 
+  /** The highest sequence that has arrived (-1: none). */
+  get highestSeen(): number {
+    return this.#highestSeen;
+  }
+
   /** The next frame in the tunnel's order that has not arrived. */
   get expected(): number {
     return this.#expected;
@@ -70,15 +76,16 @@ export class Inbound {
       return;
     }
     if (f.seq < this.#expected || this.#pending.has(f.seq)) return; // sent again: had it
+    if (f.seq - this.#expected > this.window / FRAME_COST + AHEAD_SLACK) {
+      this.sink.malformed(`frame ${f.seq} is far ahead of ${this.#expected}`);
+      return;
+    }
+    this.#highestSeen = Math.max(this.#highestSeen, f.seq);
     if (f.seq === this.#expected && this.#pending.size === 0 && !(f.kind === KIND.first && this.#bigQueued)) {
       // its turn, as nearly always: handled at once, copied only where it is kept
       this.#expected++;
       this.#lastStreamSeq = Math.max(this.#lastStreamSeq, streamSeq);
       this.#handle(f, false);
-      return;
-    }
-    if (f.seq - this.#expected > this.window / FRAME_COST + AHEAD_SLACK) {
-      this.sink.malformed(`frame ${f.seq} is far ahead of ${this.#expected}`);
       return;
     }
     if (this.#pendingBytes > 2 * this.window) {

@@ -37,7 +37,7 @@ import {
 } from "../internal/index.js";
 import { chunkLimit, chunkSize, FRAME_COST } from "./chunking.js";
 import { ReadCredit, SendCredit } from "./credit.js";
-import { encodeFrame, FRAME_HEAD, type FrameKind, KIND } from "./frame.js";
+import { encodeFrame, FRAME_HEAD, type FrameKind, KIND, MAX_U48 } from "./frame.js";
 import { Inbound, type Received } from "./inbound.js";
 import { Liveness } from "./liveness.js";
 import type { RecvOptions, SendOptions, Tunnel } from "./types.js";
@@ -48,9 +48,20 @@ export const MISSED_HEARTBEATS = 5;
 const CALL_KEYS = ["timeout", "signal"] as const;
 /** A sender that always has credit still lets the event loop run this often, in ms. */
 const YIELD_MS = 20;
-/** A control message: a grant (`c<credit>`), or the other end saying it broke the tunnel (`x`). */
+/**
+ * Control messages: a grant (`c<credit>`), how many frames the other end has
+ * sent (`s<count>`, with each heartbeat), or the other end saying it broke
+ * the tunnel (`x`).
+ */
 const GRANT = /^c(\d{1,16})$/;
+const SENT = /^s(\d{1,15})$/;
 const BROKE = "x";
+/**
+ * Frames the other end sent that have not arrived after this long, while
+ * this end has room for them, mean its consumer is gone (with a stream
+ * leader's server): it is made anew, at most this often, in ms.
+ */
+const STALL_MS = 3_000;
 
 /** What a tunnel end needs from its connection. */
 export interface TunnelHost extends ConsumerHost {
@@ -121,6 +132,10 @@ export class TunnelEnd implements Tunnel {
   #checking = false;
   /** How long frames have waited for a missing one, in connected ms. */
   #gapMs = 0;
+  /** How many frames the other end says it sent; when a frame last arrived, and when the consumer was last made anew. */
+  #peerSent = 0;
+  #lastFrameAt = performance.now();
+  #lastRefresh = 0;
 
   // sending
   #sendSeq = 0;
@@ -409,7 +424,9 @@ export class TunnelEnd implements Tunnel {
   #onFrame(data: Uint8Array, streamSeq: number): void {
     try {
       if (this.#ended) return;
-      this.#liveness.heard(performance.now());
+      const now = performance.now();
+      this.#liveness.heard(now);
+      this.#lastFrameAt = now;
       this.#inbound.frame(data, streamSeq);
     } catch (err) {
       this.#warn({ tunnel: this.id, err }, "tunnel frame could not be handled");
@@ -510,6 +527,17 @@ export class TunnelEnd implements Tunnel {
         if (outcome === "grown") this.#creditGrew();
         return;
       }
+      const sent = SENT.exec(text);
+      if (sent) {
+        const n = Number(sent[1]);
+        if (n > MAX_U48) {
+          this.#malformed(`a sent count of ${sent[1]}`);
+          return;
+        }
+        this.#liveness.heard(performance.now());
+        this.#peerSent = Math.max(this.#peerSent, n);
+        return;
+      }
       if (text === BROKE && this.#peer !== undefined && !this.#remoteEnd) {
         this.#lost = this.#lostError("the other end broke the tunnel");
         this.#remoteEnd = this.#lost;
@@ -552,11 +580,27 @@ export class TunnelEnd implements Tunnel {
       return;
     }
     this.#sendControl(true);
+    if (this.#sendSeq > 0) this.#controlOut(`s${this.#sendSeq}`);
     // a beat that comes late means this process was stalled: what it has not read yet may say the other end lives
     if (late) return;
+    this.#checkStall(now);
     // a gap that never fills ends the tunnel even when the other end's close is stored beyond it
     if (this.#waitingOnGap() || this.#peerClosing || this.#checking) return;
     if (this.#liveness.silence(now) > this.#peerBound) void this.#checkPeer();
+  }
+
+  /**
+   * Frames the other end sent have not come for a while though this end has
+   * room for them: the consumer reading them went with its server (a stream
+   * leader that died), so it is made anew now rather than when the pull's
+   * heartbeats stop.
+   */
+  #checkStall(now: number): void {
+    if (this.#peerSent <= this.#inbound.highestSeen + 1) return;
+    if (now - this.#lastFrameAt < STALL_MS || now - this.#lastRefresh < STALL_MS) return;
+    if (this.#queuedBytes > this.#plan.window / 2) return;
+    this.#lastRefresh = now;
+    this.#consumer.refresh("frames the other end sent have not arrived");
   }
 
   /** How long the other end may be silent: an outage of its connection, and a few heartbeats to come back. */
