@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { chunkLimit, chunkSize, FRAME_COST } from "../src/tunnel/chunking.js";
+import { BROKE, decodeControl, encodeGrant, encodeSent } from "../src/tunnel/control.js";
 import { ReadCredit, SendCredit } from "../src/tunnel/credit.js";
 import { decodeFrame, encodeFrame, FIRST_HEAD, FRAME_HEAD, KIND, MAX_U48 } from "../src/tunnel/frame.js";
 import { Inbound, type Received } from "../src/tunnel/inbound.js";
@@ -350,5 +351,35 @@ describe("tunnel settings", () => {
     }
     // not longer than the stream keeps messages
     expect(() => resolveTunnels("ns", { outageTimeout: 60_000, maxAge: 30_000 })).toThrow(/maxAge/);
+  });
+});
+
+describe("tunnel control messages", () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+
+  it("read grants, sent counts and broken-tunnel notices", () => {
+    expect(decodeControl(enc(encodeGrant(12345)))).toEqual({ kind: "grant", credit: 12345 });
+    expect(decodeControl(enc(encodeSent(7)))).toEqual({ kind: "sent", frames: 7 });
+    expect(decodeControl(enc(BROKE))).toEqual({ kind: "broke" });
+  });
+
+  it("refuse anything else, saying why, without throwing", () => {
+    for (const bad of [
+      "",
+      "c",
+      "c-1",
+      "c1.5",
+      "cabc",
+      "c99999999999999999",
+      "s",
+      "s-4",
+      "s999999999999999",
+      "xx",
+      "hello",
+    ]) {
+      expect(typeof decodeControl(enc(bad)), bad).toBe("string");
+    }
+    expect(typeof decodeControl(new Uint8Array(100_000).fill(0x63))).toBe("string");
+    expect(typeof decodeControl(new Uint8Array([0xff, 0xfe, 0x00]))).toBe("string");
   });
 });

@@ -35,27 +35,19 @@ import {
   validateSignal,
   validateTimeout,
 } from "../internal/index.js";
-import { chunkLimit, chunkSize, FRAME_COST } from "./chunking.js";
-import { ReadCredit, SendCredit } from "./credit.js";
-import { encodeFrame, FRAME_HEAD, type FrameKind, KIND, MAX_U48 } from "./frame.js";
+import { BROKE, decodeControl, encodeGrant, encodeSent } from "./control.js";
+import { ReadCredit } from "./credit.js";
+import { FRAME_HEAD, KIND } from "./frame.js";
 import { Inbound, type Received } from "./inbound.js";
 import { Liveness } from "./liveness.js";
+import { Purger } from "./purger.js";
 import type { RecvOptions, SendOptions, Tunnel } from "./types.js";
 import { type Waiter, wait } from "./waiters.js";
+import { type ReaderTerms, Writer } from "./writer.js";
 
 /** A peer silent for this many heartbeats beyond the outage bound is gone. */
 export const MISSED_HEARTBEATS = 5;
 const CALL_KEYS = ["timeout", "signal"] as const;
-/** A sender that always has credit still lets the event loop run this often, in ms. */
-const YIELD_MS = 20;
-/**
- * Control messages: a grant (`c<credit>`), how many frames the other end has
- * sent (`s<count>`, with each heartbeat), or the other end saying it broke
- * the tunnel (`x`).
- */
-const GRANT = /^c(\d{1,16})$/;
-const SENT = /^s(\d{1,15})$/;
-const BROKE = "x";
 /**
  * Frames the other end sent that have not arrived after this long, while
  * this end has room for them, mean its consumer is gone (with a stream
@@ -96,12 +88,7 @@ export interface TunnelPlan {
 }
 
 /** What the other end said at set-up. */
-export interface PeerTerms {
-  window: number;
-  maxMessage: number;
-  /** The max payload of the other end's server. */
-  maxPayload: number;
-}
+export type PeerTerms = ReaderTerms;
 
 export class TunnelEnd implements Tunnel {
   readonly id: string;
@@ -137,27 +124,15 @@ export class TunnelEnd implements Tunnel {
   #lastFrameAt = performance.now();
   #lastRefresh = 0;
 
-  // sending
-  #sendSeq = 0;
-  readonly #credit = new SendCredit();
-  #peer: PeerTerms | undefined;
-  #sendTurn: Promise<void> = Promise.resolve();
-  /** The largest message this end may send: its own maximum, or the other end's when smaller. */
-  #sendMax: number;
-  #lastYield = performance.now();
-  /** Frames published and not yet acknowledged. */
-  readonly #inflight = new Set<Promise<unknown>>();
-  readonly #creditWaiters: Array<Waiter<void>> = [];
-  #creditNeed = 0;
+  readonly #writer: Writer;
+  /** Set once the other end is there (set-up done). */
+  #begun = false;
 
   // receiving
   readonly #queue: Received[] = [];
   #queuedBytes = 0;
   readonly #read: ReadCredit;
-  /** Read messages up to this stream sequence were purged from the stream. */
-  #purgedTo = 0;
-  #releasedAtPurge = 0;
-  #purging = false;
+  readonly #purger: Purger;
   readonly #recvWaiters: Array<Waiter<Uint8Array>> = [];
 
   constructor(host: TunnelHost, plan: TunnelPlan) {
@@ -165,8 +140,17 @@ export class TunnelEnd implements Tunnel {
     this.#plan = plan;
     this.id = plan.id;
     this.cluster = plan.cluster;
-    this.#sendMax = plan.maxMessage;
+    this.#writer = new Writer(
+      {
+        stopped: () => ((this.#ended ?? this.#remoteEnd) ? this.#closedError("send") : undefined),
+        publish: (frame) => this.#publish(frame),
+        broken: (err) => this.#broken(err),
+        traffic: host.traffic,
+      },
+      { maxMessage: plan.maxMessage, maxChunk: plan.maxChunk },
+    );
     this.#read = new ReadCredit(plan.window);
+    this.#purger = new Purger(host.jsm, plan.stream, plan.inSubject, plan.window);
     this.#badInput = new ThrottledWarning(host.logger, "malformed tunnel input dropped");
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -215,9 +199,8 @@ export class TunnelEnd implements Tunnel {
   /** The other end is there, with its terms: start sending and heartbeats. */
   begin(peer: PeerTerms): void {
     if (this.#ended ?? this.#remoteEnd) return;
-    this.#peer = peer;
-    this.#sendMax = Math.min(this.#plan.maxMessage, peer.maxMessage);
-    this.#credit.start(peer.window);
+    this.#begun = true;
+    this.#writer.begin(peer);
     this.#liveness.heard(performance.now());
     this.#sendControl();
     this.#heartbeat = setInterval(() => this.#beat(), this.#plan.heartbeat);
@@ -231,18 +214,15 @@ export class TunnelEnd implements Tunnel {
       const o = validateOptions<SendOptions>("options", options, CALL_KEYS);
       const timeout = validateTimeout("options.timeout", o.timeout, this.#host.timeout);
       const signal = validateSignal(o.signal);
-      if (message.byteLength > this.#sendMax) {
+      const max = this.#writer.maxMessage;
+      if (message.byteLength > max) {
         throw new PayloadTooLargeError(
-          `tunnel message of ${message.byteLength} bytes is above the tunnel maximum of ${this.#sendMax}`,
+          `tunnel message of ${message.byteLength} bytes is above the tunnel maximum of ${max}`,
         );
       }
       if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
       if (signal?.aborted) return Promise.reject(signal.reason);
-      const deadline = performance.now() + timeout;
-      // one message at a time, so that chunks never interleave
-      const turn = this.#sendTurn.then(() => this.#sendNow(message, deadline, timeout, signal));
-      this.#sendTurn = turn.catch(() => {});
-      return turn;
+      return this.#writer.send(message, performance.now() + timeout, timeout, signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -283,8 +263,7 @@ export class TunnelEnd implements Tunnel {
       this.#closing = (async () => {
         if (tellPeer) {
           // in order after everything sent: the other end reads all of it, then ends
-          const closing = this.#publish(encodeFrame(KIND.close, this.#sendSeq++));
-          await settlesWithin(closing, this.#host.drainTimeout);
+          await settlesWithin(this.#writer.close(), this.#host.drainTimeout);
         }
         await this.#releaseOnce();
       })();
@@ -313,83 +292,10 @@ export class TunnelEnd implements Tunnel {
     this.#liveness.up(performance.now());
     this.#consumer.reconnected();
     // tell the other end at once that this end is back, and how far it may send
-    if (this.#peer !== undefined && !(this.#ended ?? this.#remoteEnd)) this.#sendControl();
+    if (this.#begun && !(this.#ended ?? this.#remoteEnd)) this.#sendControl();
   }
 
   // --- sending ---
-
-  async #sendNow(message: Uint8Array, deadline: number, timeout: number, signal: AbortSignal | undefined) {
-    const peer = this.#peer;
-    const maxPayload = Math.min(this.#plan.maxChunk, peer?.maxPayload ?? this.#plan.maxChunk);
-    const size = chunkSize(message.byteLength, chunkLimit(maxPayload, peer?.window ?? this.#plan.window));
-    if (size === message.byteLength) {
-      await this.#reserve(message.byteLength + FRAME_COST, deadline, timeout, signal);
-      this.#sendFrame(KIND.whole, message, 0);
-    } else {
-      let at = 0;
-      while (at < message.byteLength) {
-        const chunk = message.subarray(at, Math.min(at + size, message.byteLength));
-        try {
-          await this.#reserve(chunk.byteLength + FRAME_COST, deadline, timeout, signal);
-        } catch (err) {
-          // what went out of this message is dropped by the other end
-          if (at > 0 && !this.#ended && !this.#remoteEnd) this.#sendFrame(KIND.abort, undefined, 0);
-          throw err;
-        }
-        const last = at + chunk.byteLength === message.byteLength;
-        this.#sendFrame(at === 0 ? KIND.first : last ? KIND.last : KIND.more, chunk, message.byteLength);
-        at += chunk.byteLength;
-      }
-    }
-    this.#credit.messageSent();
-    this.#host.traffic.sent += message.byteLength;
-  }
-
-  /** Publishes the next frame, unless the tunnel ended while this end waited (then nothing more goes out). */
-  #sendFrame(kind: FrameKind, chunk: Uint8Array | undefined, total: number): void {
-    if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
-    const sent = this.#publish(encodeFrame(kind, this.#sendSeq++, chunk, total));
-    this.#inflight.add(sent);
-    sent.then(
-      () => this.#inflight.delete(sent),
-      (err: unknown) => {
-        this.#inflight.delete(sent);
-        this.#broken(err);
-      },
-    );
-  }
-
-  /** Waits until `n` more bytes fit in the credit the reader granted, then takes them. */
-  async #reserve(n: number, deadline: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
-    if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
-    signal?.throwIfAborted();
-    if (this.#credit.fits(n)) {
-      this.#credit.take(n);
-      // a writer that always has credit would never let the event loop read the socket
-      if (performance.now() - this.#lastYield > YIELD_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        this.#lastYield = performance.now();
-      }
-      return;
-    }
-    const left = deadline - performance.now();
-    if (left < 1) throw this.#sendTimeout(timeout);
-    // sends go one at a time: at most one waits for credit
-    this.#creditNeed = n;
-    return wait(this.#creditWaiters, left, signal, () => this.#sendTimeout(timeout));
-  }
-
-  #sendTimeout(timeout: number): TimeoutError {
-    return new TimeoutError(`send timed out after ${timeout} ms: the other end is not reading`);
-  }
-
-  /** Credit grew: the waiting send goes on if it fits now. */
-  #creditGrew(): void {
-    const w = this.#creditWaiters[0];
-    if (w === undefined || !this.#credit.fits(this.#creditNeed)) return;
-    this.#credit.take(this.#creditNeed);
-    w.resolve();
-  }
 
   #publish(frame: Uint8Array): Promise<unknown> {
     // acks are awaited in the background, through outages up to the bound; one that fails breaks the tunnel
@@ -410,7 +316,7 @@ export class TunnelEnd implements Tunnel {
 
   /** The reason a tunnel ended abnormally, saying how many messages sent here may not have arrived. */
   #lostError(why: string, cause?: unknown): ClosedError {
-    const n = this.#credit.unconfirmed;
+    const n = this.#writer.unconfirmed;
     const tail =
       n === 0
         ? ""
@@ -467,8 +373,8 @@ export class TunnelEnd implements Tunnel {
 
   /** Tells the other end how far it may send (also its heartbeat); also drops what was read from the stream. */
   #sendControl(force = false): void {
-    this.#controlOut(`c${this.#read.grant()}`);
-    this.#purge(force);
+    this.#controlOut(encodeGrant(this.#read.grant()));
+    this.#purger.maybe(this.#inbound.lastStreamSeq, this.#read.released, force);
   }
 
   #controlOut(text: string): void {
@@ -481,30 +387,7 @@ export class TunnelEnd implements Tunnel {
 
   /** Tells the other end this end broke the tunnel, so it need not wait out the silence. */
   #tellBroken(): void {
-    if (this.#peer !== undefined && this.#remoteEnd === undefined) this.#controlOut(BROKE);
-  }
-
-  /**
-   * Drops what was read from the stream: every half window (or each
-   * heartbeat), one purge at a time, so that the stream holds at most half a
-   * window read beside the window unread; a purge per grant would cost the
-   * server more than the data.
-   */
-  #purge(force: boolean): void {
-    const upTo = this.#inbound.lastStreamSeq;
-    const released = this.#read.released;
-    if (this.#purging || upTo <= this.#purgedTo) return;
-    if (!force && released - this.#releasedAtPurge < this.#plan.window / 2) return;
-    this.#purging = true;
-    this.#purgedTo = upTo;
-    this.#releasedAtPurge = released;
-    this.#host
-      .jsm()
-      .then((jsm) => jsm.streams.purge(this.#plan.stream, { filter: this.#plan.inSubject, seq: upTo + 1 }))
-      .catch(() => {})
-      .finally(() => {
-        this.#purging = false;
-      });
+    if (this.#begun && this.#remoteEnd === undefined) this.#controlOut(BROKE);
   }
 
   /** A control message (inside a subscription callback: never throws). */
@@ -515,36 +398,25 @@ export class TunnelEnd implements Tunnel {
         return;
       }
       if (this.#ended) return;
-      const text = msg.data.byteLength <= 20 ? msg.string() : "";
-      const grant = GRANT.exec(text);
-      if (grant) {
-        const outcome = this.#credit.grant(Number(grant[1]));
-        if (outcome === "invalid") {
-          this.#malformed(`a grant of ${grant[1]} bytes beyond what was sent`);
-          return;
-        }
-        this.#liveness.heard(performance.now());
-        if (outcome === "grown") this.#creditGrew();
+      const c = decodeControl(msg.data);
+      if (typeof c === "string") {
+        this.#malformed(c);
         return;
       }
-      const sent = SENT.exec(text);
-      if (sent) {
-        const n = Number(sent[1]);
-        if (n > MAX_U48) {
-          this.#malformed(`a sent count of ${sent[1]}`);
+      if (c.kind === "grant") {
+        if (this.#writer.grant(c.credit) === "invalid") {
+          this.#malformed(`a grant of ${c.credit} bytes beyond what was sent`);
           return;
         }
-        this.#liveness.heard(performance.now());
-        this.#peerSent = Math.max(this.#peerSent, n);
-        return;
-      }
-      if (text === BROKE && this.#peer !== undefined && !this.#remoteEnd) {
+      } else if (c.kind === "sent") {
+        this.#peerSent = Math.max(this.#peerSent, c.frames);
+      } else if (this.#begun && !this.#remoteEnd) {
         this.#lost = this.#lostError("the other end broke the tunnel");
         this.#remoteEnd = this.#lost;
         this.#endRemote();
         return;
       }
-      this.#malformed(`a control message of ${msg.data.byteLength} bytes`);
+      this.#liveness.heard(performance.now());
     } catch (error) {
       this.#warn({ tunnel: this.id, err: error }, "tunnel control message could not be handled");
     }
@@ -580,7 +452,7 @@ export class TunnelEnd implements Tunnel {
       return;
     }
     this.#sendControl(true);
-    if (this.#sendSeq > 0) this.#controlOut(`s${this.#sendSeq}`);
+    if (this.#writer.frames > 0) this.#controlOut(encodeSent(this.#writer.frames));
     // a beat that comes late means this process was stalled: what it has not read yet may say the other end lives
     if (late) return;
     this.#checkStall(now);
@@ -669,7 +541,7 @@ export class TunnelEnd implements Tunnel {
   /** The other end closed or is gone: sends fail now, messages here stay readable, then `recv` fails. */
   #endRemote(): void {
     const reason = this.#remoteEnd;
-    for (const w of [...this.#creditWaiters]) w.reject(this.#closedError("send"));
+    this.#writer.stop(this.#closedError("send"));
     if (this.#queue.length === 0) {
       for (const w of this.#recvWaiters.splice(0)) w.reject(reason);
     }
@@ -681,7 +553,7 @@ export class TunnelEnd implements Tunnel {
   #end(err: JetmeshError): void {
     if (this.#ended) return;
     this.#ended = err;
-    for (const w of [...this.#creditWaiters]) w.reject(err);
+    this.#writer.stop(err);
     for (const w of this.#recvWaiters.splice(0)) w.reject(err);
     this.#queue.length = 0;
     this.#queuedBytes = 0;
@@ -710,7 +582,7 @@ export class TunnelEnd implements Tunnel {
     const subjects = [this.#plan.inSubject];
     if (this.#remoteEnd) {
       // nobody reads what this end sent: drop it too, once it is stored
-      await settlesWithin(Promise.allSettled([...this.#inflight]), this.#host.drainTimeout);
+      await settlesWithin(Promise.allSettled([...this.#writer.inflight]), this.#host.drainTimeout);
       subjects.push(this.#plan.outSubject);
     }
     await settlesWithin(
