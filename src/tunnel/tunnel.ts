@@ -39,22 +39,13 @@ import { BROKE, decodeControl, encodeGrant, encodeSent } from "./control.js";
 import { ReadCredit } from "./credit.js";
 import { FRAME_HEAD, KIND } from "./frame.js";
 import { Inbound, type Received } from "./inbound.js";
-import { Liveness } from "./liveness.js";
+import { PeerWatch } from "./peer-watch.js";
 import { Purger } from "./purger.js";
 import type { RecvOptions, SendOptions, Tunnel } from "./types.js";
 import { type Waiter, wait } from "./waiters.js";
 import { type ReaderTerms, Writer } from "./writer.js";
 
-/** A peer silent for this many heartbeats beyond the outage bound is gone. */
-export const MISSED_HEARTBEATS = 5;
 const CALL_KEYS = ["timeout", "signal"] as const;
-/**
- * Frames the other end sent that have not arrived after this long, while
- * this end has room for them, mean its consumer is gone (with a stream
- * leader's server): it is made anew, at most this often, in ms.
- */
-const STALL_MS = 3_000;
-
 /** What a tunnel end needs from its connection. */
 export interface TunnelHost extends ConsumerHost {
   publisher: Publisher;
@@ -100,10 +91,9 @@ export class TunnelEnd implements Tunnel {
   readonly #plan: TunnelPlan;
   readonly #consumer: PullConsumer;
   readonly #inbound: Inbound;
-  readonly #liveness = new Liveness(performance.now());
+  readonly #watch: PeerWatch;
   readonly #badInput: ThrottledWarning;
   #control: Subscription | undefined;
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
   #resolveClosed!: (reason: Error | undefined) => void;
   /** Set once this end has ended: why calls now fail. */
   #ended: JetmeshError | undefined;
@@ -113,16 +103,6 @@ export class TunnelEnd implements Tunnel {
   #lost: JetmeshError | undefined;
   #closing: Promise<void> | undefined;
   #releasing: Promise<void> | undefined;
-  #lastBeat = performance.now();
-  /** The other end stored its close: it stopped its heartbeats, and this end reads up to it. */
-  #peerClosing = false;
-  #checking = false;
-  /** How long frames have waited for a missing one, in connected ms. */
-  #gapMs = 0;
-  /** How many frames the other end says it sent; when a frame last arrived, and when the consumer was last made anew. */
-  #peerSent = 0;
-  #lastFrameAt = performance.now();
-  #lastRefresh = 0;
 
   readonly #writer: Writer;
   /** Set once the other end is there (set-up done). */
@@ -151,6 +131,31 @@ export class TunnelEnd implements Tunnel {
     );
     this.#read = new ReadCredit(plan.window);
     this.#purger = new Purger(host.jsm, plan.stream, plan.inSubject, plan.window);
+    const end = this;
+    this.#watch = new PeerWatch(
+      {
+        get over() {
+          return (end.#ended ?? end.#remoteEnd) !== undefined;
+        },
+        beat: () => {
+          this.#sendControl(true);
+          if (this.#writer.frames > 0) this.#controlOut(encodeSent(this.#writer.frames));
+        },
+        get waitingOnGap() {
+          return end.#inbound.waitingOnGap;
+        },
+        get highestSeen() {
+          return end.#inbound.highestSeen;
+        },
+        get hasRoom() {
+          return end.#queuedBytes <= plan.window / 2;
+        },
+        refreshConsumer: (why) => this.#consumer.refresh(why),
+        closedThere: () => this.#closedThere(),
+        lost: (why, bound) => this.#lostPeer(why, bound),
+      },
+      plan,
+    );
     this.#badInput = new ThrottledWarning(host.logger, "malformed tunnel input dropped");
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -201,10 +206,8 @@ export class TunnelEnd implements Tunnel {
     if (this.#ended ?? this.#remoteEnd) return;
     this.#begun = true;
     this.#writer.begin(peer);
-    this.#liveness.heard(performance.now());
     this.#sendControl();
-    this.#heartbeat = setInterval(() => this.#beat(), this.#plan.heartbeat);
-    this.#heartbeat.unref?.();
+    this.#watch.start();
   }
 
   send(message: Uint8Array, options?: SendOptions): Promise<void> {
@@ -284,12 +287,12 @@ export class TunnelEnd implements Tunnel {
 
   /** This end's connection is down: the other end's silence does not count until it is back. */
   disconnected(): void {
-    this.#liveness.down(performance.now());
+    this.#watch.liveness.down(performance.now());
   }
 
   /** The connection came back: pulls may be gone, and acks of messages sent (the publisher re-sends those). */
   reconnected(): void {
-    this.#liveness.up(performance.now());
+    this.#watch.liveness.up(performance.now());
     this.#consumer.reconnected();
     // tell the other end at once that this end is back, and how far it may send
     if (this.#begun && !(this.#ended ?? this.#remoteEnd)) this.#sendControl();
@@ -330,9 +333,7 @@ export class TunnelEnd implements Tunnel {
   #onFrame(data: Uint8Array, streamSeq: number): void {
     try {
       if (this.#ended) return;
-      const now = performance.now();
-      this.#liveness.heard(now);
-      this.#lastFrameAt = now;
+      this.#watch.frameArrived();
       this.#inbound.frame(data, streamSeq);
     } catch (err) {
       this.#warn({ tunnel: this.id, err }, "tunnel frame could not be handled");
@@ -409,14 +410,14 @@ export class TunnelEnd implements Tunnel {
           return;
         }
       } else if (c.kind === "sent") {
-        this.#peerSent = Math.max(this.#peerSent, c.frames);
+        this.#watch.peerSent(c.frames);
       } else if (this.#begun && !this.#remoteEnd) {
         this.#lost = this.#lostError("the other end broke the tunnel");
         this.#remoteEnd = this.#lost;
         this.#endRemote();
         return;
       }
-      this.#liveness.heard(performance.now());
+      this.#watch.heard();
     } catch (error) {
       this.#warn({ tunnel: this.id, err: error }, "tunnel control message could not be handled");
     }
@@ -440,95 +441,28 @@ export class TunnelEnd implements Tunnel {
     }
   }
 
-  #beat(): void {
+  /** The watch says the tunnel cannot go on. */
+  #lostPeer(why: "outage" | "silent" | "gap", bound: number): void {
     if (this.#ended ?? this.#remoteEnd) return;
-    const now = performance.now();
-    const { heartbeat, outageTimeout } = this.#plan;
-    const late = now - this.#lastBeat > 2 * heartbeat;
-    this.#lastBeat = now;
-    if (!this.#liveness.connected) {
-      // nothing can be heard or sent: give up only once the outage passes its bound
-      if (this.#liveness.outage(now) > outageTimeout) this.#outageTooLong();
+    if (why === "gap") {
+      this.#broken(new Error(`message ${this.#inbound.expected} of the tunnel never arrived within ${bound} ms`));
       return;
     }
-    this.#sendControl(true);
-    if (this.#writer.frames > 0) this.#controlOut(encodeSent(this.#writer.frames));
-    // a beat that comes late means this process was stalled: what it has not read yet may say the other end lives
-    if (late) return;
-    this.#checkStall(now);
-    // a gap that never fills ends the tunnel even when the other end's close is stored beyond it
-    if (this.#waitingOnGap() || this.#peerClosing || this.#checking) return;
-    if (this.#liveness.silence(now) > this.#peerBound) void this.#checkPeer();
-  }
-
-  /**
-   * Frames the other end sent have not come for a while though this end has
-   * room for them: the consumer reading them went with its server (a stream
-   * leader that died), so it is made anew now rather than when the pull's
-   * heartbeats stop.
-   */
-  #checkStall(now: number): void {
-    if (this.#peerSent <= this.#inbound.highestSeen + 1) return;
-    if (now - this.#lastFrameAt < STALL_MS || now - this.#lastRefresh < STALL_MS) return;
-    if (this.#queuedBytes > this.#plan.window / 2) return;
-    this.#lastRefresh = now;
-    this.#consumer.refresh("frames the other end sent have not arrived");
-  }
-
-  /** How long the other end may be silent: an outage of its connection, and a few heartbeats to come back. */
-  get #peerBound(): number {
-    return this.#plan.outageTimeout + MISSED_HEARTBEATS * this.#plan.heartbeat;
-  }
-
-  /** This end's connection has been down too long: the tunnel ends (messages here are still read first). */
-  #outageTooLong(): void {
     this.#lost = this.#lostError(
-      `this end's connection was down for more than the tunnel's outage bound of ${this.#plan.outageTimeout} ms`,
+      why === "outage"
+        ? `this end's connection was down for more than the tunnel's outage bound of ${bound} ms`
+        : `the other end of the tunnel is gone (nothing heard for ${bound} ms while connected)`,
     );
     this.#remoteEnd = this.#lost;
-    this.#tellBroken();
+    if (why === "outage") this.#tellBroken();
     this.#endRemote();
   }
 
-  /** Frames wait for one that never comes: after the outage bound, the tunnel cannot go on in order. */
-  #waitingOnGap(): boolean {
-    if (!this.#inbound.waitingOnGap) {
-      this.#gapMs = 0;
-      return false;
-    }
-    this.#gapMs += this.#plan.heartbeat;
-    if (this.#gapMs > this.#peerBound) {
-      this.#broken(new Error(`message ${this.#inbound.expected} of the tunnel never arrived`));
-    }
-    return true;
-  }
-
-  /**
-   * The other end has been silent: if the last thing it stored is its close, it
-   * closed and this end has not read that far yet (it will); else it is gone.
-   */
-  async #checkPeer(): Promise<void> {
-    this.#checking = true;
-    let closedThere = false;
-    try {
-      const jsm = await this.#host.jsm();
-      const last = await jsm.streams.getMessage(this.#plan.stream, { last_by_subj: this.#plan.inSubject });
-      closedThere = last?.data[0] === KIND.close && last.data.byteLength === FRAME_HEAD;
-    } catch {
-      // nothing stored (or no answer): it did not close
-    }
-    this.#checking = false;
-    if (this.#ended ?? this.#remoteEnd) return;
-    if (closedThere) {
-      this.#peerClosing = true;
-      return;
-    }
-    if (this.#liveness.silence(performance.now()) <= this.#peerBound) return;
-    this.#lost = this.#lostError(
-      `the other end of the tunnel is gone (nothing heard for ${this.#peerBound} ms while connected)`,
-    );
-    this.#remoteEnd = this.#lost;
-    this.#endRemote();
+  /** Whether the last message the other end stored is its close. */
+  async #closedThere(): Promise<boolean> {
+    const jsm = await this.#host.jsm();
+    const last = await jsm.streams.getMessage(this.#plan.stream, { last_by_subj: this.#plan.inSubject });
+    return last?.data[0] === KIND.close && last.data.byteLength === FRAME_HEAD;
   }
 
   /** The stream was made anew (memory storage and a server restart): what was on the way is lost. */
@@ -562,8 +496,7 @@ export class TunnelEnd implements Tunnel {
   }
 
   #stopTimers(): void {
-    clearInterval(this.#heartbeat);
-    this.#heartbeat = undefined;
+    this.#watch.stop();
   }
 
   #releaseOnce(): Promise<void> {
