@@ -99,8 +99,9 @@ interface PendingPublish extends Pending {
   header: Uint8Array | null;
   tries: number;
   retry: ReturnType<typeof setTimeout> | undefined;
-  /** When it was last sent (`performance.now()`). */
+  /** When it was last sent (`performance.now()`), and how often {@link Publisher.resendOlderThan} sent it again. */
   sentAt: number;
+  resends: number;
 }
 
 interface AckBody {
@@ -154,6 +155,7 @@ export class Publisher extends Correlator<PendingPublish> {
         tries: 0,
         retry: undefined,
         sentAt: 0,
+        resends: 0,
       };
       const id = this.track(p);
       if (this.stream.ready) this.#send(id, p);
@@ -170,13 +172,17 @@ export class Publisher extends Correlator<PendingPublish> {
 
   /**
    * Sends again every publish sent more than `ms` ago and still waiting for
-   * its ack (a stream leader that died may have lost it). Only for messages
-   * whose receiver drops copies: sent without a `Nats-Msg-Id`, a copy is stored again.
+   * its ack (a stream leader that died may have lost it); each time it is
+   * sent again it waits twice as long, up to 4 `ms`, so a connection that
+   * stalls does not fill with copies. Only for messages whose receiver drops
+   * copies: sent without a `Nats-Msg-Id`, a copy is stored again.
    */
   resendOlderThan(ms: number): void {
-    const before = performance.now() - ms;
+    const now = performance.now();
     for (const [id, p] of this.pending) {
-      if (p.retry === undefined && p.sentAt < before) this.#send(id, p);
+      if (p.retry !== undefined || now - p.sentAt < ms * 2 ** Math.min(p.resends, 2)) continue;
+      p.resends++;
+      this.#send(id, p);
     }
   }
 
