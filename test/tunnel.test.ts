@@ -307,7 +307,7 @@ describe("tunnels", () => {
     expect(member2.stats().tunnels).toBe(1);
   });
 
-  it("tell the survivor within the heartbeat bound when the other process is killed", async () => {
+  it("tell the survivor within the outage bound when the other process is killed", async () => {
     const ns = uniqueNamespace();
     const child = spawn(
       process.execPath,
@@ -324,7 +324,8 @@ describe("tunnels", () => {
       });
       await waitFor("member ready", () => out.includes("ready"), 20_000);
       const heartbeat = 200;
-      const conn = await nats.open(ns, { tunnels: { heartbeat } });
+      const outageTimeout = 1000;
+      const conn = await nats.open(ns, { tunnels: { heartbeat, outageTimeout } });
       const tun = await conn.tunnel("peer", { timeout: 5000 });
       expect(dec(await tun.recv({ timeout: 5000 }))).toBe("hello");
       const pending = tun.recv();
@@ -332,8 +333,9 @@ describe("tunnels", () => {
       const killed = Date.now();
       const err = await pending.catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ClosedError);
-      // 5 missed heartbeats, plus one to notice, with a generous margin
-      expect(Date.now() - killed).toBeLessThan(6 * heartbeat + 2000);
+      // the outage bound and 5 missed heartbeats, plus one to notice, with a generous margin
+      expect(Date.now() - killed).toBeLessThan(outageTimeout + 6 * heartbeat + 2000);
+      expect(Date.now() - killed).toBeGreaterThanOrEqual(outageTimeout);
       expect(await tun.closed).toBeInstanceOf(ClosedError);
     } finally {
       child.kill("SIGKILL");

@@ -99,6 +99,9 @@ interface PendingPublish extends Pending {
   header: Uint8Array | null;
   tries: number;
   retry: ReturnType<typeof setTimeout> | undefined;
+  /** When it was last sent (`performance.now()`), and how often {@link Publisher.resendOlderThan} sent it again. */
+  sentAt: number;
+  resends: number;
 }
 
 interface AckBody {
@@ -151,6 +154,8 @@ export class Publisher extends Correlator<PendingPublish> {
         onAbort: undefined,
         tries: 0,
         retry: undefined,
+        sentAt: 0,
+        resends: 0,
       };
       const id = this.track(p);
       if (this.stream.ready) this.#send(id, p);
@@ -162,6 +167,22 @@ export class Publisher extends Correlator<PendingPublish> {
   resendAll(): void {
     for (const [id, p] of this.pending) {
       if (p.retry === undefined) this.#send(id, p);
+    }
+  }
+
+  /**
+   * Sends again every publish sent more than `ms` ago and still waiting for
+   * its ack (a stream leader that died may have lost it); each time it is
+   * sent again it waits twice as long, up to 4 `ms`, so a connection that
+   * stalls does not fill with copies. Only for messages whose receiver drops
+   * copies: sent without a `Nats-Msg-Id`, a copy is stored again.
+   */
+  resendOlderThan(ms: number): void {
+    const now = performance.now();
+    for (const [id, p] of this.pending) {
+      if (p.retry !== undefined || now - p.sentAt < ms * 2 ** Math.min(p.resends, 2)) continue;
+      p.resends++;
+      this.#send(id, p);
     }
   }
 
@@ -212,6 +233,7 @@ export class Publisher extends Correlator<PendingPublish> {
 
   #send(id: string, p: PendingPublish): void {
     try {
+      p.sentAt = performance.now();
       const reply = this.prefix + id;
       if (p.header === null) this.nc.publish(p.subject, p.payload, { reply });
       else this.nc.publish(p.subject, p.payload, { reply, headers: this.#ids.use(p.header) });

@@ -120,6 +120,25 @@ const REPLY_SLACK = 8;
 const RESET_MIN_MS = 100;
 const RESET_MAX_MS = 2_000;
 
+/**
+ * How long each step of re-creating an ordered consumer (the stream check,
+ * the create) may take before it is tried again (a create under a new name).
+ * In a JetStream cluster an R1 consumer is placed on one of the stream's
+ * peers, and one placed on a peer that is down never answers; while a
+ * stream has no leader, nothing does (the API's own time-out is 5 s), in ms.
+ */
+const RECREATE_MS = 1_500;
+
+/** Resolves as `work` does, or rejects once `ms` passed without an answer (`work` is then ignored). */
+function answeredWithin<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /** A delivery's size as the server counts it against a pull's bytes: subject, reply, headers and payload. */
 function wireSize(msg: Msg): number {
   const sized = msg as Msg & { size?: () => number };
@@ -238,7 +257,11 @@ export class PullConsumer {
       throw err;
     }
     this.#started = true;
-    if (this.#stopped) return;
+    if (this.#stopped) {
+      // stopped while the consumer was being made: stop() could not delete it then
+      await this.#deleteOrdered();
+      return;
+    }
     this.#watchdog = setInterval(() => this.#checkSilence(), HEARTBEAT_MS);
     this.#watchdog.unref?.();
     if (this.#staleAtStart) this.#reset("reconnected while starting");
@@ -291,6 +314,16 @@ export class PullConsumer {
     else this.#staleAtStart = true;
   }
 
+  /**
+   * Makes an ordered consumer anew from the last sequence seen (binds a
+   * shared one again), as after a reconnect: for a caller that knows
+   * deliveries stopped coming (the consumer's server is gone) before the
+   * pull's heartbeats say so.
+   */
+  refresh(why: string): void {
+    if (this.#started) this.#reset(why);
+  }
+
   /** Stops pulling; an ordered consumer is deleted, a shared one stays for its other members or a restart. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -302,6 +335,11 @@ export class PullConsumer {
     }
     this.#unsubscribe();
     await this.#resetting;
+    await this.#deleteOrdered();
+  }
+
+  /** Deletes an ordered consumer on the server (a shared one stays). */
+  async #deleteOrdered(): Promise<void> {
     const name = this.#consumer;
     if (name !== undefined && this.#plan.shared === undefined) {
       await settlesWithin(
@@ -338,7 +376,9 @@ export class PullConsumer {
     this.#consumer = undefined;
     if (old !== undefined) jsm.consumers.delete(this.#plan.stream, old).catch(() => {});
     if (this.#started && this.#cursorKnown) await this.#checkCursor(jsm);
-    const info = await this.#create(jsm, () => this.#orderedConfig());
+    const creating = this.#create(jsm, () => this.#orderedConfig());
+    // made anew: in a cluster, a create placed on a peer that is down never answers; try again sooner
+    const info = this.#started ? await answeredWithin(creating, RECREATE_MS) : await creating;
     this.#consumer = info.name;
     this.#dseq = 0;
     if (!this.#cursorKnown && this.#plan.start === undefined) {
@@ -357,7 +397,7 @@ export class PullConsumer {
   async #checkCursor(jsm: JetStreamManager): Promise<void> {
     let state: { first_seq: number; last_seq: number } | undefined;
     try {
-      state = (await jsm.streams.info(this.#plan.stream)).state;
+      state = (await answeredWithin(jsm.streams.info(this.#plan.stream), RECREATE_MS)).state;
     } catch (err) {
       if (!isApiError(err, API.streamNotFound)) throw err;
     }

@@ -30,8 +30,16 @@ export interface TunnelsOptions {
   window?: number;
   /** Largest message; larger ones are `PayloadTooLargeError`. Default 64 MiB. */
   maxMessage?: number;
-  /** How often each end tells the other it is alive, in ms. A peer silent for 5 heartbeats is gone. Default 1 000. */
+  /** How often each end tells the other it is alive, in ms (the opener's value holds for both ends). Default 1 000. */
   heartbeat?: number;
+  /**
+   * How long a tunnel rides out an outage, in ms (the opener's value holds
+   * for both ends): an end whose own connection is down keeps the tunnel this
+   * long, and the other end waits as long (plus 5 heartbeats) before it takes
+   * the silence as the end's loss. Messages sent meanwhile are delivered, in
+   * order, once both ends are back. Default 30 000; at least 1 000.
+   */
+  outageTimeout?: number;
 }
 
 export interface ResolvedTunnels {
@@ -39,9 +47,20 @@ export interface ResolvedTunnels {
   window: number;
   maxMessage: number;
   heartbeat: number;
+  outageTimeout: number;
 }
 
-const KEYS = ["stream", "storage", "replicas", "maxBytes", "maxAge", "window", "maxMessage", "heartbeat"] as const;
+const KEYS = [
+  "stream",
+  "storage",
+  "replicas",
+  "maxBytes",
+  "maxAge",
+  "window",
+  "maxMessage",
+  "heartbeat",
+  "outageTimeout",
+] as const;
 const STREAM_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 
 export const TUNNELS_DEFAULTS = {
@@ -52,10 +71,16 @@ export const TUNNELS_DEFAULTS = {
   window: 8 * 1024 * 1024,
   maxMessage: 64 * 1024 * 1024,
   heartbeat: 1_000,
+  outageTimeout: 30_000,
 } as const;
 
 /** The smallest window: a chunk must fit in it. */
-const MIN_WINDOW = 1024 * 1024;
+export const MIN_WINDOW = 1024 * 1024;
+/** The longest heartbeat, in ms. */
+export const MAX_HEARTBEAT = 60_000;
+/** The shortest and longest outage bound, in ms. */
+export const MIN_OUTAGE = 1_000;
+export const MAX_OUTAGE = 24 * 60 * 60 * 1000;
 
 function integer(what: string, value: unknown, min: number, fallback: number): number {
   if (value === undefined) return fallback;
@@ -79,7 +104,21 @@ export function resolveTunnels(namespace: string, value: unknown): ResolvedTunne
   if (replicas > 5) throw new InvalidArgumentError("options.tunnels.replicas must be at most 5");
   const maxAge = integer("maxAge", o.maxAge, 1_000, TUNNELS_DEFAULTS.maxAge);
   const heartbeat = integer("heartbeat", o.heartbeat, 10, TUNNELS_DEFAULTS.heartbeat);
-  if (heartbeat > 60_000) throw new InvalidArgumentError("options.tunnels.heartbeat must be at most 60000 ms");
+  if (heartbeat > MAX_HEARTBEAT) {
+    throw new InvalidArgumentError(`options.tunnels.heartbeat must be at most ${MAX_HEARTBEAT} ms, got ${heartbeat}`);
+  }
+  const outageTimeout = integer("outageTimeout", o.outageTimeout, MIN_OUTAGE, TUNNELS_DEFAULTS.outageTimeout);
+  if (outageTimeout > MAX_OUTAGE) {
+    throw new InvalidArgumentError(
+      `options.tunnels.outageTimeout must be at most ${MAX_OUTAGE} ms (a day), got ${outageTimeout}`,
+    );
+  }
+  if (outageTimeout > maxAge) {
+    // the stream drops what is older than maxAge: an outage longer than that could lose messages
+    throw new InvalidArgumentError(
+      `options.tunnels.outageTimeout (${outageTimeout} ms) must be at most options.tunnels.maxAge (${maxAge} ms)`,
+    );
+  }
   return {
     stream: {
       stream,
@@ -95,5 +134,6 @@ export function resolveTunnels(namespace: string, value: unknown): ResolvedTunne
     window: integer("window", o.window, MIN_WINDOW, TUNNELS_DEFAULTS.window),
     maxMessage: integer("maxMessage", o.maxMessage, 1, TUNNELS_DEFAULTS.maxMessage),
     heartbeat,
+    outageTimeout,
   };
 }

@@ -2,81 +2,57 @@
  * One end of a tunnel. Each direction's messages are JetStream messages on a
  * subject of their own, read in order by a {@link PullConsumer}; a small frame
  * before each payload carries the tunnel's own sequence (so that messages sent
- * again after a reconnect are put back in order and never handed twice) and
- * the chunking of large messages. Control messages (credit and heartbeats) go
- * over core NATS.
+ * again after a reconnect or a stream-leader change are put back in order and
+ * never handed twice) and the chunking of large messages. Control messages
+ * (credit and heartbeats) go over core NATS.
  *
  * Flow control: the reader grants the writer credit in bytes, a window ahead
  * of what it has released (handed to the application, or copied into the one
  * large message being put together), so the bytes on their way to a reader
  * never exceed the window, whatever either application does.
+ *
+ * Liveness: silence of the other end counts only while this end's connection
+ * is up; the other end is gone after `outageTimeout` plus 5 heartbeats of it,
+ * and this end gives up once its own connection has been down for
+ * `outageTimeout`. Either way the tunnel ends visibly: calls reject
+ * `ClosedError` with the reason.
  */
 import type { Msg, Subscription } from "@nats-io/nats-core";
 import {
   ClosedError,
   type ConsumerHost,
+  fromJetStreamError,
   InvalidArgumentError,
   type JetmeshError,
   PayloadTooLargeError,
   type Publisher,
   PullConsumer,
   settlesWithin,
+  ThrottledWarning,
   TimeoutError,
   validateOptions,
   validatePayload,
   validateSignal,
   validateTimeout,
 } from "../internal/index.js";
+import { BROKE, decodeControl, encodeGrant, encodeSent } from "./control.js";
+import { ReadCredit } from "./credit.js";
+import { FRAME_HEAD, KIND } from "./frame.js";
+import { Inbound, type Received } from "./inbound.js";
+import { PeerWatch } from "./peer-watch.js";
+import { Purger } from "./purger.js";
 import type { RecvOptions, SendOptions, Tunnel } from "./types.js";
+import { type Waiter, wait } from "./waiters.js";
+import { type ReaderTerms, Writer } from "./writer.js";
 
-/** Frame kinds: the first byte of every message on a tunnel subject. */
-const WHOLE = 0;
-const FIRST = 1;
-const MORE = 2;
-const LAST = 3;
-const ABORT = 4;
-const CLOSE = 5;
-/** kind (1) + sequence (6); a FIRST frame adds the message's total size (6). */
-const FRAME = 7;
-const FIRST_FRAME = 13;
-/** A peer silent for this many heartbeats is gone. */
-const MISSED_HEARTBEATS = 5;
 const CALL_KEYS = ["timeout", "signal"] as const;
-/**
- * What each frame costs of the window besides its payload (its subject,
- * headers and bookkeeping), so that many tiny messages are bounded too.
- */
-const FRAME_COST = 128;
-/** A sender that always has credit still lets the event loop run this often, in ms. */
-const YIELD_MS = 20;
-
-function writeU48(buf: Uint8Array, at: number, n: number): void {
-  const high = Math.floor(n / 2 ** 32);
-  buf[at] = (high >>> 8) & 0xff;
-  buf[at + 1] = high & 0xff;
-  buf[at + 2] = (n >>> 24) & 0xff;
-  buf[at + 3] = (n >>> 16) & 0xff;
-  buf[at + 4] = (n >>> 8) & 0xff;
-  buf[at + 5] = n & 0xff;
-}
-
-function readU48(buf: Uint8Array, at: number): number {
-  return (
-    ((buf[at] ?? 0) * 256 + (buf[at + 1] ?? 0)) * 2 ** 32 +
-    (((buf[at + 2] ?? 0) << 24) >>> 0) +
-    ((buf[at + 3] ?? 0) << 16) +
-    ((buf[at + 4] ?? 0) << 8) +
-    (buf[at + 5] ?? 0)
-  );
-}
-
 /** What a tunnel end needs from its connection. */
 export interface TunnelHost extends ConsumerHost {
   publisher: Publisher;
   /** The connection's default time-out (send). */
   timeout: number;
-  /** Message bytes sent and received by the connection's tunnels (metrics). */
-  traffic: { sent: number; received: number };
+  /** Message bytes sent and received by the connection's tunnels (metrics), and wire input dropped. */
+  traffic: { sent: number; received: number; malformed: number };
   /** Called once the tunnel has ended. */
   forget(tun: TunnelEnd): void;
 }
@@ -94,34 +70,30 @@ export interface TunnelPlan {
   window: number;
   maxMessage: number;
   heartbeat: number;
-  /** The largest payload one JetStream message may carry. */
+  /** How long an outage of either end's connection is ridden out, in ms. */
+  outageTimeout: number;
+  /** The largest payload one JetStream message may carry on this end's server. */
   maxChunk: number;
   /** The largest message the server carries, with its subject and headers (for pulls). */
   maxEvent: number;
 }
 
-interface Waiter<T> {
-  resolve(v: T): void;
-  reject(err: unknown): void;
-  cleanup(): void;
-}
-
-/** A received message waiting for `recv`; `release` is what taking it frees of the window. */
-interface Received {
-  bytes: Uint8Array;
-  release: number;
-  big: boolean;
-}
+/** What the other end said at set-up. */
+export type PeerTerms = ReaderTerms;
 
 export class TunnelEnd implements Tunnel {
   readonly id: string;
   readonly cluster: string;
   readonly closed: Promise<Error | undefined>;
+  /** Wire input of this tunnel that was dropped. */
+  malformed = 0;
   readonly #host: TunnelHost;
   readonly #plan: TunnelPlan;
   readonly #consumer: PullConsumer;
+  readonly #inbound: Inbound;
+  readonly #watch: PeerWatch;
+  readonly #badInput: ThrottledWarning;
   #control: Subscription | undefined;
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
   #resolveClosed!: (reason: Error | undefined) => void;
   /** Set once this end has ended: why calls now fail. */
   #ended: JetmeshError | undefined;
@@ -131,42 +103,16 @@ export class TunnelEnd implements Tunnel {
   #lost: JetmeshError | undefined;
   #closing: Promise<void> | undefined;
   #releasing: Promise<void> | undefined;
-  #lastHeard = Date.now();
-  #lastBeat = Date.now();
-  /** The other end stored its close: it stopped its heartbeats, and this end reads up to it. */
-  #peerClosing = false;
-  #checking = false;
-  #gapBeats = 0;
 
-  // sending
-  #sendSeq = 0;
-  #sent = 0;
-  #credit = 0;
-  #sendTurn: Promise<void> = Promise.resolve();
-  /** The largest message this end may send: its own maximum, or the other end's when smaller. */
-  #sendMax: number;
-  #lastYield = Date.now();
-  /** Frames published and not yet acknowledged. */
-  readonly #inflight = new Set<Promise<unknown>>();
-  readonly #creditWaiters: Array<Waiter<void>> = [];
-  #creditNeed = 0;
+  readonly #writer: Writer;
+  /** Set once the other end is there (set-up done). */
+  #begun = false;
 
   // receiving
-  #expected = 0;
-  /** Frames that arrived ahead of their turn (after a reconnect), or wait behind a large message not yet read. */
-  readonly #pending = new Map<number, { data: Uint8Array; seq: number }>();
   readonly #queue: Received[] = [];
   #queuedBytes = 0;
-  /** A large message is in the queue, unread: the next one waits until it is read. */
-  #bigQueued = false;
-  #assembly: { buf: Uint8Array; at: number } | undefined;
-  #released = 0;
-  #granted = 0;
-  #lastStreamSeq = 0;
-  /** Read messages up to this stream sequence were purged from the stream. */
-  #purgedTo = 0;
-  #releasedAtPurge = 0;
-  #purging = false;
+  readonly #read: ReadCredit;
+  readonly #purger: Purger;
   readonly #recvWaiters: Array<Waiter<Uint8Array>> = [];
 
   constructor(host: TunnelHost, plan: TunnelPlan) {
@@ -174,9 +120,54 @@ export class TunnelEnd implements Tunnel {
     this.#plan = plan;
     this.id = plan.id;
     this.cluster = plan.cluster;
-    this.#sendMax = plan.maxMessage;
+    this.#writer = new Writer(
+      {
+        stopped: () => ((this.#ended ?? this.#remoteEnd) ? this.#closedError("send") : undefined),
+        publish: (frame) => this.#publish(frame),
+        broken: (err) => this.#broken(err),
+        traffic: host.traffic,
+      },
+      { maxMessage: plan.maxMessage, maxChunk: plan.maxChunk },
+    );
+    this.#read = new ReadCredit(plan.window);
+    this.#purger = new Purger(host.jsm, plan.stream, plan.inSubject, plan.window);
+    const end = this;
+    this.#watch = new PeerWatch(
+      {
+        get over() {
+          return (end.#ended ?? end.#remoteEnd) !== undefined;
+        },
+        beat: () => {
+          this.#sendControl(true);
+          if (this.#writer.frames > 0) this.#controlOut(encodeSent(this.#writer.frames));
+        },
+        get waitingOnGap() {
+          return end.#inbound.waitingOnGap;
+        },
+        get highestSeen() {
+          return end.#inbound.highestSeen;
+        },
+        get hasRoom() {
+          return end.#queuedBytes <= plan.window / 2;
+        },
+        refreshConsumer: (why) => this.#consumer.refresh(why),
+        closedThere: () => this.#closedThere(),
+        lost: (why, bound) => this.#lostPeer(why, bound),
+      },
+      plan,
+    );
+    this.#badInput = new ThrottledWarning(host.logger, "malformed tunnel input dropped");
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
+    });
+    this.#inbound = new Inbound(plan.maxMessage, plan.window, {
+      deliver: (r) => this.#deliver(r),
+      release: (n) => this.#releaseBytes(n),
+      closed: () => {
+        this.#remoteEnd = new ClosedError("the tunnel was closed by the other end");
+        this.#endRemote();
+      },
+      malformed: (why) => this.#malformed(why),
     });
     const room = this;
     this.#consumer = new PullConsumer(
@@ -203,18 +194,20 @@ export class TunnelEnd implements Tunnel {
     this.#control = this.#host.nc.subscribe(this.#plan.controlIn, {
       callback: (err, msg) => this.#onControl(err, msg),
     });
-    await this.#consumer.start();
+    try {
+      await this.#consumer.start();
+    } catch (err) {
+      throw fromJetStreamError(err, `tunnel "${this.id}": reading its messages`);
+    }
   }
 
-  /** The other end is there, with its window: start sending and heartbeats. */
-  begin(peerWindow: number, peerMaxMessage: number): void {
+  /** The other end is there, with its terms: start sending and heartbeats. */
+  begin(peer: PeerTerms): void {
     if (this.#ended ?? this.#remoteEnd) return;
-    this.#sendMax = Math.min(this.#plan.maxMessage, peerMaxMessage);
-    this.#credit = Math.max(this.#credit, peerWindow);
-    this.#lastHeard = Date.now();
+    this.#begun = true;
+    this.#writer.begin(peer);
     this.#sendControl();
-    this.#heartbeat = setInterval(() => this.#beat(), this.#plan.heartbeat);
-    this.#heartbeat.unref?.();
+    this.#watch.start();
   }
 
   send(message: Uint8Array, options?: SendOptions): Promise<void> {
@@ -224,18 +217,15 @@ export class TunnelEnd implements Tunnel {
       const o = validateOptions<SendOptions>("options", options, CALL_KEYS);
       const timeout = validateTimeout("options.timeout", o.timeout, this.#host.timeout);
       const signal = validateSignal(o.signal);
-      if (message.byteLength > this.#sendMax) {
+      const max = this.#writer.maxMessage;
+      if (message.byteLength > max) {
         throw new PayloadTooLargeError(
-          `tunnel message of ${message.byteLength} bytes is above the tunnel maximum of ${this.#sendMax}`,
+          `tunnel message of ${message.byteLength} bytes is above the tunnel maximum of ${max}`,
         );
       }
       if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
       if (signal?.aborted) return Promise.reject(signal.reason);
-      const deadline = Date.now() + timeout;
-      // one message at a time, so that chunks never interleave
-      const turn = this.#sendTurn.then(() => this.#sendNow(message, deadline, timeout, signal));
-      this.#sendTurn = turn.catch(() => {});
-      return turn;
+      return this.#writer.send(message, performance.now() + timeout, timeout, signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -251,23 +241,19 @@ export class TunnelEnd implements Tunnel {
       if (next !== undefined) return Promise.resolve(next);
       if (this.#remoteEnd) throw this.#remoteEnd;
       if (signal?.aborted) return Promise.reject(signal.reason);
-      return this.#wait(
-        this.#recvWaiters,
-        timeout,
-        signal,
-        () => new TimeoutError(`recv timed out after ${timeout} ms`),
-      );
+      return wait(this.#recvWaiters, timeout, signal, () => new TimeoutError(`recv timed out after ${timeout} ms`));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
+  /** Ends when the tunnel was closed (here or there); rejects `ClosedError` when it broke. */
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     while (true) {
       try {
         yield await this.recv();
       } catch (err) {
-        if (err instanceof ClosedError) return;
+        if (err instanceof ClosedError && this.#lost === undefined) return;
         throw err;
       }
     }
@@ -280,7 +266,7 @@ export class TunnelEnd implements Tunnel {
       this.#closing = (async () => {
         if (tellPeer) {
           // in order after everything sent: the other end reads all of it, then ends
-          await settlesWithin(this.#publish(CLOSE, this.#sendSeq++, undefined, 0), this.#host.drainTimeout);
+          await settlesWithin(this.#writer.close(), this.#host.drainTimeout);
         }
         await this.#releaseOnce();
       })();
@@ -299,209 +285,59 @@ export class TunnelEnd implements Tunnel {
     return this.#releaseOnce();
   }
 
+  /** This end's connection is down: the other end's silence does not count until it is back. */
+  disconnected(): void {
+    this.#watch.liveness.down(performance.now());
+  }
+
   /** The connection came back: pulls may be gone, and acks of messages sent (the publisher re-sends those). */
   reconnected(): void {
+    this.#watch.liveness.up(performance.now());
     this.#consumer.reconnected();
+    // tell the other end at once that this end is back, and how far it may send
+    if (this.#begun && !(this.#ended ?? this.#remoteEnd)) this.#sendControl();
   }
 
   // --- sending ---
 
-  async #sendNow(message: Uint8Array, deadline: number, timeout: number, signal: AbortSignal | undefined) {
-    // a chunk fits the server's max payload and half the window, so credit for one always comes
-    const max = Math.min(this.#plan.maxChunk, Math.floor(this.#plan.window / 2)) - FIRST_FRAME;
-    if (message.byteLength <= max) {
-      await this.#reserve(message.byteLength + FRAME_COST, deadline, timeout, signal);
-      this.#sendFrame(WHOLE, message, 0);
-      this.#host.traffic.sent += message.byteLength;
-      return;
-    }
-    // chunks of even size: no small tail costing a whole stored message
-    const size = Math.ceil(message.byteLength / Math.ceil(message.byteLength / max));
-    let at = 0;
-    while (at < message.byteLength) {
-      const chunk = message.subarray(at, Math.min(at + size, message.byteLength));
-      try {
-        await this.#reserve(chunk.byteLength + FRAME_COST, deadline, timeout, signal);
-      } catch (err) {
-        // what went out of this message is dropped by the other end
-        if (at > 0 && !this.#ended && !this.#remoteEnd) this.#sendFrame(ABORT, undefined, 0);
-        throw err;
-      }
-      this.#sendFrame(
-        at === 0 ? FIRST : at + chunk.byteLength === message.byteLength ? LAST : MORE,
-        chunk,
-        message.byteLength,
-      );
-      at += chunk.byteLength;
-    }
-    this.#host.traffic.sent += message.byteLength;
+  #publish(frame: Uint8Array): Promise<unknown> {
+    // acks are awaited in the background, through outages up to the bound; one that fails breaks the tunnel
+    const ackTimeout = this.#plan.outageTimeout + Math.max(10_000, this.#host.timeout);
+    return this.#host.publisher.publish(this.#plan.outSubject, this.id, frame, ackTimeout, undefined, null);
   }
 
-  /** Publishes the next frame, unless the tunnel ended while this end waited (then nothing more goes out). */
-  #sendFrame(kind: number, chunk: Uint8Array | undefined, total: number): void {
-    if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
-    const sent = this.#publish(kind, this.#sendSeq++, chunk, total);
-    this.#inflight.add(sent);
-    sent.then(
-      () => this.#inflight.delete(sent),
-      (err: unknown) => {
-        this.#inflight.delete(sent);
-        this.#broken(err);
-      },
-    );
-  }
-
-  /** Waits until `n` more bytes fit in the credit the reader granted, then takes them. */
-  async #reserve(n: number, deadline: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
-    if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
-    signal?.throwIfAborted();
-    if (this.#sent + n <= this.#credit) {
-      this.#sent += n;
-      // a writer that always has credit would never let the event loop read the socket
-      if (Date.now() - this.#lastYield > YIELD_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        this.#lastYield = Date.now();
-      }
-      return;
-    }
-    return this.#waitForCredit(n, deadline, timeout, signal);
-  }
-
-  #waitForCredit(n: number, deadline: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
-    const left = deadline - Date.now();
-    if (left <= 0) return Promise.reject(this.#sendTimeout(timeout));
-    // sends go one at a time: at most one waits for credit
-    this.#creditNeed = n;
-    return this.#wait(this.#creditWaiters, left, signal, () => this.#sendTimeout(timeout));
-  }
-
-  #sendTimeout(timeout: number): TimeoutError {
-    return new TimeoutError(`send timed out after ${timeout} ms: the other end is not reading`);
-  }
-
-  /** Credit grew: the waiting send goes on if it fits now. */
-  #creditGrew(): void {
-    const w = this.#creditWaiters[0];
-    if (w === undefined || this.#sent + this.#creditNeed > this.#credit) return;
-    this.#sent += this.#creditNeed;
-    w.resolve();
-  }
-
-  #publish(kind: number, seq: number, chunk: Uint8Array | undefined, total: number): Promise<unknown> {
-    const head = kind === FIRST ? FIRST_FRAME : FRAME;
-    const frame = new Uint8Array(head + (chunk?.byteLength ?? 0));
-    frame[0] = kind;
-    writeU48(frame, 1, seq);
-    if (kind === FIRST) writeU48(frame, FRAME, total);
-    if (chunk) frame.set(chunk, head);
-    // acks are awaited in the background; one that fails breaks the tunnel
-    return this.#host.publisher.publish(
-      this.#plan.outSubject,
-      this.id,
-      frame,
-      Math.max(30_000, this.#host.timeout),
-      undefined,
-      null,
-    );
-  }
-
-  /** A message could not be stored: the tunnel cannot keep its order, so it ends. */
+  /** A message could not be stored (or read): the tunnel cannot keep its order, so it ends. */
   #broken(err: unknown): void {
     if (this.#ended) return;
-    this.#host.logger.warn({ tunnel: this.id, err }, "tunnel message not stored; closing the tunnel");
-    this.#lost = new ClosedError("the tunnel broke: a message could not be stored", { cause: err });
+    this.#warn({ tunnel: this.id, err }, "tunnel broken; closing it");
+    const why = err instanceof Error ? err.message : String(err);
+    this.#lost = this.#lostError(`the tunnel broke: ${why}`, err);
+    this.#tellBroken();
     this.#end(this.#lost);
     void this.#releaseOnce();
   }
 
+  /** The reason a tunnel ended abnormally, saying how many messages sent here may not have arrived. */
+  #lostError(why: string, cause?: unknown): ClosedError {
+    const n = this.#writer.unconfirmed;
+    const tail =
+      n === 0
+        ? ""
+        : `; ${n} message${n === 1 ? "" : "s"} sent here ${n === 1 ? "was" : "were"} not confirmed received by the other end`;
+    return new ClosedError(`${why}${tail}`, cause === undefined ? undefined : { cause });
+  }
+
   // --- receiving ---
 
+  /** A delivery from the consumer (inside its subscription callback: never throws). */
   #onFrame(data: Uint8Array, streamSeq: number): void {
-    this.#lastHeard = Date.now();
-    if (this.#ended) return;
-    if (data.byteLength < FRAME || (data[0] ?? 255) > CLOSE) {
-      this.#host.logger.warn({ tunnel: this.id, bytes: data.byteLength }, "malformed tunnel frame dropped");
-      return;
-    }
-    const seq = readU48(data, 1);
-    if (seq < this.#expected || this.#pending.has(seq)) return; // sent again after a reconnect: had it
-    const kind = data[0] ?? 255;
-    if (seq === this.#expected && this.#pending.size === 0 && !(kind === FIRST && this.#bigQueued)) {
-      // its turn, as nearly always: handled at once, copied only where it is kept
-      this.#expected++;
-      this.#lastStreamSeq = streamSeq;
-      this.#handle(kind, data, false);
-      return;
-    }
-    // kept for later: copied, as the bytes view the socket buffer
-    this.#pending.set(seq, { data: data.slice(), seq: streamSeq });
-    this.#drain();
-  }
-
-  /** Handles the frames that are next in order, stopping at a large message while one is unread. */
-  #drain(): void {
-    for (let f = this.#pending.get(this.#expected); f !== undefined; f = this.#pending.get(this.#expected)) {
-      const kind = f.data[0];
-      if (kind === FIRST && this.#bigQueued) return;
-      this.#pending.delete(this.#expected);
-      this.#expected++;
-      this.#lastStreamSeq = f.seq;
-      this.#handle(kind ?? 255, f.data, true);
+    try {
       if (this.#ended) return;
+      this.#watch.frameArrived();
+      this.#inbound.frame(data, streamSeq);
+    } catch (err) {
+      this.#warn({ tunnel: this.id, err }, "tunnel frame could not be handled");
     }
-  }
-
-  /** Acts on one frame in its turn; `owned`: its bytes are a copy already (else they view the socket buffer). */
-  #handle(kind: number, data: Uint8Array, owned: boolean): void {
-    switch (kind) {
-      case WHOLE: {
-        const bytes = owned ? data.subarray(FRAME) : data.slice(FRAME);
-        this.#deliver({ bytes, release: bytes.byteLength + FRAME_COST, big: false });
-        return;
-      }
-      case FIRST: {
-        const total = readU48(data, FRAME);
-        if (total > this.#plan.maxMessage) {
-          this.#broken(new PayloadTooLargeError(`incoming tunnel message of ${total} bytes is above the maximum`));
-          return;
-        }
-        this.#assembly = { buf: new Uint8Array(total), at: 0 };
-        this.#append(data.subarray(FIRST_FRAME));
-        return;
-      }
-      case MORE:
-      case LAST: {
-        if (this.#assembly === undefined) return; // its start was dropped with an abort
-        this.#append(data.subarray(FRAME));
-        if (kind === LAST) {
-          const { buf } = this.#assembly;
-          this.#assembly = undefined;
-          this.#bigQueued = true;
-          this.#deliver({ bytes: buf, release: 0, big: true });
-        }
-        return;
-      }
-      case ABORT:
-        this.#assembly = undefined;
-        return;
-      case CLOSE:
-        this.#remoteEnd = new ClosedError("the tunnel was closed by the other end");
-        this.#endRemote();
-        return;
-    }
-  }
-
-  /** Copies a chunk into the message being put together; its bytes leave the window. */
-  #append(chunk: Uint8Array): void {
-    const a = this.#assembly;
-    if (a === undefined) return;
-    if (a.at + chunk.byteLength > a.buf.byteLength) {
-      this.#broken(new Error("a tunnel message's chunks exceed its size"));
-      return;
-    }
-    a.buf.set(chunk, a.at);
-    a.at += chunk.byteLength;
-    this.#releaseBytes(chunk.byteLength + FRAME_COST);
   }
 
   #deliver(r: Received): void {
@@ -528,115 +364,105 @@ export class TunnelEnd implements Tunnel {
   #took(r: Received): void {
     this.#host.traffic.received += r.bytes.byteLength;
     this.#releaseBytes(r.release);
-    if (r.big) {
-      this.#bigQueued = false;
-      this.#drain();
-    }
+    if (r.big) this.#inbound.bigTaken();
     this.#consumer.poke();
   }
 
   #releaseBytes(n: number): void {
-    this.#released += n;
-    if (this.#released - this.#granted >= this.#plan.window / 8) this.#sendControl();
+    if (this.#read.release(n)) this.#sendControl();
   }
 
-  /** Tells the other end how far it may send; also drops what was read from the stream. */
+  /** Tells the other end how far it may send (also its heartbeat); also drops what was read from the stream. */
   #sendControl(force = false): void {
-    this.#granted = this.#released;
+    this.#controlOut(encodeGrant(this.#read.grant()));
+    this.#purger.maybe(this.#inbound.lastStreamSeq, this.#read.released, force);
+  }
+
+  #controlOut(text: string): void {
     try {
-      this.#host.nc.publish(this.#plan.controlOut, `c${this.#released + this.#plan.window}`);
+      this.#host.nc.publish(this.#plan.controlOut, text);
     } catch {
       // closed connection: the tunnel ends with it
     }
-    this.#purge(force);
   }
 
-  /**
-   * Drops what was read from the stream: every half window (or each
-   * heartbeat), one purge at a time, so that the stream holds at most half a
-   * window read beside the window unread; a purge per grant would cost the
-   * server more than the data.
-   */
-  #purge(force: boolean): void {
-    const upTo = this.#lastStreamSeq;
-    if (this.#purging || upTo <= this.#purgedTo) return;
-    if (!force && this.#released - this.#releasedAtPurge < this.#plan.window / 2) return;
-    this.#purging = true;
-    this.#purgedTo = upTo;
-    this.#releasedAtPurge = this.#released;
-    this.#host
-      .jsm()
-      .then((jsm) => jsm.streams.purge(this.#plan.stream, { filter: this.#plan.inSubject, seq: upTo + 1 }))
-      .catch(() => {})
-      .finally(() => {
-        this.#purging = false;
-      });
+  /** Tells the other end this end broke the tunnel, so it need not wait out the silence. */
+  #tellBroken(): void {
+    if (this.#begun && this.#remoteEnd === undefined) this.#controlOut(BROKE);
   }
 
+  /** A control message (inside a subscription callback: never throws). */
   #onControl(err: Error | null, msg: Msg): void {
-    if (err || this.#ended) return;
-    this.#lastHeard = Date.now();
-    const text = msg.string();
-    if (text.startsWith("c")) {
-      const credit = Number(text.slice(1));
-      if (Number.isSafeInteger(credit) && credit > this.#credit) {
-        this.#credit = credit;
-        this.#creditGrew();
-      }
-    }
-  }
-
-  #beat(): void {
-    if (this.#ended ?? this.#remoteEnd) return;
-    const now = Date.now();
-    const late = now - this.#lastBeat > 2 * this.#plan.heartbeat;
-    this.#lastBeat = now;
-    this.#sendControl(true);
-    // a beat that comes late means this process was stalled: what it has not read yet may say the other end lives
-    if (late) return;
-    // a gap that never fills ends the tunnel even when the other end's close is stored beyond it
-    if (this.#waitingOnGap() || this.#peerClosing || this.#checking) return;
-    if (now - this.#lastHeard > MISSED_HEARTBEATS * this.#plan.heartbeat) void this.#checkPeer();
-  }
-
-  /** Frames wait for one that never comes: after a while, the tunnel cannot go on in order. */
-  #waitingOnGap(): boolean {
-    if (this.#pending.size === 0 || this.#pending.has(this.#expected)) {
-      this.#gapBeats = 0;
-      return false;
-    }
-    if (++this.#gapBeats > 2 * MISSED_HEARTBEATS) {
-      this.#broken(new Error(`message ${this.#expected} of the tunnel never arrived`));
-    }
-    return true;
-  }
-
-  /**
-   * The other end has been silent: if the last thing it stored is its close, it
-   * closed and this end has not read that far yet (it will); else it is gone.
-   */
-  async #checkPeer(): Promise<void> {
-    this.#checking = true;
-    let closedThere = false;
     try {
-      const jsm = await this.#host.jsm();
-      const last = await jsm.streams.getMessage(this.#plan.stream, { last_by_subj: this.#plan.inSubject });
-      closedThere = last?.data[0] === CLOSE;
-    } catch {
-      // nothing stored (or no answer): it did not close
+      if (err) {
+        this.#warn({ tunnel: this.id, err }, "tunnel control subscription failed");
+        return;
+      }
+      if (this.#ended) return;
+      const c = decodeControl(msg.data);
+      if (typeof c === "string") {
+        this.#malformed(c);
+        return;
+      }
+      if (c.kind === "grant") {
+        if (this.#writer.grant(c.credit) === "invalid") {
+          this.#malformed(`a grant of ${c.credit} bytes beyond what was sent`);
+          return;
+        }
+      } else if (c.kind === "sent") {
+        this.#watch.peerSent(c.frames);
+      } else if (this.#begun && !this.#remoteEnd) {
+        this.#lost = this.#lostError("the other end broke the tunnel");
+        this.#remoteEnd = this.#lost;
+        this.#endRemote();
+        return;
+      }
+      this.#watch.heard();
+    } catch (error) {
+      this.#warn({ tunnel: this.id, err: error }, "tunnel control message could not be handled");
     }
-    this.#checking = false;
+  }
+
+  #malformed(why: string): void {
+    this.malformed++;
+    this.#host.traffic.malformed++;
+    try {
+      this.#badInput.note({ tunnel: this.id, why });
+    } catch {
+      // a logger that throws must not stop the tunnel
+    }
+  }
+
+  #warn(context: object, message: string): void {
+    try {
+      this.#host.logger.warn(context, message);
+    } catch {
+      // a logger that throws must not stop the tunnel
+    }
+  }
+
+  /** The watch says the tunnel cannot go on. */
+  #lostPeer(why: "outage" | "silent" | "gap", bound: number): void {
     if (this.#ended ?? this.#remoteEnd) return;
-    if (closedThere) {
-      this.#peerClosing = true;
+    if (why === "gap") {
+      this.#broken(new Error(`message ${this.#inbound.expected} of the tunnel never arrived within ${bound} ms`));
       return;
     }
-    if (Date.now() - this.#lastHeard <= MISSED_HEARTBEATS * this.#plan.heartbeat) return;
-    this.#lost = new ClosedError(
-      `the other end of the tunnel is gone (nothing heard for ${MISSED_HEARTBEATS} heartbeats)`,
+    this.#lost = this.#lostError(
+      why === "outage"
+        ? `this end's connection was down for more than the tunnel's outage bound of ${bound} ms`
+        : `the other end of the tunnel is gone (nothing heard for ${bound} ms while connected)`,
     );
     this.#remoteEnd = this.#lost;
+    if (why === "outage") this.#tellBroken();
     this.#endRemote();
+  }
+
+  /** Whether the last message the other end stored is its close. */
+  async #closedThere(): Promise<boolean> {
+    const jsm = await this.#host.jsm();
+    const last = await jsm.streams.getMessage(this.#plan.stream, { last_by_subj: this.#plan.inSubject });
+    return last?.data[0] === KIND.close && last.data.byteLength === FRAME_HEAD;
   }
 
   /** The stream was made anew (memory storage and a server restart): what was on the way is lost. */
@@ -649,7 +475,7 @@ export class TunnelEnd implements Tunnel {
   /** The other end closed or is gone: sends fail now, messages here stay readable, then `recv` fails. */
   #endRemote(): void {
     const reason = this.#remoteEnd;
-    for (const w of [...this.#creditWaiters]) w.reject(this.#closedError("send"));
+    this.#writer.stop(this.#closedError("send"));
     if (this.#queue.length === 0) {
       for (const w of this.#recvWaiters.splice(0)) w.reject(reason);
     }
@@ -661,16 +487,16 @@ export class TunnelEnd implements Tunnel {
   #end(err: JetmeshError): void {
     if (this.#ended) return;
     this.#ended = err;
-    for (const w of [...this.#creditWaiters]) w.reject(err);
+    this.#writer.stop(err);
     for (const w of this.#recvWaiters.splice(0)) w.reject(err);
     this.#queue.length = 0;
-    this.#assembly = undefined;
+    this.#queuedBytes = 0;
+    this.#inbound.end();
     this.#stopTimers();
   }
 
   #stopTimers(): void {
-    clearInterval(this.#heartbeat);
-    this.#heartbeat = undefined;
+    this.#watch.stop();
   }
 
   #releaseOnce(): Promise<void> {
@@ -689,7 +515,7 @@ export class TunnelEnd implements Tunnel {
     const subjects = [this.#plan.inSubject];
     if (this.#remoteEnd) {
       // nobody reads what this end sent: drop it too, once it is stored
-      await settlesWithin(Promise.allSettled([...this.#inflight]), this.#host.drainTimeout);
+      await settlesWithin(Promise.allSettled([...this.#writer.inflight]), this.#host.drainTimeout);
       subjects.push(this.#plan.outSubject);
     }
     await settlesWithin(
@@ -705,35 +531,5 @@ export class TunnelEnd implements Tunnel {
   #closedError(what: string): JetmeshError {
     const why = this.#ended ?? this.#remoteEnd;
     return new ClosedError(`${what}: ${why?.message ?? "the tunnel is closed"}`, { cause: why });
-  }
-
-  #wait<T>(
-    list: Array<Waiter<T>>,
-    timeout: number,
-    signal: AbortSignal | undefined,
-    timedOut: () => JetmeshError,
-  ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = timeout > 0 ? setTimeout(() => w.reject(timedOut()), timeout) : undefined;
-      const onAbort = () => w.reject(signal?.reason);
-      const w: Waiter<T> = {
-        resolve: (v) => {
-          w.cleanup();
-          resolve(v);
-        },
-        reject: (err) => {
-          w.cleanup();
-          reject(err);
-        },
-        cleanup: () => {
-          clearTimeout(timer);
-          signal?.removeEventListener("abort", onAbort);
-          const i = list.indexOf(w);
-          if (i >= 0) list.splice(i, 1);
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      list.push(w);
-    });
   }
 }

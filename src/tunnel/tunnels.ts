@@ -16,7 +16,8 @@ import {
   ERROR_KIND,
   endSpan,
   errorHeaders,
-  type JetmeshError,
+  fromJetStreamError,
+  JetmeshError,
   type Logger,
   ManagedStream,
   maxDelivery,
@@ -28,13 +29,13 @@ import {
   type Subjects,
   type Telemetry,
   TimeoutError,
-  watchReconnects,
 } from "../internal/index.js";
+import { watchConnection } from "./connection-watch.js";
+import { beforeDeadline } from "./deadline-wait.js";
 import type { ResolvedTunnels } from "./settings.js";
-import { TunnelEnd, type TunnelHost, type TunnelPlan } from "./tunnel.js";
+import { encodeTerms, readSetUpAnswer, readSetUpRequest, type SetUpRequest } from "./setup-terms.js";
+import { type PeerTerms, TunnelEnd, type TunnelHost, type TunnelPlan } from "./tunnel.js";
 import type { Tunnel } from "./types.js";
-
-const ID = /^[0-9a-f]{32}$/;
 
 export interface TunnelsHost {
   nc: NatsConnection;
@@ -58,15 +59,18 @@ export interface TunnelsHost {
   requestHeaders(timeout: number): MsgHdrs;
 }
 
-interface SetUp {
-  id: string;
-  window: number;
-  heartbeat: number;
-  maxMessage: number;
-}
+/**
+ * A frame not acknowledged after this long is sent again: a stream leader
+ * that died may have taken it with it (the tunnel's own sequence drops
+ * copies), in ms.
+ */
+const ACK_RETRY_MS = 3_000;
 
-/** The longest heartbeat an opener may ask for, in ms. */
-const MAX_HEARTBEAT = 60_000;
+/** Maps what a set-up step threw to a jetmesh error. */
+function setUpError(err: unknown, what: string): unknown {
+  if (err instanceof JetmeshError || !(err instanceof Error)) return err;
+  return fromJetStreamError(err, what);
+}
 
 export class Tunnels {
   readonly #host: TunnelsHost;
@@ -74,11 +78,19 @@ export class Tunnels {
   #publisher: Publisher | undefined;
   readonly #ends = new Set<TunnelEnd>();
   #stopWatch: (() => void) | undefined;
-  readonly #traffic = { sent: 0, received: 0 };
+  #resendTimer: ReturnType<typeof setInterval> | undefined;
+  /** The connection is down (between a disconnect and the reconnect). */
+  #down = false;
+  readonly #traffic = { sent: 0, received: 0, malformed: 0 };
 
   constructor(host: TunnelsHost) {
     this.#host = host;
     this.#stream = new ManagedStream(host.nc, host.settings.stream, host.subjects.tunnels, "tunnels");
+  }
+
+  /** Wire input dropped by this connection's tunnels (set-up requests and answers, frames, control messages). */
+  get malformed(): number {
+    return this.#traffic.malformed;
   }
 
   /** Opens a tunnel to one member of `cluster` (arguments validated by the caller). */
@@ -114,65 +126,59 @@ export class Tunnels {
     signal: AbortSignal | undefined,
     span: Span | undefined,
   ): Promise<Tunnel> {
-    const deadline = Date.now() + timeout;
-    await this.#stream.ensure();
+    // every step waits within the call's time-out and signal, whatever its own time-outs are
+    const deadline = performance.now() + timeout;
+    const timedOut = () => new TimeoutError(`tunnel set-up with cluster "${cluster}" timed out after ${timeout} ms`);
+    const step = <T>(work: Promise<T>, what: string) =>
+      beforeDeadline(
+        work.catch((err: unknown) => {
+          throw setUpError(err, what);
+        }),
+        deadline,
+        signal,
+        timedOut,
+      );
+    await step(this.#stream.ensure(), `tunnel to cluster "${cluster}"`);
     const { settings, subjects } = this.#host;
     const id = randomBytes(16).toString("hex");
-    const end = this.#end(cluster, id, "o", settings.window, settings.heartbeat);
-    const setUp: SetUp = {
+    const end = this.#end(cluster, id, "o", settings.heartbeat, settings.outageTimeout);
+    const setUp: SetUpRequest = {
       id,
       window: settings.window,
       heartbeat: settings.heartbeat,
       maxMessage: settings.maxMessage,
+      outageTimeout: settings.outageTimeout,
+      maxPayload: payloadLimit(this.#host.nc),
     };
     let reply: Uint8Array;
     try {
-      await end.listen();
-      const left = deadline - Date.now();
-      if (left < 1) throw new TimeoutError(`tunnel set-up with cluster "${cluster}" timed out after ${timeout} ms`);
+      await step(end.listen(), `tunnel to cluster "${cluster}"`);
+      const left = Math.floor(deadline - performance.now());
+      if (left < 1) throw timedOut();
       let hdrs: MsgHdrs | undefined;
       if (span && this.#host.telemetry.carries(span)) {
         hdrs = this.#host.requestHeaders(left);
         this.#host.telemetry.inject(span, hdrs);
       }
-      reply = await this.#host.request(
-        subjects.tunnelSetup(cluster),
-        cluster,
-        new TextEncoder().encode(JSON.stringify(setUp)),
-        left,
-        signal,
-        hdrs,
-      );
+      const asking = this.#host.request(subjects.tunnelSetup(cluster), cluster, encodeTerms(setUp), left, signal, hdrs);
+      reply = await step(asking, `tunnel set-up with cluster "${cluster}"`);
     } catch (err) {
-      await end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
+      // released in the background: the caller hears of the failure now
+      void end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
       throw err;
     }
-    let peerWindow: unknown;
-    let peerMax: unknown;
-    try {
-      ({ window: peerWindow, maxMessage: peerMax } = JSON.parse(new TextDecoder().decode(reply)) as {
-        window?: unknown;
-        maxMessage?: unknown;
-      });
-    } catch {
-      // handled below
-    }
-    if (
-      typeof peerWindow !== "number" ||
-      !Number.isSafeInteger(peerWindow) ||
-      peerWindow < 1 ||
-      typeof peerMax !== "number" ||
-      !Number.isSafeInteger(peerMax) ||
-      peerMax < 1
-    ) {
+    const answer = readSetUpAnswer(reply, { maxPayload: setUp.maxPayload });
+    if (answer === undefined) {
+      this.#traffic.malformed++;
       const err = new RemoteError(
         `tunnel set-up with cluster "${cluster}": the member's answer could not be read`,
         "BAD_REPLY",
       );
-      await end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
+      this.#warn({ cluster, tunnel: id }, "malformed tunnel set-up answer");
+      void end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
       throw err;
     }
-    end.begin(peerWindow, peerMax);
+    end.begin(answer);
     return end;
   }
 
@@ -203,40 +209,46 @@ export class Tunnels {
   }
 
   async #accept(msg: Msg, cluster: string): Promise<TunnelEnd | undefined> {
-    const setUp = readSetUp(msg.data);
-    if (setUp === undefined || !msg.reply) {
-      this.#host.logger.warn({ cluster, subject: msg.subject }, "malformed tunnel set-up request");
+    const { settings } = this.#host;
+    const maxPayload = payloadLimit(this.#host.nc);
+    const setUp = readSetUpRequest(msg.data, { outageTimeout: settings.outageTimeout, maxPayload });
+    if (setUp === undefined || !msg.reply || this.#has(setUp.id)) {
+      this.#traffic.malformed++;
+      this.#warn({ cluster, subject: msg.subject }, "malformed tunnel set-up request");
       if (msg.reply) {
         this.#respond(msg, new Uint8Array(0), ERROR_KIND.badRequest, "malformed tunnel set-up request");
       }
       return undefined;
     }
-    const { settings } = this.#host;
-    const end = this.#end(cluster, setUp.id, "a", settings.window, setUp.heartbeat);
+    // the opener waits at most its time-out; this end no longer than its own
+    const deadline = performance.now() + this.#host.timeout;
+    const timedOut = () => new TimeoutError(`tunnel set-up timed out after ${this.#host.timeout} ms`);
+    const what = `tunnel "${setUp.id}" from cluster "${cluster}"`;
+    const end = this.#end(cluster, setUp.id, "a", setUp.heartbeat, setUp.outageTimeout);
     try {
-      await this.#stream.ensure();
-      await end.listen();
-    } catch (err) {
-      await end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
+      await beforeDeadline(this.#stream.ensure(), deadline, undefined, timedOut);
+      await beforeDeadline(end.listen(), deadline, undefined, timedOut);
+    } catch (error) {
+      const err = error instanceof TimeoutError ? error : setUpError(error, what);
+      void end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
       this.#respond(
         msg,
         new Uint8Array(0),
         ERROR_KIND.remote,
-        `the member could not set up the tunnel: ${(err as Error).message}`,
+        `the member could not set up the tunnel: ${err instanceof Error ? err.message : String(err)}`,
       );
       return undefined;
     }
-    end.begin(setUp.window, setUp.maxMessage);
-    this.#respond(
-      msg,
-      new TextEncoder().encode(JSON.stringify({ window: settings.window, maxMessage: settings.maxMessage })),
-    );
+    const peer: PeerTerms = { window: setUp.window, maxMessage: setUp.maxMessage, maxPayload: setUp.maxPayload };
+    end.begin(peer);
+    this.#respond(msg, encodeTerms({ window: settings.window, maxMessage: settings.maxMessage, maxPayload }));
     return end;
   }
 
   /** Ends every tunnel of this connection: closed (the other ends told), or abandoned when the connection was lost. */
   async close(lost: JetmeshError | undefined): Promise<void> {
     this.#stopWatch?.();
+    clearInterval(this.#resendTimer);
     const ends = [...this.#ends];
     await Promise.all(
       ends.map((t) => (lost ? t.abandon(new ClosedError("the connection was lost", { cause: lost })) : t.close())),
@@ -245,16 +257,29 @@ export class Tunnels {
     this.#publisher?.close();
   }
 
+  #has(id: string): boolean {
+    for (const end of this.#ends) if (end.id === id) return true;
+    return false;
+  }
+
+  #warn(context: object, message: string): void {
+    try {
+      this.#host.logger.warn(context, message);
+    } catch {
+      // a logger that throws must not stop set-up
+    }
+  }
+
   #respond(msg: Msg, data: Uint8Array, kind?: (typeof ERROR_KIND)[keyof typeof ERROR_KIND], message?: string): void {
     try {
       if (kind === undefined) msg.respond(data);
       else msg.respond(data, { headers: errorHeaders(kind, message ?? kind, kind) });
     } catch (err) {
-      this.#host.logger.warn({ err }, "tunnel set-up answer could not be sent");
+      this.#warn({ err }, "tunnel set-up answer could not be sent");
     }
   }
 
-  #end(cluster: string, id: string, side: "o" | "a", window: number, heartbeat: number): TunnelEnd {
+  #end(cluster: string, id: string, side: "o" | "a", heartbeat: number, outageTimeout: number): TunnelEnd {
     const { subjects, settings } = this.#host;
     const opener = side === "o";
     const plan: TunnelPlan = {
@@ -265,13 +290,15 @@ export class Tunnels {
       inSubject: subjects.tunnelData(id, opener ? "down" : "up"),
       controlIn: subjects.tunnelControl(id, opener ? "o" : "a"),
       controlOut: subjects.tunnelControl(id, opener ? "a" : "o"),
-      window,
+      window: settings.window,
       maxMessage: settings.maxMessage,
       heartbeat,
+      outageTimeout,
       maxChunk: payloadLimit(this.#host.nc),
       maxEvent: maxDelivery(this.#host.nc),
     };
     const end = new TunnelEnd(this.#tunnelHost(), plan);
+    if (this.#down) end.disconnected();
     this.#ends.add(end);
     return end;
   }
@@ -282,10 +309,22 @@ export class Tunnels {
     if (publisher === undefined) {
       publisher = new Publisher(host.nc, host.logger, host.inboxPrefix, this.#stream, "tunnel");
       this.#publisher = publisher;
-      this.#stopWatch = watchReconnects(host.nc, host.logger, () => {
-        this.#publisher?.resendAll();
-        for (const end of this.#ends) end.reconnected();
+      this.#stopWatch = watchConnection(host.nc, host.logger, {
+        down: () => {
+          this.#down = true;
+          for (const end of this.#ends) end.disconnected();
+        },
+        up: () => {
+          this.#down = false;
+          this.#publisher?.resendAll();
+          for (const end of this.#ends) end.reconnected();
+        },
       });
+      // frames a lost stream leader took with it are sent again (while connected; a reconnect re-sends all)
+      this.#resendTimer = setInterval(() => {
+        if (!this.#down) this.#publisher?.resendOlderThan(ACK_RETRY_MS);
+      }, ACK_RETRY_MS);
+      this.#resendTimer.unref?.();
     }
     return {
       ...this.#stream.consumerHost(host.logger, host.inboxPrefix, host.drainTimeout),
@@ -295,20 +334,4 @@ export class Tunnels {
       forget: (end) => this.#ends.delete(end),
     };
   }
-}
-
-function readSetUp(data: Uint8Array): SetUp | undefined {
-  let v: Partial<SetUp>;
-  try {
-    v = JSON.parse(new TextDecoder().decode(data)) as Partial<SetUp>;
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== "object" || v === null) return undefined;
-  const { id, window, heartbeat, maxMessage } = v;
-  const count = (n: unknown, min: number, max = Number.MAX_SAFE_INTEGER): n is number =>
-    typeof n === "number" && Number.isSafeInteger(n) && n >= min && n <= max;
-  if (typeof id !== "string" || !ID.test(id)) return undefined;
-  if (!count(window, 1) || !count(heartbeat, 10, MAX_HEARTBEAT) || !count(maxMessage, 1)) return undefined;
-  return { id, window, heartbeat, maxMessage };
 }

@@ -33,7 +33,7 @@ export interface RecvOptions {
  * await using tun = await conn.tunnel("files", { timeout: 1000 });
  * await tun.send(bytes);
  * const reply = await tun.recv({ timeout: 1000 });
- * for await (const msg of tun) console.log(msg.length); // ends when the other end closes
+ * for await (const msg of tun) console.log(msg.length); // ends when the other end closes; throws when it broke
  * ```
  */
 export interface Tunnel extends AsyncDisposable, AsyncIterable<Uint8Array> {
@@ -43,7 +43,9 @@ export interface Tunnel extends AsyncDisposable, AsyncIterable<Uint8Array> {
   readonly cluster: string;
   /**
    * Resolves once the tunnel has ended: undefined when either end closed it,
-   * the reason when the other end was lost.
+   * the reason (a `ClosedError`) when it broke: the other end gone, an outage
+   * past `tunnels.outageTimeout`, a message not stored. The reason says how
+   * many messages sent from this end were not confirmed received.
    */
   readonly closed: Promise<Error | undefined>;
   /**
@@ -55,7 +57,9 @@ export interface Tunnel extends AsyncDisposable, AsyncIterable<Uint8Array> {
   send(message: Uint8Array, options?: SendOptions): Promise<void>;
   /**
    * The next message. Rejects `TimeoutError`, or `ClosedError` once the tunnel
-   * is closed here, or closed (or lost) there and every message sent before is read.
+   * is closed here, or closed (or broken) there and every message sent before
+   * is read. Iterating the tunnel ends after a close and throws the
+   * `ClosedError` when the tunnel broke.
    */
   recv(options?: RecvOptions): Promise<Uint8Array>;
   /**

@@ -1,0 +1,36 @@
+/**
+ * Drops what a reader has read from the tunnels stream: every half window
+ * (or each heartbeat), one purge at a time, so that the stream holds at most
+ * half a window read beside the window unread; a purge per grant would cost
+ * the server more than the data.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+
+export class Purger {
+  /** Read messages up to this stream sequence were purged. */
+  #purgedTo = 0;
+  #releasedAtPurge = 0;
+  #purging = false;
+
+  constructor(
+    private readonly jsm: () => Promise<JetStreamManager>,
+    private readonly stream: string,
+    private readonly subject: string,
+    private readonly window: number,
+  ) {}
+
+  /** Purges up to stream sequence `upTo` (read) when half a window was released since the last purge, or `force`. */
+  maybe(upTo: number, released: number, force: boolean): void {
+    if (this.#purging || upTo <= this.#purgedTo) return;
+    if (!force && released - this.#releasedAtPurge < this.window / 2) return;
+    this.#purging = true;
+    this.#purgedTo = upTo;
+    this.#releasedAtPurge = released;
+    this.jsm()
+      .then((jsm) => jsm.streams.purge(this.stream, { filter: this.subject, seq: upTo + 1 }))
+      .catch(() => {})
+      .finally(() => {
+        this.#purging = false;
+      });
+  }
+}
