@@ -346,7 +346,7 @@ export class JetmeshConnection implements Connection {
       drainTimeout: this.#settings.drainTimeout,
       ownsConnection,
       forget: (svc) => this.#services.delete(svc),
-      acceptTunnel: (msg, cluster) => this.#tunnels.accept(msg, cluster),
+      acceptTunnel: (msg, cluster, malformed) => this.#tunnels.accept(msg, cluster, malformed),
     };
     const svc = await createService(host, cluster, handler, options);
     if (this.#closing) {

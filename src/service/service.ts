@@ -175,7 +175,7 @@ class MemberService implements ServiceImpl, MicroSource {
       broadcasts: b?.broadcasts ?? 0,
       broadcastErrors: b?.errors ?? 0,
       dropped: b?.dropped ?? 0,
-      malformed: (r?.malformed ?? 0) + (b?.malformed ?? 0),
+      malformed: (r?.malformed ?? 0) + (b?.malformed ?? 0) + (this.#tunnels?.malformed ?? 0),
       tunnels: this.#tunnels?.accepted ?? 0,
       tunnelErrors: this.#tunnels?.errors ?? 0,
       requestsRunning: r?.queue.running ?? 0,
@@ -249,8 +249,8 @@ class MemberService implements ServiceImpl, MicroSource {
         default:
           return {
             ...e,
-            num_requests: s.tunnels,
-            num_errors: s.tunnelErrors,
+            num_requests: s.tunnels + (this.#tunnels?.malformed ?? 0),
+            num_errors: s.tunnelErrors + (this.#tunnels?.malformed ?? 0),
             last_error: "",
             processing_time: 0,
             average_processing_time: 0,

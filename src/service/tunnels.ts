@@ -11,6 +11,8 @@ export class TunnelDispatcher {
   accepted = 0;
   /** handleTunnel calls that threw (their tunnel is closed). */
   errors = 0;
+  /** Set-up requests that could not be understood (answered BAD_REQUEST). */
+  malformed = 0;
   readonly #open = new Set<TunnelEnd>();
   /** Set-ups still being accepted: stop() waits for them, and closes what they bring. */
   readonly #accepting = new Set<Promise<unknown>>();
@@ -31,12 +33,14 @@ export class TunnelDispatcher {
           this.host.logger.warn({ cluster: this.cluster, err }, "tunnel subscription error");
           return;
         }
-        const accepting = this.host.acceptTunnel(msg, this.cluster).then(
-          (tun) => {
-            if (tun) this.#run(tun);
-          },
-          (error: unknown) => this.host.logger.warn({ cluster: this.cluster, err: error }, "tunnel set-up failed"),
-        );
+        const accepting = this.host
+          .acceptTunnel(msg, this.cluster, () => this.malformed++)
+          .then(
+            (tun) => {
+              if (tun) this.#run(tun);
+            },
+            (error: unknown) => this.host.logger.warn({ cluster: this.cluster, err: error }, "tunnel set-up failed"),
+          );
         this.#accepting.add(accepting);
         void accepting.finally(() => this.#accepting.delete(accepting));
       }),

@@ -121,7 +121,7 @@ export interface ServiceStats {
   broadcastErrors: number;
   /** Broadcasts dropped because the queue was full. */
   dropped: number;
-  /** Requests and broadcasts from the wire that could not be understood, or did not match the contract. */
+  /** Requests, broadcasts and tunnel set-ups from the wire that could not be understood, or did not match the contract. */
   malformed: number;
   /** Tunnels accepted. */
   tunnels: number;
@@ -186,7 +186,7 @@ export interface ServiceHost {
   /** Whether unregister() also closes the connection. */
   readonly ownsConnection: boolean;
   /** Accepts a tunnel set-up request (undefined when it was refused, and answered so). */
-  acceptTunnel(msg: Msg, cluster: string): Promise<TunnelEnd | undefined>;
+  acceptTunnel(msg: Msg, cluster: string, malformed?: () => void): Promise<TunnelEnd | undefined>;
   /** Called once the service has stopped. */
   forget(svc: ServiceImpl): void;
 }

@@ -187,9 +187,9 @@ export class Tunnels {
    * answers with this end's window, and returns the tunnel (undefined when the
    * request could not be understood; it is answered with an error).
    */
-  async accept(msg: Msg, cluster: string): Promise<TunnelEnd | undefined> {
+  async accept(msg: Msg, cluster: string, malformed?: () => void): Promise<TunnelEnd | undefined> {
     const t = this.#host.telemetry;
-    if (!t.tracing) return this.#accept(msg, cluster);
+    if (!t.tracing) return this.#accept(msg, cluster, malformed);
     const span = t.start(
       "accept",
       cluster,
@@ -198,7 +198,7 @@ export class Tunnels {
       t.extract(msg),
     );
     try {
-      const tun = await this.#accept(msg, cluster);
+      const tun = await this.#accept(msg, cluster, malformed);
       if (tun) span.setAttribute(ATTR.tunnel, tun.id);
       endSpan(span, tun ? undefined : new RemoteError("tunnel set-up refused", ERROR_KIND.badRequest));
       return tun;
@@ -208,12 +208,13 @@ export class Tunnels {
     }
   }
 
-  async #accept(msg: Msg, cluster: string): Promise<TunnelEnd | undefined> {
+  async #accept(msg: Msg, cluster: string, malformed: (() => void) | undefined): Promise<TunnelEnd | undefined> {
     const { settings } = this.#host;
     const maxPayload = payloadLimit(this.#host.nc);
     const setUp = readSetUpRequest(msg.data, { outageTimeout: settings.outageTimeout, maxPayload });
     if (setUp === undefined || !msg.reply || this.#has(setUp.id)) {
       this.#traffic.malformed++;
+      malformed?.();
       this.#warn({ cluster, subject: msg.subject }, "malformed tunnel set-up request");
       if (msg.reply) {
         this.#respond(msg, new Uint8Array(0), ERROR_KIND.badRequest, "malformed tunnel set-up request");
