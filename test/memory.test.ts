@@ -5,8 +5,9 @@
 import { createInbox } from "@nats-io/nats-core";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
+import type { Tunnel } from "../src/index.js";
 import { MiB, mib, retained } from "./faults/memory.js";
-import { enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
+import { dec, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
 const nats = useNats();
 
@@ -148,6 +149,55 @@ describe("memory", () => {
     await waitFor("every request answered", () => replies === count + 1, 30_000);
     await waitFor("every event handled", () => events === 1 + published.length, 30_000);
     await raw.close();
+  }, 120_000);
+
+  it("holds no more than a tunnel's window of messages nobody reads, whatever else came through the socket", async () => {
+    const ns = uniqueNamespace();
+    const member = await nats.open(ns);
+    let held: Tunnel | undefined;
+    const svc = await member.register(
+      "unread",
+      {
+        // takes the tunnel and never reads it
+        handleTunnel: (tun) => {
+          held = tun;
+        },
+        handleBroadcast: () => new Promise<void>(() => {}),
+      },
+      { broadcastThreads: 1, broadcastMemory: 1 },
+    );
+    const opener = await nats.open(ns);
+    const tun = await opener.tunnel("unread");
+    await waitFor("accepted", () => held !== undefined);
+    const raw = await natsConnect({ servers: nats.server().url });
+    const big = new Uint8Array(64 * 1024).fill(7);
+    raw.publish(`${ns}.bcast.unread`, big);
+    await raw.flush();
+    const before = await retained();
+    const count = 1_000;
+    const sends: Array<Promise<void>> = [];
+    // one message at a time between large broadcasts, so that each arrives in a socket read of its own
+    for (let i = 0; i < count; i++) {
+      raw.publish(`${ns}.bcast.unread`, big);
+      await raw.flush();
+      sends.push(tun.send(enc(`message ${i}`), { timeout: 60_000 }));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await raw.flush();
+    await Promise.all(sends);
+    await waitFor("the broadcasts went by", () => svc.stats().dropped >= count, 60_000);
+    const during = await retained();
+    const grew = during.arrayBuffers - before.arrayBuffers;
+    console.info(
+      `tunnel: ${mib(grew)} of ArrayBuffers held for ${count} unread messages after ${mib(count * big.byteLength)} went by`,
+    );
+    expect(grew, `ArrayBuffers grew ${mib(grew)}`).toBeLessThan(2 * MiB);
+    // and every message is still there, in order
+    const got: string[] = [];
+    for (let i = 0; i < count; i++) got.push(dec(await (held as Tunnel).recv({ timeout: 10_000 })));
+    expect(got).toEqual(Array.from({ length: count }, (_, i) => `message ${i}`));
+    await raw.close();
+    await tun.close();
   }, 120_000);
 
   it("does not grow per subscription made and ended", async () => {

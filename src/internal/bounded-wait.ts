@@ -28,6 +28,10 @@ export function withDeadline<T>(
   timedOut: () => Error,
   undo?: (value: T) => void,
 ): Promise<T> {
+  if (signal?.aborted || timeout < 1) {
+    work.then(undo, () => {});
+    return Promise.reject(signal?.aborted ? signal.reason : timedOut());
+  }
   return new Promise<T>((resolve, reject) => {
     let done = false;
     const finish = () => {

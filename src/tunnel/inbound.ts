@@ -5,6 +5,7 @@
  * Frames come from the wire: whatever cannot be right is dropped and
  * reported, never thrown.
  */
+import { copyBytes } from "../internal/index.js";
 import { FRAME_COST } from "./chunking.js";
 import { decodeFrame, type Frame, KIND } from "./frame.js";
 
@@ -93,7 +94,7 @@ export class Inbound {
       return;
     }
     // kept for later: copied, as the bytes view the socket buffer
-    const copy = data.slice();
+    const copy = copyBytes(data);
     const kept = decodeFrame(copy) as Frame;
     this.#pending.set(f.seq, { frame: kept, streamSeq, size: copy.byteLength });
     this.#pendingBytes += copy.byteLength;
@@ -135,7 +136,7 @@ export class Inbound {
           this.sink.malformed(`a message of ${f.payload.byteLength} bytes is above the maximum`);
           return;
         }
-        const bytes = owned ? f.payload : f.payload.slice();
+        const bytes = owned ? f.payload : copyBytes(f.payload);
         this.sink.deliver({ bytes, release: bytes.byteLength + FRAME_COST, big: false });
         return;
       }

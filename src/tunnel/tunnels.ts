@@ -29,9 +29,9 @@ import {
   type Subjects,
   type Telemetry,
   TimeoutError,
+  withDeadline,
 } from "../internal/index.js";
 import { watchConnection } from "./connection-watch.js";
-import { beforeDeadline } from "./deadline-wait.js";
 import type { ResolvedTunnels } from "./settings.js";
 import { encodeTerms, readSetUpAnswer, readSetUpRequest, type SetUpRequest } from "./setup-terms.js";
 import { type PeerTerms, TunnelEnd, type TunnelHost, type TunnelPlan } from "./tunnel.js";
@@ -130,11 +130,11 @@ export class Tunnels {
     const deadline = performance.now() + timeout;
     const timedOut = () => new TimeoutError(`tunnel set-up with cluster "${cluster}" timed out after ${timeout} ms`);
     const step = <T>(work: Promise<T>, what: string) =>
-      beforeDeadline(
+      withDeadline(
         work.catch((err: unknown) => {
           throw setUpError(err, what);
         }),
-        deadline,
+        deadline - performance.now(),
         signal,
         timedOut,
       );
@@ -227,8 +227,8 @@ export class Tunnels {
     const what = `tunnel "${setUp.id}" from cluster "${cluster}"`;
     const end = this.#end(cluster, setUp.id, "a", setUp.heartbeat, setUp.outageTimeout);
     try {
-      await beforeDeadline(this.#stream.ensure(), deadline, undefined, timedOut);
-      await beforeDeadline(end.listen(), deadline, undefined, timedOut);
+      await withDeadline(this.#stream.ensure(), deadline - performance.now(), undefined, timedOut);
+      await withDeadline(end.listen(), deadline - performance.now(), undefined, timedOut);
     } catch (error) {
       const err = error instanceof TimeoutError ? error : setUpError(error, what);
       void end.abandon(new ClosedError("tunnel set-up failed", { cause: err }));
