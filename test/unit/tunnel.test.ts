@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { chunkLimit, chunkSize, FRAME_COST } from "../src/tunnel/chunking.js";
-import { BROKE, decodeControl, encodeGrant, encodeSent } from "../src/tunnel/control.js";
-import { ReadCredit, SendCredit } from "../src/tunnel/credit.js";
-import { decodeFrame, encodeFrame, FIRST_HEAD, FRAME_HEAD, KIND, MAX_U48 } from "../src/tunnel/frame.js";
-import { Inbound, type Received } from "../src/tunnel/inbound.js";
-import { Liveness } from "../src/tunnel/liveness.js";
-import { resolveTunnels } from "../src/tunnel/settings.js";
-import { readSetUpAnswer, readSetUpRequest } from "../src/tunnel/setup-terms.js";
+import { chunkLimit, chunkSize, FRAME_COST } from "../../src/tunnel/chunking.js";
+import { BROKE, decodeControl, encodeGrant, encodeSent } from "../../src/tunnel/control.js";
+import { ReadCredit, SendCredit } from "../../src/tunnel/credit.js";
+import { decodeFrame, encodeFrame, FIRST_HEAD, FRAME_HEAD, KIND, MAX_U48 } from "../../src/tunnel/frame.js";
+import { Inbound, type Received } from "../../src/tunnel/inbound.js";
+import { Liveness } from "../../src/tunnel/liveness.js";
+import { resolveTunnels } from "../../src/tunnel/settings.js";
+import { readSetUpAnswer, readSetUpRequest } from "../../src/tunnel/setup-terms.js";
 
 const MiB = 1024 * 1024;
 
