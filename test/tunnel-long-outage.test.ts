@@ -9,4 +9,8 @@ describe("tunnels through a long outage", () => {
   it("ride out a 30 s outage of the opener's connection, delivering everything resolved once and in order", async () => {
     await rideOutOutage(nats, "opener", 30_000, 45_000);
   }, 120_000);
+
+  it("ride out a 30 s outage of the member's connection, delivering everything resolved once and in order", async () => {
+    await rideOutOutage(nats, "member", 30_000, 45_000);
+  }, 120_000);
 });
