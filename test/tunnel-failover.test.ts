@@ -1,20 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Connection, connect, silentLogger, type Tunnel } from "../src/index.js";
 import { type NatsCluster, startCluster } from "./faults/cluster.js";
-import { startTraffic, type Traffic } from "./faults/tunnel-traffic.js";
+import { expectWholeThenClosed, startTraffic } from "./faults/tunnel-traffic.js";
 import { deferred, TEST_STREAM_BYTES, uniqueNamespace, waitFor } from "./helpers.js";
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 /** How many times the failover runs (FAILOVER_RUNS=10 to check it is reliable). */
 const RUNS = Number(process.env.FAILOVER_RUNS ?? 1);
-
-async function expectAllDelivered(from: Traffic, to: Traffic, what: string): Promise<void> {
-  await from.stopSending();
-  await waitFor(`${what}: everything resolved delivered`, () => to.received.length >= from.resolved.length, 30_000);
-  expect(from.sendError, what).toBeUndefined();
-  expect(from.resolved, what).toEqual(range(from.resolved.length));
-  expect(to.received, what).toEqual(from.resolved);
-}
 
 describe("tunnels on a replicated stream in a 3-node cluster", () => {
   let cluster: NatsCluster | undefined;
@@ -78,14 +69,7 @@ describe("tunnels on a replicated stream in a 3-node cluster", () => {
       );
       expect(newLeader).not.toBe(leader);
       await cluster.restart(leader ?? "");
-      await expectAllDelivered(opener, memberSide, "opener to member");
-      await expectAllDelivered(memberSide, opener, "member to opener");
-      expect(opener.readEnd).toBeUndefined();
-      expect(memberSide.readEnd).toBeUndefined();
-      await tun.close();
-      await waitFor("the member's iteration ended", () => memberSide.readEnd !== undefined);
-      expect(memberSide.readEnd).toBe("normal");
-      expect(await tun.closed).toBeUndefined();
+      await expectWholeThenClosed(tun, opener, memberSide);
     }, 150_000);
   }
 });

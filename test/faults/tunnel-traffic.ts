@@ -5,7 +5,9 @@
  * recording what they did, so a test can check that every message whose
  * send resolved arrived at the other end once and in order.
  */
+import { expect } from "vitest";
 import { ClosedError, TimeoutError, type Tunnel } from "../../src/index.js";
+import { waitFor } from "../helpers.js";
 
 export interface Traffic {
   /** Numbers of the messages whose send resolved, in order. */
@@ -95,4 +97,31 @@ export function startTraffic(tun: Tunnel, { pace = 2, size = 2048 } = {}): Traff
 /** Whether `end` is a rejection with ClosedError (a broken tunnel), not a normal end. */
 export function brokeWithClosedError(end: Traffic["readEnd"]): boolean {
   return typeof end === "object" && end.error instanceof ClosedError;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Every message whose send resolved at one end arrived at the other, once and in order. */
+async function expectAllDelivered(from: Traffic, to: Traffic, what: string): Promise<void> {
+  await from.stopSending();
+  await waitFor(`${what}: everything resolved delivered`, () => to.received.length >= from.resolved.length, 30_000);
+  expect(from.sendError, what).toBeUndefined();
+  expect(from.resolved, what).toEqual(range(from.resolved.length));
+  expect(to.received, what).toEqual(from.resolved);
+}
+
+/**
+ * After a fault: everything resolved both ways arrived once and in order,
+ * neither end's reading broke, and the opener's close then ends the
+ * member's iteration normally.
+ */
+export async function expectWholeThenClosed(tun: Tunnel, opener: Traffic, memberSide: Traffic): Promise<void> {
+  await expectAllDelivered(opener, memberSide, "opener to member");
+  await expectAllDelivered(memberSide, opener, "member to opener");
+  expect(opener.readEnd).toBeUndefined();
+  expect(memberSide.readEnd).toBeUndefined();
+  await tun.close();
+  await waitFor("the member's iteration ended", () => memberSide.readEnd !== undefined);
+  expect(memberSide.readEnd).toBe("normal");
+  expect(await tun.closed).toBeUndefined();
 }
