@@ -134,7 +134,11 @@ export class RequestDispatcher {
   /** Aborts the signal of every handler running now and of every one that starts later. */
   stop(reason: Error): void {
     this.#stopped = reason;
-    for (const job of this.#running) job.ctx?.abort(reason);
+    for (const job of this.#running) {
+      job.ctx?.abort(reason);
+      // aborted now: its deadline must not keep the process alive
+      if (job.ctx?.watched) this.#deadlines.remove(job);
+    }
   }
 
   #arrive(err: Error | null, msg: Msg): void {
@@ -243,6 +247,8 @@ export class RequestDispatcher {
 
   /** The handler asked for its signal: it aborts at the caller's deadline, or now if the service stopped. */
   #watch(job: Job): void {
+    // read after the handler ended: nothing to abort, and nothing may hold the request
+    if (!this.#running.has(job)) return;
     if (this.#stopped) job.ctx?.abort(this.#stopped);
     else if (job.due !== Number.POSITIVE_INFINITY) {
       this.#deadlines.add(job, Math.max(1, Math.ceil(job.due - performance.now())));
