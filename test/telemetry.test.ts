@@ -13,7 +13,7 @@ import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@o
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Logger, RemoteError } from "../src/index.js";
-import { PUBLISH_HEADER_BYTES } from "../src/internal/index.js";
+import { PUBLISH_HEADER_BYTES } from "../src/jetstream/index.js";
 import { deferred, enc, TEST_STREAM_BYTES, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
 const nats = useNats();

@@ -1,6 +1,8 @@
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
-import { ClosedError, ManagedStream, Publisher, silentLogger } from "../src/internal/index.js";
+import { ClosedError } from "../src/errors/index.js";
+import { ManagedStream, Publisher } from "../src/jetstream/index.js";
+import { silentLogger } from "../src/logging/index.js";
 import { resolveTunnels } from "../src/tunnel/settings.js";
 import { useNats, waitFor } from "./helpers.js";
 

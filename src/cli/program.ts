@@ -4,9 +4,11 @@
  * printed); 2 usage error.
  */
 import { Command, CommanderError, Option } from "commander";
-import { type Connection, type ConnectOptions, connect } from "../client/index.js";
-import { ClosedError, InvalidArgumentError, JetmeshError, RemoteError, VERSION } from "../internal/index.js";
-import { startNats } from "../testing/index.js";
+import type { Connection, ConnectOptions } from "../api/index.js";
+import { connect } from "../client/index.js";
+import { VERSION } from "../config/index.js";
+import { startNats } from "../devserver/index.js";
+import { ClosedError, InvalidArgumentError, JetmeshError, RemoteError } from "../errors/index.js";
 import { type Io, printTable, readAll, writeOut } from "./io.js";
 
 /** The options every command that talks to a server takes. */

@@ -1,9 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { type ConnectionOptions, credsAuthenticator, errors, type NatsConnection } from "@nats-io/nats-core";
 import { connect as natsConnect } from "@nats-io/transport-node";
-import { ConnectionError, InvalidArgumentError } from "../internal/index.js";
-import { type Connection, JetmeshConnection } from "./connection.js";
-import { type ConnectOptions, resolveConnectOptions } from "./options.js";
+import type { Connection, ConnectOptions } from "../api/index.js";
+import { ConnectionError, InvalidArgumentError } from "../errors/index.js";
+import { JetmeshConnection } from "./connection.js";
+import { resolveConnectOptions } from "./options.js";
 
 /** Pause between attempts to reach a server during connect(). */
 const RETRY_MS = 250;

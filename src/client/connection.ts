@@ -1,154 +1,50 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import {
-  byteHandler,
-  type ContractHandler,
-  clientOf,
-  isContract,
-  type ServiceClient,
-  type ServiceContract,
-  type TopicClient,
-  type TopicContract,
-} from "../contract/index.js";
+import type {
+  Connection,
+  ConnectionStatus,
+  ContractHandler,
+  DiscoverOptions,
+  EventHandler,
+  Member,
+  PublishAck,
+  PublishOptions,
+  RequestOptions,
+  Service,
+  ServiceClient,
+  ServiceContract,
+  ServiceHandler,
+  ServiceOptions,
+  SubscribeOptions,
+  Subscription,
+  TopicClient,
+  TopicContract,
+  TopicHandler,
+  Tunnel,
+  TunnelOptions,
+} from "../api/index.js";
+import { validateName, validateOptions, validatePayload, validateSignal, validateTimeout } from "../config/index.js";
+import { byteHandler, clientOf, type DecodedRequest, isContract } from "../contract/index.js";
+import { observedRequest, type ReplyDecoder, Requester, tracedBroadcast } from "../core/index.js";
 import {
   ClosedError,
   ConnectionError,
   fromNatsError,
   type JetmeshError,
-  maxPayload,
   PayloadTooLargeError,
-  type Subjects,
-  settlesWithin,
-  subjects,
-  Telemetry,
-  validateName,
-  validateOptions,
-  validatePayload,
-  validateSignal,
-  validateTimeout,
-} from "../internal/index.js";
-import {
-  createService,
-  type Service,
-  type ServiceHandler,
-  type ServiceHost,
-  type ServiceImpl,
-  type ServiceOptions,
-} from "../service/index.js";
-import {
-  type EventHandler,
-  PUBLISH_HEADER_BYTES,
-  type PublishAck,
-  type PublishOptions,
-  type SubscribeOptions,
-  type Subscription,
-  type TopicHandler,
-  Topics,
-} from "../topics/index.js";
-import { type Tunnel, type TunnelOptions, Tunnels } from "../tunnel/index.js";
-import { type DiscoverOptions, discover, type Member } from "./discover.js";
-import { observedRequest, tracedBroadcast } from "./observed.js";
+} from "../errors/index.js";
+import { settlesWithin } from "../flow/index.js";
+import { PUBLISH_HEADER_BYTES } from "../jetstream/index.js";
+import { createService, type ServiceHost, type ServiceImpl } from "../service/index.js";
+import { Telemetry } from "../telemetry/index.js";
+import { Topics } from "../topics/index.js";
+import { Tunnels } from "../tunnel/index.js";
+import { maxPayload, type Subjects, subjects } from "../wire/index.js";
+import { discover } from "./discover.js";
 import type { ResolvedSettings } from "./options.js";
-import { type ReplyDecoder, Requester } from "./requester.js";
-import { type ConnectionStatus, toConnectionStatus } from "./status.js";
-
-/** Options of {@link Connection.request}. */
-export interface RequestOptions {
-  /** Time-out in ms (integer >= 1). Default: the connection's `timeout` (10 000). */
-  timeout?: number;
-  /** Aborts the request; it rejects with the signal's reason. */
-  signal?: AbortSignal;
-}
+import { toConnectionStatus } from "./status.js";
 
 const CALL_KEYS = ["timeout", "signal"] as const;
 const DONE: Promise<void> = Promise.resolve();
-
-/**
- * A connection to NATS, from {@link connect}. Closing it closes every service
- * it owns; after `close()` every call rejects with `ClosedError`.
- *
- * @example
- * ```ts
- * await using conn = await connect("nats://127.0.0.1:4222");
- * const reply = await conn.request("echo", new TextEncoder().encode("hi"), { timeout: 1000 });
- * ```
- */
-export interface Connection extends AsyncDisposable {
-  /** The subject namespace of this connection. */
-  readonly namespace: string;
-  /** Resolves once the connection is closed: undefined after `close()`, the reason when it was lost. */
-  readonly closed: Promise<Error | undefined>;
-  /** The underlying NATS connection, for what jetmesh does not cover. */
-  readonly nats: NatsConnection;
-  /**
-   * Sends `payload` to one member of `cluster` and resolves with its reply.
-   * Rejects `NoRespondersError` (no member), `RemoteError` (the handler threw),
-   * `OverloadedError` (the member's limits were full), `TimeoutError`,
-   * `ClosedError`, `PayloadTooLargeError` or `InvalidArgumentError`.
-   */
-  request(cluster: string, payload: Uint8Array, options?: RequestOptions): Promise<Uint8Array>;
-  /**
-   * Sends `payload` to every member of `cluster`, best effort. Resolves once
-   * the message is handed to the client (no round trip); no error when the
-   * cluster has no member.
-   */
-  broadcast(cluster: string, payload: Uint8Array): Promise<void>;
-  /**
-   * Registers this process as a member of `cluster`. Resolves once the member
-   * is live on the server. `unregister()` leaves this connection open.
-   */
-  register(cluster: string, handler: ServiceHandler, options?: ServiceOptions): Promise<Service>;
-  /**
-   * Registers this process as a member of the contract's cluster, with a
-   * typed handler: requests and broadcasts arrive decoded and checked, and
-   * replies are checked before they are sent.
-   */
-  register<Req, Rep, Msg, ReqIn, RepIn, MsgIn>(
-    contract: ServiceContract<Req, Rep, Msg, ReqIn, RepIn, MsgIn>,
-    handler: ContractHandler<NoInfer<Req>, NoInfer<RepIn>, NoInfer<Msg>>,
-    options?: ServiceOptions,
-  ): Promise<Service>;
-  /** A typed client of a service contract (see `contract()`). */
-  use<Req, Rep, Msg, ReqIn, RepIn, MsgIn>(
-    contract: ServiceContract<Req, Rep, Msg, ReqIn, RepIn, MsgIn>,
-  ): ServiceClient<ReqIn, Rep, MsgIn>;
-  /** A typed client of a topic contract (see `topicContract()`). */
-  use<Event, EventIn>(contract: TopicContract<Event, EventIn>): TopicClient<Event, EventIn>;
-  /**
-   * Publishes `payload` to `topic` and resolves once JetStream has stored it,
-   * with its stream sequence. Many publishes may be in flight at once. A
-   * disconnect is ridden out until the time-out; a publish sent again after a
-   * lost ack is stored once. Rejects `TimeoutError`, `ClosedError`,
-   * `PayloadTooLargeError`, `OverloadedError` (the stream is full and refuses
-   * new events), `ConfigurationError` (JetStream off, or a stream with other
-   * settings) or `InvalidArgumentError`.
-   */
-  publish(topic: string, payload: Uint8Array, options?: PublishOptions): Promise<PublishAck>;
-  /**
-   * Subscribes `handler` to `topic`: events published from now on (or from
-   * `options.from`), within the topic limits in `options`. Resolves once the
-   * subscription is live. One subscription per topic per connection.
-   */
-  subscribe(topic: string, handler: EventHandler | TopicHandler, options?: SubscribeOptions): Promise<Subscription>;
-  /** Ends this connection's subscription to `topic` (as `Subscription.unsubscribe`); rejects if there is none. */
-  unsubscribe(topic: string): Promise<void>;
-  /**
-   * Opens a tunnel to one member of `cluster` (one with `handleTunnel`).
-   * Rejects `NoRespondersError` (no such member), `TimeoutError`,
-   * `RemoteError`, `ClosedError`, `ConfigurationError` or `InvalidArgumentError`.
-   */
-  tunnel(cluster: string, options?: TunnelOptions): Promise<Tunnel>;
-  /**
-   * Lists the live members of this namespace (of `cluster`, when given), as
-   * they answer the micro protocol within `options.timeout` (500 ms), with
-   * their version, metadata and stats; filtered by a SemVer range and by
-   * metadata. A member that has gone away is simply not listed.
-   */
-  discover(cluster?: string, options?: DiscoverOptions): Promise<Member[]>;
-  /** Connection state changes (disconnect, reconnect, ...) until the connection closes. */
-  status(): AsyncIterable<ConnectionStatus>;
-  /** Closes every service, rejects pending requests with `ClosedError`, then closes the NATS connection. Idempotent. */
-  close(): Promise<void>;
-}
 
 export class JetmeshConnection implements Connection {
   readonly #nc: NatsConnection;
@@ -165,6 +61,9 @@ export class JetmeshConnection implements Connection {
   #closing: Promise<void> | undefined;
   #resolveClosed!: (reason: Error | undefined) => void;
   readonly closed: Promise<Error | undefined>;
+  /** What typed clients send their requests with. */
+  readonly #decodedRequest: DecodedRequest = (cluster, payload, options, decode) =>
+    this.requestDecoded(cluster, payload, options, decode);
 
   constructor(nc: NatsConnection, settings: ResolvedSettings, ownsNats: boolean) {
     this.#nc = nc;
@@ -325,7 +224,7 @@ export class JetmeshConnection implements Connection {
   }
 
   use(contract: ServiceContract | TopicContract): ServiceClient<never, never, never> & TopicClient<never> {
-    return clientOf(this, contract) as ServiceClient<never, never, never> & TopicClient<never>;
+    return clientOf(this, this.#decodedRequest, contract) as ServiceClient<never, never, never> & TopicClient<never>;
   }
 
   /** register(), optionally handing the service ownership of this connection. */

@@ -6,60 +6,11 @@
  */
 import { createInbox, Empty, type NatsConnection } from "@nats-io/nats-core";
 import semver from "semver";
-import {
-  fromNatsError,
-  InvalidArgumentError,
-  type Logger,
-  safeCallback,
-  validateName,
-  validateOptions,
-  validateSignal,
-  validateTimeout,
-} from "../internal/index.js";
-import { type MicroEndpointStats, NAMESPACE_KEY } from "../service/index.js";
-
-/** Options of `conn.discover()`. */
-export interface DiscoverOptions {
-  /** A SemVer range the member's version must satisfy, such as `^1.2.0` or `>=2 <3`. */
-  version?: string;
-  /** Metadata the member must carry, every key with exactly this value. */
-  metadata?: Record<string, string>;
-  /** How long to collect answers, in ms. Default 500. */
-  timeout?: number;
-  /** Aborts the discovery; it rejects with the signal's reason. */
-  signal?: AbortSignal;
-}
-
-/** One live member, as it answered discovery. */
-export interface Member {
-  readonly cluster: string;
-  readonly id: string;
-  readonly version: string;
-  /** What the service does, as given at register time ("" when the member did not answer INFO in time). */
-  readonly description: string;
-  /** The metadata given at register time (plus `jetmesh.namespace`). */
-  readonly metadata: Readonly<Record<string, string>>;
-  /** When it registered. */
-  readonly started: Date;
-  /** Its counters (see `ServiceStats`). */
-  readonly stats: MemberStats;
-  /** Its endpoints as the micro protocol's STATS reports them (times in ns). */
-  readonly endpoints: readonly MicroEndpointStats[];
-}
-
-/** The counters a member reports to discovery. */
-export interface MemberStats {
-  requests: number;
-  requestErrors: number;
-  /** Milliseconds per request, on average. */
-  averageProcessingTime: number;
-  overloaded: number;
-  broadcasts: number;
-  dropped: number;
-  tunnels: number;
-  /** Bytes waiting for a handler now, requests and broadcasts. */
-  queuedBytes: number;
-}
+import type { DiscoverOptions, Logger, Member, MicroEndpointStats } from "../api/index.js";
+import { validateName, validateOptions, validateSignal, validateTimeout } from "../config/index.js";
+import { fromNatsError, InvalidArgumentError } from "../errors/index.js";
+import { safeCallback } from "../logging/index.js";
+import { NAMESPACE_KEY } from "../service/index.js";
 
 const DEFAULT_TIMEOUT = 500;
 const decoder = new TextDecoder();

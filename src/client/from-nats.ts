@@ -1,7 +1,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ClosedError } from "../internal/index.js";
-import { type Connection, JetmeshConnection } from "./connection.js";
-import { type ConnectionSettings, resolveSettings } from "./options.js";
+import type { Connection, ConnectionSettings } from "../api/index.js";
+import { ClosedError } from "../errors/index.js";
+import { JetmeshConnection } from "./connection.js";
+import { resolveSettings } from "./options.js";
 
 /**
  * Builds a jetmesh {@link Connection} over a NATS connection you already have

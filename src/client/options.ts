@@ -1,79 +1,10 @@
-import type { Authenticator, ConnectionOptions, TlsOptions } from "@nats-io/nats-core";
-import {
-  DEFAULTS,
-  defaultLogger,
-  guardedLogger,
-  InvalidArgumentError,
-  type Logger,
-  type TelemetryOptions,
-  validateNamespace,
-  validateOptions,
-  validateSignal,
-  validateTimeout,
-} from "../internal/index.js";
-import { type ResolvedTopics, resolveTopics, type TopicsOptions } from "../topics/index.js";
-import { type ResolvedTunnels, resolveTunnels, type TunnelsOptions } from "../tunnel/index.js";
-
-/**
- * Options of {@link connect}. Every field is optional.
- *
- * @example
- * ```ts
- * const conn = await connect({ servers: ["nats://a:4222", "nats://b:4222"], namespace: "shop", timeout: 2000 });
- * ```
- */
-export interface ConnectOptions {
-  /** Server URL(s). Default `nats://127.0.0.1:4222`. */
-  servers?: string | string[];
-  /** Connection name shown by the server (monitoring, `nats server report`). */
-  name?: string;
-  /** Subject namespace, so applications can share a NATS deployment. Default `jetmesh`. */
-  namespace?: string;
-  /** Default time-out of request (and of later tunnel set-up, publish and send), in ms. Default 10 000. */
-  timeout?: number;
-  /** How long connect() keeps trying to reach a server before a `ConnectionError`, in ms. Default 5 000. */
-  connectTimeout?: number;
-  /** How long `unregister()`/`close()` wait for running handlers, in ms. Default 5 000. */
-  drainTimeout?: number;
-  /** Reconnect attempts per server after a disconnect; -1 (the default) reconnects forever. */
-  maxReconnectAttempts?: number;
-  /** Wait between reconnect attempts to one server, in ms (NATS client default 2 000). */
-  reconnectTimeWait?: number;
-  /** User name (with `pass`). */
-  user?: string;
-  /** Password (with `user`). */
-  pass?: string;
-  /** Authentication token. */
-  token?: string;
-  /** Path of a NATS `.creds` file (JWT + nkey seed). */
-  credsFile?: string;
-  /** Any NATS client authenticator(s) (nkeys, JWT, ...). */
-  authenticator?: Authenticator | Authenticator[];
-  /** TLS options passed to the NATS client. */
-  tls?: TlsOptions | null;
-  /**
-   * A pino-compatible logger (`debug`/`info`/`warn`/`error`, each taking a
-   * context object and a message). Default: quiet, unless the `JETMESH_LOG`
-   * environment variable names a level, then the console at that level.
-   */
-  logger?: Logger;
-  /** Where traces and metrics go. Default: the global OpenTelemetry providers (see {@link TelemetryOptions}). */
-  telemetry?: TelemetryOptions;
-  /** Settings of the JetStream stream that stores this namespace's topics (see {@link TopicsOptions}). */
-  topics?: TopicsOptions;
-  /** Settings of tunnels: their stream, window, largest message and heartbeat (see {@link TunnelsOptions}). */
-  tunnels?: TunnelsOptions;
-  /** Any other NATS client connection option, passed through as is. */
-  nats?: Partial<ConnectionOptions>;
-  /** Aborts connect() while it is still trying; it rejects with the signal's reason. */
-  signal?: AbortSignal;
-}
-
-/** Options of a Connection built over an existing NATS connection. */
-export type ConnectionSettings = Pick<
-  ConnectOptions,
-  "namespace" | "timeout" | "drainTimeout" | "logger" | "telemetry" | "topics" | "tunnels"
->;
+import type { ConnectionOptions } from "@nats-io/nats-core";
+import type { ConnectOptions, Logger, TelemetryOptions } from "../api/index.js";
+import { DEFAULTS, validateNamespace, validateOptions, validateSignal, validateTimeout } from "../config/index.js";
+import { InvalidArgumentError } from "../errors/index.js";
+import { defaultLogger, guardedLogger } from "../logging/index.js";
+import { type ResolvedTopics, resolveTopics } from "../topics/index.js";
+import { type ResolvedTunnels, resolveTunnels } from "../tunnel/index.js";
 
 export interface ResolvedSettings {
   /** The NATS client's inbox prefix, where one is set (reply subjects must match permissions). */

@@ -1,8 +1,14 @@
-import type { ContractHandler, ServiceContract } from "../contract/index.js";
-import { checkServiceArgs, type Service, type ServiceHandler, type ServiceOptions } from "../service/index.js";
+import type {
+  ConnectOptions,
+  ContractHandler,
+  Service,
+  ServiceContract,
+  ServiceHandler,
+  ServiceOptions,
+} from "../api/index.js";
+import { checkServiceArgs } from "../service/index.js";
 import { connect } from "./connect.js";
 import { type JetmeshConnection, serviceTarget } from "./connection.js";
-import type { ConnectOptions } from "./options.js";
 
 /**
  * Connects to NATS and registers this process as a member of `cluster`, as

@@ -1,22 +1,6 @@
 import type { Status } from "@nats-io/nats-core";
-import { fromNatsError, type JetmeshError } from "../internal/index.js";
-
-/**
- * A change in the connection's state, from {@link Connection.status}.
- * `disconnect`/`reconnecting`/`reconnect` follow the link to the server;
- * `error` is an asynchronous server error; `slowConsumer` means a
- * subscription fell behind; `ldm` means the server asked clients to move
- * (lame-duck mode); `update` lists servers added to or removed from the cluster.
- */
-export type ConnectionStatus =
-  | { type: "disconnect"; server: string }
-  | { type: "reconnecting" }
-  | { type: "reconnect"; server: string }
-  | { type: "error"; error: JetmeshError }
-  | { type: "slowConsumer"; subject: string; pending: number }
-  | { type: "ldm"; server: string }
-  | { type: "stale" }
-  | { type: "update"; added: string[]; deleted: string[] };
+import type { ConnectionStatus } from "../api/index.js";
+import { fromNatsError } from "../errors/index.js";
 
 export function toConnectionStatus(s: Status): ConnectionStatus | undefined {
   switch (s.type) {

@@ -1,8 +1,6 @@
 /** How a contract's values become bytes: MessagePack (the default) or JSON. */
 import { Decoder, Encoder, type ExtData, ExtensionCodec } from "@msgpack/msgpack";
-
-/** The codecs a contract may use. */
-export type CodecName = "msgpack" | "json";
+import type { CodecName } from "../api/index.js";
 
 export interface Codec {
   readonly name: CodecName;

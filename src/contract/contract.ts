@@ -4,131 +4,33 @@
  * Everything here sits on the byte-level API: a typed call is the byte call
  * with an encode and a check before it and a decode and a check after.
  */
-import { type Connection, JetmeshConnection, type RequestOptions } from "../client/connection.js";
-import {
-  ContractViolation,
-  InvalidArgumentError,
-  RemoteError,
-  validateName,
-  validateOptions,
-} from "../internal/index.js";
-import type { BroadcastContext, RequestContext, ServiceHandler } from "../service/index.js";
-import type { EventContext, PublishAck, PublishOptions, SubscribeOptions, Subscription } from "../topics/index.js";
-import type { Tunnel } from "../tunnel/index.js";
-import { CODECS, type Codec, type CodecName } from "./codec.js";
-import { type Check, type Checked, checkerOf, type Infer, type InferInput, type Schema } from "./schema.js";
 
-/** What {@link contract} takes. */
-export interface ContractSpec {
-  /** The cluster: a name as `register` takes. */
-  name: string;
-  /** Schema of the requests. */
-  request?: Schema;
-  /** Schema of the replies; without one, handlers return nothing and callers get `undefined`. */
-  reply?: Schema;
-  /** Schema of the broadcasts. */
-  broadcast?: Schema;
-  /** How values travel: `"msgpack"` (the default) or `"json"`. */
-  codec?: CodecName;
-}
-
-/** What {@link topicContract} takes. */
-export interface TopicContractSpec {
-  /** The topic: a name as `subscribe` takes. */
-  name: string;
-  /** Schema of the events. */
-  event: Schema;
-  /** How events travel: `"msgpack"` (the default) or `"json"`. */
-  codec?: CodecName;
-}
-
-/**
- * A service's contract, from {@link contract}: use it with `conn.use` and
- * `register`. `Req`, `Rep` and `Msg` are what the receiving side gets;
- * `ReqIn`, `RepIn` and `MsgIn` what the sending side gives (they differ only
- * for a Standard Schema that transforms).
- */
-export interface ServiceContract<Req = unknown, Rep = unknown, Msg = unknown, ReqIn = Req, RepIn = Rep, MsgIn = Msg> {
-  readonly kind: "service";
-  /** The cluster. */
-  readonly name: string;
-  readonly codec: CodecName;
-  /** Never present: carries the types for the type checker. */
-  readonly " types"?: {
-    request: Req;
-    reply: Rep;
-    broadcast: Msg;
-    requestIn: ReqIn;
-    replyIn: RepIn;
-    broadcastIn: MsgIn;
-  };
-}
-
-/** A topic's contract, from {@link topicContract}: use it with `conn.use`. `EventIn` is what publishers give. */
-export interface TopicContract<Event = unknown, EventIn = Event> {
-  readonly kind: "topic";
-  /** The topic. */
-  readonly name: string;
-  readonly codec: CodecName;
-  /** Never present: carries the types for the type checker. */
-  readonly " types"?: { event: Event; eventIn: EventIn };
-}
-
-/** A typed client of one service, from `conn.use(contract)`: it gives `Req` and `Msg`, and gets `Rep`. */
-export interface ServiceClient<Req, Rep, Msg> {
-  /** The cluster it calls. */
-  readonly cluster: string;
-  /**
-   * Checks and encodes `request`, sends it as `conn.request` does, and
-   * resolves with the checked, decoded reply. A request that does not match
-   * the schema is an `InvalidArgumentError` (nothing is sent); a member that
-   * refuses it answers `RemoteError` with code `BAD_REQUEST`; a reply that
-   * does not match is a `RemoteError` with code `BAD_REPLY`.
-   */
-  request(request: Req, options?: RequestOptions): Promise<Rep>;
-  /** Checks, encodes and broadcasts `message` to every member, as `conn.broadcast` does. */
-  broadcast(message: Msg): Promise<void>;
-}
-
-/** A typed topic, from `conn.use(topicContract)`: it publishes `EventIn`, and its subscribers get `Event`. */
-export interface TopicClient<Event, EventIn = Event> {
-  /** The topic. */
-  readonly topic: string;
-  /** Checks, encodes and publishes `event`, as `conn.publish` does. */
-  publish(event: EventIn, options?: PublishOptions): Promise<PublishAck>;
-  /**
-   * Subscribes as `conn.subscribe` does; the handler gets checked, decoded
-   * events. An event that does not match is never handed to it: it is
-   * logged and counted as `malformed`, and a durable or group subscription
-   * gives it up at once (`onDeadLetter` gets its bytes).
-   */
-  subscribe(
-    handler: TypedEventHandler<Event> | TypedTopicHandler<Event>,
-    options?: SubscribeOptions,
-  ): Promise<Subscription>;
-}
-
-/** Handles one typed event. */
-export type TypedEventHandler<Event> = (event: Event, ctx: EventContext) => void | Promise<void>;
-
-/** A typed topic handler object. */
-export interface TypedTopicHandler<Event> {
-  handleEvent(event: Event, ctx: EventContext): void | Promise<void>;
-}
-
-/**
- * The callbacks of a service registered with a contract: as {@link ServiceHandler},
- * but requests and broadcasts arrive decoded and checked, and replies are
- * values. A request or broadcast that does not match never reaches them.
- */
-export interface ContractHandler<Req, Rep, Msg> {
-  init?(conn: Connection): void | Promise<void>;
-  /** Answers one request; the reply is checked against the contract before it is sent. */
-  handleRequest?(request: Req, ctx: RequestContext): Rep | Promise<Rep>;
-  handleBroadcast?(message: Msg, ctx: BroadcastContext): void | Promise<void>;
-  handleTunnel?(tunnel: Tunnel): void | Promise<void>;
-  handleDrop?(reason: Error): void | Promise<void>;
-}
+import type {
+  Connection,
+  ContractHandler,
+  ContractSpec,
+  Infer,
+  InferInput,
+  PublishAck,
+  PublishOptions,
+  RequestContext,
+  RequestOptions,
+  Schema,
+  ServiceClient,
+  ServiceContract,
+  ServiceHandler,
+  SubscribeOptions,
+  Subscription,
+  TopicClient,
+  TopicContract,
+  TopicContractSpec,
+  TypedEventHandler,
+  TypedTopicHandler,
+} from "../api/index.js";
+import { validateName, validateOptions } from "../config/index.js";
+import { ContractViolation, InvalidArgumentError, RemoteError } from "../errors/index.js";
+import { CODECS, type Codec } from "./codec.js";
+import { type Check, type Checked, checkerOf } from "./schema.js";
 
 type PartOf<S, K extends string, Missing> = S extends { readonly [P in K]: infer X } ? Infer<X> : Missing;
 type PartIn<S, K extends string, Missing> = S extends { readonly [P in K]: infer X } ? InferInput<X> : Missing;
@@ -203,12 +105,25 @@ export function isContract(value: unknown): value is ServiceContract | TopicCont
 }
 
 /** The typed client of `c` over `conn`. */
+/**
+ * A request whose reply is decoded as it arrives: the connection's own,
+ * injected so that contracts need nothing of the connection but its interface.
+ */
+export type DecodedRequest = (
+  cluster: string,
+  payload: Uint8Array,
+  options: RequestOptions | undefined,
+  decode: (reply: Uint8Array) => unknown,
+) => Promise<unknown>;
+
+/** The typed client of `c` over `conn`, sending requests with `request`. */
 export function clientOf(
   conn: Connection,
+  request: DecodedRequest,
   c: ServiceContract | TopicContract,
 ): ServiceClient<unknown, unknown, unknown> | TopicClient<unknown> {
   if (!isContract(c)) throw new InvalidArgumentError("use() takes a contract made by contract() or topicContract()");
-  return c.kind === "service" ? new TypedService(conn, c) : new TypedTopic(conn, c);
+  return c.kind === "service" ? new TypedService(conn, request, c) : new TypedTopic(conn, c);
 }
 
 /** The byte-level handler that serves `c` with the typed `handler`. */
@@ -384,11 +299,13 @@ class Part {
 class TypedService implements ServiceClient<unknown, unknown, unknown> {
   readonly cluster: string;
   readonly #conn: Connection;
+  readonly #request: DecodedRequest;
   readonly #parts: ServiceParts;
   readonly #decode: (reply: Uint8Array) => unknown;
 
-  constructor(conn: Connection, c: ServiceContract) {
+  constructor(conn: Connection, request: DecodedRequest, c: ServiceContract) {
     this.#conn = conn;
+    this.#request = request;
     this.cluster = c.name;
     const p = serviceParts(c);
     this.#parts = p;
@@ -409,9 +326,7 @@ class TypedService implements ServiceClient<unknown, unknown, unknown> {
 
   /** Sends the encoded request; the reply is decoded as it arrives (a Standard Schema may check it asynchronously). */
   #send(bytes: Uint8Array, options: RequestOptions | undefined): Promise<unknown> {
-    const conn = this.#conn;
-    if (conn instanceof JetmeshConnection) return conn.requestDecoded(this.cluster, bytes, options, this.#decode);
-    return conn.request(this.cluster, bytes, options).then(this.#decode);
+    return this.#request(this.cluster, bytes, options, this.#decode);
   }
 
   async broadcast(message: unknown): Promise<void> {

@@ -1,16 +1,12 @@
 /** Broadcast dispatch of one member: plain subscription, limits, drop counting. */
 import type { Msg, MsgHdrs, Subscription } from "@nats-io/nats-core";
-import {
-  ATTR,
-  BoundedQueue,
-  ContractViolation,
-  copyBytes,
-  runInSpan,
-  safeCallback,
-  settlesWithin,
-  ThrottledWarning,
-} from "../internal/index.js";
-import type { ServiceHandler, ServiceHost } from "./types.js";
+import type { ServiceHandler } from "../api/index.js";
+import { ContractViolation } from "../errors/index.js";
+import { BoundedQueue, settlesWithin } from "../flow/index.js";
+import { safeCallback, ThrottledWarning } from "../logging/index.js";
+import { ATTR, runInSpan } from "../telemetry/index.js";
+import { copyBytes } from "../wire/index.js";
+import type { ServiceHost } from "./types.js";
 
 type BroadcastHandler = NonNullable<ServiceHandler["handleBroadcast"]>;
 

@@ -1,5 +1,5 @@
 import type { MsgHdrs } from "@nats-io/nats-core";
-import type { RequestContext } from "./types.js";
+import type { RequestContext } from "../api/index.js";
 
 /**
  * A request's context. Its AbortSignal is made only when a handler asks for

@@ -1,5 +1,5 @@
-import { DEFAULTS, validateLimits } from "../internal/index.js";
-import type { ServiceLimits } from "./types.js";
+import type { ServiceLimits } from "../api/index.js";
+import { DEFAULTS, validateLimits } from "../config/index.js";
 
 /** The default service limits: 4 x CPU count handlers and 64 MiB per queue, as in Iris. */
 export const DEFAULT_SERVICE_LIMITS: Readonly<ServiceLimits> = Object.freeze({

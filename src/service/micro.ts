@@ -6,39 +6,12 @@
  * registry, no reaper.
  */
 import type { Msg, Subscription } from "@nats-io/nats-core";
-import { safeCallback } from "../internal/index.js";
+import type { MicroEndpoint, MicroEndpointStats, ServiceInfo } from "../api/index.js";
+import { safeCallback } from "../logging/index.js";
 import type { ServiceHost } from "./types.js";
-
-/** What `register` takes besides limits to describe a member (micro protocol INFO). */
-export interface ServiceInfo {
-  /** The member's version, SemVer. Default `0.0.0`. */
-  version: string;
-  /** What the service does. */
-  description: string;
-  /** Free-form strings (region, env, ...), filtered on by `discover()`. */
-  metadata: Readonly<Record<string, string>>;
-}
 
 /** The metadata key that names a member's namespace (micro clients see every namespace). */
 export const NAMESPACE_KEY = "jetmesh.namespace";
-
-/** One endpoint as the micro protocol's INFO and STATS describe it. */
-export interface MicroEndpoint {
-  name: string;
-  subject: string;
-  queue_group: string;
-  metadata: Record<string, string> | null;
-}
-
-/** An endpoint's counters, as STATS reports them (times in nanoseconds). */
-export interface MicroEndpointStats extends Omit<MicroEndpoint, "metadata"> {
-  num_requests: number;
-  num_errors: number;
-  last_error: string;
-  processing_time: number;
-  average_processing_time: number;
-  data: Record<string, number>;
-}
 
 /** What the responder reads of its member. */
 export interface MicroSource {

@@ -4,30 +4,24 @@
  */
 import { Empty, type Msg, type MsgHdrs, type Subscription } from "@nats-io/nats-core";
 import type { Span } from "@opentelemetry/api";
+import type { ServiceHandler } from "../api/index.js";
+import { DEFAULTS } from "../config/index.js";
+import { ContractViolation, TimeoutError } from "../errors/index.js";
+import { BoundedQueue, Deadlines, settlesWithin } from "../flow/index.js";
+import { safeCallback, ThrottledWarning } from "../logging/index.js";
+import { ATTR, endSpan, SpanKind, withSpan } from "../telemetry/index.js";
 import {
-  ATTR,
-  BoundedQueue,
-  ContractViolation,
   codeOf,
   copyBytes,
-  DEFAULTS,
-  Deadlines,
   ERROR_KIND,
   type ErrorKind,
-  endSpan,
   errorHeaders,
   HEADER,
   maxPayload,
   parseTimeoutHeader,
-  SpanKind,
-  safeCallback,
-  settlesWithin,
-  ThrottledWarning,
-  TimeoutError,
-  withSpan,
-} from "../internal/index.js";
+} from "../wire/index.js";
 import { RequestContextImpl } from "./context.js";
-import type { ServiceHandler, ServiceHost } from "./types.js";
+import type { ServiceHost } from "./types.js";
 
 /**
  * A request on its way through the member. It keeps only what it needs (not

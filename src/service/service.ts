@@ -1,28 +1,24 @@
 import { nuid } from "@nats-io/nats-core";
 import semver from "semver";
-import {
-  ATTR,
-  ClosedError,
-  fromNatsError,
-  InvalidArgumentError,
-  type Observer,
-  settlesWithin,
-  validateHandler,
-  validateName,
-} from "../internal/index.js";
+import type {
+  MicroEndpoint,
+  MicroEndpointStats,
+  ServiceHandler,
+  ServiceInfo,
+  ServiceLimits,
+  ServiceOptions,
+  ServiceStats,
+} from "../api/index.js";
+import { validateHandler, validateName } from "../config/index.js";
+import { ClosedError, fromNatsError, InvalidArgumentError } from "../errors/index.js";
+import { settlesWithin } from "../flow/index.js";
+import { ATTR, type Observer } from "../telemetry/index.js";
 import { BroadcastDispatcher } from "./broadcasts.js";
 import { resolveServiceLimits } from "./limits.js";
-import {
-  type MicroEndpoint,
-  type MicroEndpointStats,
-  MicroResponder,
-  type MicroSource,
-  NAMESPACE_KEY,
-  type ServiceInfo,
-} from "./micro.js";
+import { MicroResponder, type MicroSource, NAMESPACE_KEY } from "./micro.js";
 import { RequestDispatcher } from "./requests.js";
 import { TunnelDispatcher } from "./tunnels.js";
-import type { ServiceHandler, ServiceHost, ServiceImpl, ServiceLimits, ServiceOptions, ServiceStats } from "./types.js";
+import type { ServiceHost, ServiceImpl } from "./types.js";
 
 const METHODS = ["init", "handleRequest", "handleBroadcast", "handleTunnel", "handleDrop"] as const;
 

@@ -1,8 +1,10 @@
 /** Tunnel set-up of one member: a queue subscription, and the tunnels it accepted (ended with the member). */
 import type { Subscription } from "@nats-io/nats-core";
-import { safeCallback, settlesWithin } from "../internal/index.js";
+import type { ServiceHandler } from "../api/index.js";
+import { settlesWithin } from "../flow/index.js";
+import { safeCallback } from "../logging/index.js";
 import type { TunnelEnd } from "../tunnel/index.js";
-import type { ServiceHandler, ServiceHost } from "./types.js";
+import type { ServiceHost } from "./types.js";
 
 type TunnelHandler = NonNullable<ServiceHandler["handleTunnel"]>;
 

@@ -2,6 +2,6 @@
  * `jetmesh/testing`: real NATS servers for your integration tests.
  * @packageDocumentation
  */
-export { findNatsServer } from "./binary.js";
-export { startNats } from "./start-nats.js";
-export type { NatsServer, StartNatsOptions } from "./types.js";
+
+export type { NatsServer, StartNatsOptions } from "../devserver/index.js";
+export { findNatsServer, startNats } from "../devserver/index.js";

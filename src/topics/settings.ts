@@ -1,35 +1,7 @@
-import { InvalidArgumentError, type StreamSettings, validateOptions } from "../internal/index.js";
-
-/**
- * Settings of the JetStream stream that stores a namespace's topics, given as
- * `connect({ topics: {...} })`. The stream is created with them on first use.
- * When it exists already, it is used as it is; a setting given here that
- * differs from it is a `ConfigurationError`, never a silent change.
- *
- * @example
- * ```ts
- * const conn = await connect({ servers: url, topics: { storage: "memory", maxAge: 60 * 60 * 1000 } });
- * ```
- */
-export interface TopicsOptions {
-  /** Stream name. Default `JETMESH_TOPICS_<namespace>` (dots become `_`). */
-  stream?: string;
-  /** `"file"` (default: events survive a server restart) or `"memory"`. */
-  storage?: "file" | "memory";
-  /** Copies kept in a JetStream cluster (1-5). Default 1. */
-  replicas?: number;
-  /** How long events are kept, in ms; 0 keeps them until `maxBytes` is reached. Default 24 h. */
-  maxAge?: number;
-  /** Most bytes the stream holds; 0: no limit but the server's. Default 1 GiB. */
-  maxBytes?: number;
-  /**
-   * What happens when `maxAge`/`maxBytes` is reached: `"old"` (default) deletes
-   * the oldest events, `"new"` refuses new ones (`publish` rejects `OverloadedError`).
-   */
-  discard?: "old" | "new";
-  /** How long a publish's id is remembered, so a publish retried after a lost ack is stored once, in ms. Default 2 min. */
-  duplicateWindow?: number;
-}
+import type { TopicsOptions } from "../api/index.js";
+import { validateOptions } from "../config/index.js";
+import { InvalidArgumentError } from "../errors/index.js";
+import type { StreamSettings } from "../jetstream/index.js";
 
 /** The topics stream's settings, validated. */
 export type ResolvedTopics = StreamSettings<keyof TopicsOptions>;

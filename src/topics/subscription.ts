@@ -4,23 +4,19 @@
  * subscriptions acknowledge each event once its handler has finished.
  */
 import { type Msg, type MsgHdrs, nanos } from "@nats-io/nats-core";
+import type { EventContext, EventHandler, Logger, Subscription, SubscriptionStats, TopicLimits } from "../api/index.js";
+import { ContractViolation } from "../errors/index.js";
+import { BoundedQueue, settlesWithin } from "../flow/index.js";
 import {
-  ATTR,
-  BoundedQueue,
   type ConsumerHost,
   type ConsumerPlan,
-  ContractViolation,
-  copyBytes,
   type Delivery,
   fromJetStreamError,
-  type Logger,
   PullConsumer,
-  runInSpan,
-  settlesWithin,
-  type Telemetry,
-  ThrottledWarning,
-} from "../internal/index.js";
-import type { EventContext, EventHandler, Subscription, SubscriptionStats, TopicLimits } from "./types.js";
+} from "../jetstream/index.js";
+import { ThrottledWarning } from "../logging/index.js";
+import { ATTR, runInSpan, type Telemetry } from "../telemetry/index.js";
+import { copyBytes } from "../wire/index.js";
 
 /** Acknowledgement bodies (the JetStream protocol's own). */
 const ACK = "+ACK";

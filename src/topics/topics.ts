@@ -4,38 +4,31 @@
  */
 import { createHash } from "node:crypto";
 import { MsgHdrsImpl, type NatsConnection, nuid } from "@nats-io/nats-core";
+import type {
+  EventHandler,
+  Logger,
+  PublishAck,
+  SubscribeOptions,
+  Subscription,
+  TopicHandler,
+  TopicLimits,
+} from "../api/index.js";
 import {
-  ATTR,
-  type ConsumerPlan,
   DEFAULTS,
-  endSpan,
-  fitsWith,
-  HEADER,
-  InvalidArgumentError,
-  type JetmeshError,
-  type Logger,
-  ManagedStream,
-  maxDelivery,
-  maxPayload,
-  type Observer,
-  type PublishAck,
-  Publisher,
-  SpanKind,
-  type StartAt,
-  type Subjects,
-  type Telemetry,
-  TimeoutError,
   validateLimits,
   validateName,
   validateOptions,
   validateSignal,
   validateTimeout,
-  watchReconnects,
-  withDeadline,
-} from "../internal/index.js";
+} from "../config/index.js";
+import { watchReconnects } from "../core/index.js";
+import { InvalidArgumentError, type JetmeshError, TimeoutError } from "../errors/index.js";
+import { withDeadline } from "../flow/index.js";
+import { type ConsumerPlan, ManagedStream, Publisher, type StartAt } from "../jetstream/index.js";
+import { ATTR, endSpan, fitsWith, type Observer, SpanKind, type Telemetry } from "../telemetry/index.js";
+import { HEADER, maxDelivery, maxPayload, type Subjects } from "../wire/index.js";
 import type { ResolvedTopics } from "./settings.js";
 import { type SharedSettings, type SubscriptionPlan, TopicSubscription } from "./subscription.js";
-import type { EventHandler, SubscribeOptions, Subscription, TopicHandler, TopicLimits } from "./types.js";
 
 /** The default topic limits: 4 x CPU count handlers and 64 MiB, as in Iris. */
 export const DEFAULT_TOPIC_LIMITS: Readonly<TopicLimits> = Object.freeze({

@@ -1,5 +1,5 @@
 import type { NatsConnection, QueuedIterator, Status } from "@nats-io/nats-core";
-import type { Logger } from "../internal/index.js";
+import type { Logger } from "../api/index.js";
 
 /**
  * Tells `down` each time the connection is lost and `up` each time it is

@@ -5,7 +5,7 @@
  * Frames come from the wire: whatever cannot be right is dropped and
  * reported, never thrown.
  */
-import { copyBytes } from "../internal/index.js";
+import { copyBytes } from "../wire/index.js";
 import { FRAME_COST } from "./chunking.js";
 import { decodeFrame, type Frame, KIND } from "./frame.js";
 

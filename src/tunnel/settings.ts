@@ -1,46 +1,7 @@
-import { InvalidArgumentError, type StreamSettings, validateOptions } from "../internal/index.js";
-
-/**
- * Settings of tunnels, given as `connect({ tunnels: {...} })`: the stream
- * that carries their messages, and each tunnel's window, largest message and
- * heartbeat.
- *
- * @example
- * ```ts
- * const conn = await connect({ servers: url, tunnels: { window: 16 * 1024 * 1024 } });
- * ```
- */
-export interface TunnelsOptions {
-  /** Stream name. Default `JETMESH_TUNNELS_<namespace>` (dots become `_`). */
-  stream?: string;
-  /** `"memory"` (default) or `"file"`. */
-  storage?: "file" | "memory";
-  /** Copies kept in a JetStream cluster (1-5). Default 1. */
-  replicas?: number;
-  /**
-   * Most bytes the stream holds for all tunnels together. Each direction of a
-   * busy tunnel holds up to 1.5 windows; when the stream is full, sends fail and
-   * the tunnel ends. Default 512 MiB (about 40 tunnels sending at full speed at
-   * once with the default window).
-   */
-  maxBytes?: number;
-  /** How long a message left behind (its reader gone) is kept, in ms. Default 1 h. */
-  maxAge?: number;
-  /** Bytes a sender may have on the way to a reader that has not read them. Default 8 MiB. */
-  window?: number;
-  /** Largest message; larger ones are `PayloadTooLargeError`. Default 64 MiB. */
-  maxMessage?: number;
-  /** How often each end tells the other it is alive, in ms (the opener's value holds for both ends). Default 1 000. */
-  heartbeat?: number;
-  /**
-   * How long a tunnel rides out an outage, in ms (the opener's value holds
-   * for both ends): an end whose own connection is down keeps the tunnel this
-   * long, and the other end waits as long (plus 5 heartbeats) before it takes
-   * the silence as the end's loss. Messages sent meanwhile are delivered, in
-   * order, once both ends are back. Default 30 000; at least 1 000.
-   */
-  outageTimeout?: number;
-}
+import type { TunnelsOptions } from "../api/index.js";
+import { validateOptions } from "../config/index.js";
+import { InvalidArgumentError } from "../errors/index.js";
+import type { StreamSettings } from "../jetstream/index.js";
 
 export interface ResolvedTunnels {
   stream: StreamSettings<keyof TunnelsOptions>;

@@ -18,30 +18,24 @@
  * `ClosedError` with the reason.
  */
 import type { Msg, Subscription } from "@nats-io/nats-core";
+import type { RecvOptions, SendOptions, Tunnel } from "../api/index.js";
+import { validateOptions, validatePayload, validateSignal, validateTimeout } from "../config/index.js";
 import {
   ClosedError,
-  type ConsumerHost,
-  fromJetStreamError,
   InvalidArgumentError,
   type JetmeshError,
   PayloadTooLargeError,
-  type Publisher,
-  PullConsumer,
-  settlesWithin,
-  ThrottledWarning,
   TimeoutError,
-  validateOptions,
-  validatePayload,
-  validateSignal,
-  validateTimeout,
-} from "../internal/index.js";
+} from "../errors/index.js";
+import { settlesWithin } from "../flow/index.js";
+import { type ConsumerHost, fromJetStreamError, type Publisher, PullConsumer } from "../jetstream/index.js";
+import { ThrottledWarning } from "../logging/index.js";
 import { BROKE, decodeControl, encodeGrant, encodeSent } from "./control.js";
 import { ReadCredit } from "./credit.js";
 import { FRAME_HEAD, KIND } from "./frame.js";
 import { Inbound, type Received } from "./inbound.js";
 import { PeerWatch } from "./peer-watch.js";
 import { Purger } from "./purger.js";
-import type { RecvOptions, SendOptions, Tunnel } from "./types.js";
 import { type Waiter, wait } from "./waiters.js";
 import { type ReaderTerms, Writer } from "./writer.js";
 

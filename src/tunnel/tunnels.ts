@@ -10,32 +10,16 @@
 import { randomBytes } from "node:crypto";
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import type { Span } from "@opentelemetry/api";
-import {
-  ATTR,
-  ClosedError,
-  ERROR_KIND,
-  endSpan,
-  errorHeaders,
-  fromJetStreamError,
-  JetmeshError,
-  type Logger,
-  ManagedStream,
-  maxDelivery,
-  type Observer,
-  Publisher,
-  payloadLimit,
-  RemoteError,
-  SpanKind,
-  type Subjects,
-  type Telemetry,
-  TimeoutError,
-  withDeadline,
-} from "../internal/index.js";
+import type { Logger, Tunnel } from "../api/index.js";
+import { ClosedError, JetmeshError, RemoteError, TimeoutError } from "../errors/index.js";
+import { withDeadline } from "../flow/index.js";
+import { fromJetStreamError, ManagedStream, Publisher } from "../jetstream/index.js";
+import { ATTR, endSpan, type Observer, SpanKind, type Telemetry } from "../telemetry/index.js";
+import { ERROR_KIND, errorHeaders, maxDelivery, payloadLimit, type Subjects } from "../wire/index.js";
 import { watchConnection } from "./connection-watch.js";
 import type { ResolvedTunnels } from "./settings.js";
 import { encodeTerms, readSetUpAnswer, readSetUpRequest, type SetUpRequest } from "./setup-terms.js";
 import { type PeerTerms, TunnelEnd, type TunnelHost, type TunnelPlan } from "./tunnel.js";
-import type { Tunnel } from "./types.js";
 
 export interface TunnelsHost {
   nc: NatsConnection;

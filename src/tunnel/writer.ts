@@ -4,7 +4,7 @@
  * frame waiting for the reader's credit, published with its ack awaited in
  * the background.
  */
-import { type JetmeshError, TimeoutError } from "../internal/index.js";
+import { type JetmeshError, TimeoutError } from "../errors/index.js";
 import { chunkLimit, chunkSize, FRAME_COST } from "./chunking.js";
 import { SendCredit } from "./credit.js";
 import { encodeFrame, type FrameKind, KIND } from "./frame.js";

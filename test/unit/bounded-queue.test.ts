@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BoundedQueue } from "../../src/internal/index.js";
+import { BoundedQueue } from "../../src/flow/index.js";
 
 /** A queue whose handler calls wait until released, in order. */
 function gated(threads: number, memory: number) {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Deadlines } from "../../src/internal/index.js";
+import { Deadlines } from "../../src/flow/index.js";
 
 afterEach(() => {
   vi.useRealTimers();

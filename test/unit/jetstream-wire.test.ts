@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { fastAck } from "../../src/internal/acked-publisher.js";
-import { parseAckSubject } from "../../src/internal/pull-consumer.js";
+import { fastAck } from "../../src/jetstream/publisher.js";
+import { parseAckSubject } from "../../src/jetstream/pull-consumer.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 

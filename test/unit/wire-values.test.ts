@@ -4,14 +4,12 @@ import { describe, expect, it } from "vitest";
 import {
   ConfigurationError,
   ConnectionError,
-  copyBytes,
-  errorOfReply,
-  fromJetStreamError,
   MemberLeftError,
   OverloadedError,
-  parseTimeoutHeader,
   RemoteError,
-} from "../../src/internal/index.js";
+} from "../../src/errors/index.js";
+import { fromJetStreamError } from "../../src/jetstream/index.js";
+import { copyBytes, errorOfReply, parseTimeoutHeader } from "../../src/wire/index.js";
 
 describe("the Jetmesh-Timeout header", () => {
   it("takes whole milliseconds from 1 to 2^31-1", () => {

@@ -5,16 +5,9 @@
  * here.
  */
 import { headers, type Msg, type MsgHdrs } from "@nats-io/nats-core";
-import {
-  Correlator,
-  errorOfReply,
-  FrozenHeaders,
-  fromNatsError,
-  HEADER,
-  type JetmeshError,
-  type Pending,
-  TimeoutError,
-} from "../internal/index.js";
+import { fromNatsError, type JetmeshError, TimeoutError } from "../errors/index.js";
+import { errorOfReply, FrozenHeaders, HEADER } from "../wire/index.js";
+import { Correlator, type Pending } from "./correlator.js";
 
 /** Distinct time-out values whose headers are kept encoded. */
 const MAX_CACHED_HEADERS = 256;

@@ -6,11 +6,10 @@
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { createInbox } from "@nats-io/nats-core";
-import { Deadlines } from "./deadlines.js";
-import { ConnectionError, type JetmeshError } from "./errors.js";
-import type { Logger } from "./logger.js";
-import { fromNatsError } from "./nats-errors.js";
-import { safeCallback } from "./safe-callback.js";
+import type { Logger } from "../api/index.js";
+import { ConnectionError, fromNatsError, type JetmeshError } from "../errors/index.js";
+import { Deadlines } from "../flow/index.js";
+import { safeCallback } from "../logging/index.js";
 
 /** One call waiting for its reply. */
 export interface Pending {

@@ -7,27 +7,19 @@
  */
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
-import { Correlator, type Pending } from "./correlator.js";
+import type { Logger, PublishAck } from "../api/index.js";
+import { Correlator, type Pending } from "../core/index.js";
 import {
   ConfigurationError,
+  fromNatsError,
   type JetmeshError,
   OverloadedError,
   PayloadTooLargeError,
   RemoteError,
   TimeoutError,
-} from "./errors.js";
-import { HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
-import type { Logger } from "./logger.js";
+} from "../errors/index.js";
+import { HEADER, NO_RESPONDERS_STATUS } from "../wire/index.js";
 import type { ManagedStream } from "./managed-stream.js";
-import { fromNatsError } from "./nats-errors.js";
-
-/** What JetStream answered to a publish. */
-export interface PublishAck {
-  /** The event's sequence in the topics stream (usable as `subscribe(..., { from: { seq } })`). */
-  seq: number;
-  /** True when the stream already held this event (a publish sent again after a lost ack). */
-  duplicate: boolean;
-}
 
 /** JetStream API error codes of a refused publish. */
 const STORE_FAILED = 10077;

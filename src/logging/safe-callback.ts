@@ -1,5 +1,5 @@
 import type { Msg } from "@nats-io/nats-core";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../api/index.js";
 
 type Callback = (err: Error | null, msg: Msg) => void;
 

@@ -2,8 +2,9 @@
  * Argument validation, done once at each public method before any network I/O.
  * Every failure is an {@link InvalidArgumentError} naming the bad argument.
  */
+
+import { InvalidArgumentError } from "../errors/index.js";
 import { DEFAULTS } from "./defaults.js";
-import { InvalidArgumentError } from "./errors.js";
 
 const NAME = /^[A-Za-z0-9_-]{1,128}$/;
 const NAMESPACE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;

@@ -19,7 +19,6 @@ import {
   type Histogram,
   type Link,
   type Meter,
-  type MeterProvider,
   metrics,
   type ObservableCounter,
   type ObservableUpDownCounter,
@@ -35,7 +34,8 @@ import {
   type TracerProvider,
   trace,
 } from "@opentelemetry/api";
-import { VERSION } from "./version.js";
+import type { TelemetryOptions } from "../api/index.js";
+import { VERSION } from "../config/index.js";
 
 const NAME = "jetmesh";
 
@@ -61,17 +61,6 @@ export const ATTR = {
   direction: "jetmesh.direction",
   tunnel: "jetmesh.tunnel.id",
 } as const;
-
-/** Options of {@link connect} that pick where traces and metrics go. */
-export interface TelemetryOptions {
-  /** Where spans go. Default: the global tracer provider (`trace.setGlobalTracerProvider`, or an SDK's `start()`). */
-  tracerProvider?: TracerProvider;
-  /**
-   * Where metrics go. Default: the global meter provider, as it is when the
-   * connection is made (register the SDK before connecting).
-   */
-  meterProvider?: MeterProvider;
-}
 
 const setter: TextMapSetter<MsgHdrs> = {
   set(carrier, key, value) {

@@ -4,7 +4,13 @@
  * understands them) plus jetmesh's own `Jetmesh-Error` kind.
  */
 import { headers, type MsgHdrs } from "@nats-io/nats-core";
-import { type JetmeshError, MemberLeftError, NoRespondersError, OverloadedError, RemoteError } from "./errors.js";
+import {
+  type JetmeshError,
+  MemberLeftError,
+  NoRespondersError,
+  OverloadedError,
+  RemoteError,
+} from "../errors/index.js";
 import { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
 
 export type ErrorKind = (typeof ERROR_KIND)[keyof typeof ERROR_KIND];

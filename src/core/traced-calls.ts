@@ -4,7 +4,8 @@
  * request duration. The plain paths in connection.ts run otherwise.
  */
 import { headers, type NatsConnection } from "@nats-io/nats-core";
-import { ATTR, endSpan, errorType, fitsWith, maxPayload, SpanKind, type Telemetry } from "../internal/index.js";
+import { ATTR, endSpan, errorType, fitsWith, SpanKind, type Telemetry } from "../telemetry/index.js";
+import { maxPayload } from "../wire/index.js";
 import type { ReplyDecoder, Requester } from "./requester.js";
 
 export function observedRequest(

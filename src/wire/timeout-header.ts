@@ -3,7 +3,7 @@
  * a whole number of milliseconds from 1 to {@link DEFAULTS.maxTimeout},
  * written in decimal digits. Anything else read from the wire is refused.
  */
-import { DEFAULTS } from "./defaults.js";
+import { DEFAULTS } from "../config/index.js";
 
 const DIGITS = /^[1-9][0-9]{0,9}$/;
 

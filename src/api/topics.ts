@@ -132,3 +132,42 @@ export interface PublishOptions {
   /** Aborts the wait; the publish rejects with the signal's reason (the event may still be stored). */
   signal?: AbortSignal;
 }
+
+/**
+ * Settings of the JetStream stream that stores a namespace's topics, given as
+ * `connect({ topics: {...} })`. The stream is created with them on first use.
+ * When it exists already, it is used as it is; a setting given here that
+ * differs from it is a `ConfigurationError`, never a silent change.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect({ servers: url, topics: { storage: "memory", maxAge: 60 * 60 * 1000 } });
+ * ```
+ */
+export interface TopicsOptions {
+  /** Stream name. Default `JETMESH_TOPICS_<namespace>` (dots become `_`). */
+  stream?: string;
+  /** `"file"` (default: events survive a server restart) or `"memory"`. */
+  storage?: "file" | "memory";
+  /** Copies kept in a JetStream cluster (1-5). Default 1. */
+  replicas?: number;
+  /** How long events are kept, in ms; 0 keeps them until `maxBytes` is reached. Default 24 h. */
+  maxAge?: number;
+  /** Most bytes the stream holds; 0: no limit but the server's. Default 1 GiB. */
+  maxBytes?: number;
+  /**
+   * What happens when `maxAge`/`maxBytes` is reached: `"old"` (default) deletes
+   * the oldest events, `"new"` refuses new ones (`publish` rejects `OverloadedError`).
+   */
+  discard?: "old" | "new";
+  /** How long a publish's id is remembered, so a publish retried after a lost ack is stored once, in ms. Default 2 min. */
+  duplicateWindow?: number;
+}
+
+/** What JetStream answered to a publish. */
+export interface PublishAck {
+  /** The event's sequence in the topics stream (usable as `subscribe(..., { from: { seq } })`). */
+  seq: number;
+  /** True when the stream already held this event (a publish sent again after a lost ack). */
+  duplicate: boolean;
+}

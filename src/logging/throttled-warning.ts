@@ -1,4 +1,4 @@
-import type { Logger } from "./logger.js";
+import type { Logger } from "../api/index.js";
 
 /**
  * A warning that may repeat many times a second (dropped broadcasts, failing

@@ -1,5 +1,5 @@
 import type { NatsConnection, QueuedIterator, Status } from "@nats-io/nats-core";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../api/index.js";
 
 /** Calls `onReconnect` each time the connection comes back, until the returned stop() or the connection closes. */
 export function watchReconnects(nc: NatsConnection, logger: Logger, onReconnect: () => void): () => void {

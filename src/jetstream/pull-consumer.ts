@@ -24,11 +24,11 @@ import {
   ReplayPolicy,
 } from "@nats-io/jetstream";
 import { createInbox, type Msg, millis, type NatsConnection, nanos, nuid, type Subscription } from "@nats-io/nats-core";
-import { settlesWithin } from "./bounded-wait.js";
-import { HEADER } from "./headers.js";
-import type { Logger } from "./logger.js";
-import { API, isApiError } from "./managed-stream.js";
-import { safeCallback } from "./safe-callback.js";
+import type { Logger } from "../api/index.js";
+import { settlesWithin } from "../flow/index.js";
+import { safeCallback } from "../logging/index.js";
+import { HEADER } from "../wire/index.js";
+import { API, isApiError } from "./api-errors.js";
 
 /** Where a subscription starts: new events (default), a stream sequence, or a time. */
 export type StartAt = { seq: number } | { time: Date } | undefined;

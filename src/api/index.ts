@@ -1,0 +1,59 @@
+export type {
+  Connection,
+  ConnectionSettings,
+  ConnectionStatus,
+  ConnectOptions,
+  DiscoverOptions,
+  Member,
+  MemberStats,
+  RequestOptions,
+} from "./connection.js";
+export type {
+  CodecName,
+  ContractHandler,
+  ContractSpec,
+  ServiceClient,
+  ServiceContract,
+  TopicClient,
+  TopicContract,
+  TopicContractSpec,
+  TypedEventHandler,
+  TypedTopicHandler,
+} from "./contract.js";
+export type { Logger } from "./logger.js";
+export type {
+  FromJsonSchema,
+  Infer,
+  InferInput,
+  JsonSchema,
+  Schema,
+  StandardResult,
+  StandardSchemaV1,
+  TypedSchema,
+} from "./schema.js";
+export type {
+  BroadcastContext,
+  MicroEndpoint,
+  MicroEndpointStats,
+  RequestContext,
+  Service,
+  ServiceHandler,
+  ServiceInfo,
+  ServiceLimits,
+  ServiceOptions,
+  ServiceStats,
+} from "./service.js";
+export type { TelemetryOptions } from "./telemetry.js";
+export type {
+  EventContext,
+  EventHandler,
+  PublishAck,
+  PublishOptions,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionStats,
+  TopicHandler,
+  TopicLimits,
+  TopicsOptions,
+} from "./topics.js";
+export type { RecvOptions, SendOptions, Tunnel, TunnelOptions, TunnelsOptions } from "./tunnel.js";

@@ -1,0 +1,12 @@
+export { DEFAULTS } from "./defaults.js";
+export {
+  validateHandler,
+  validateLimits,
+  validateName,
+  validateNamespace,
+  validateOptions,
+  validatePayload,
+  validateSignal,
+  validateTimeout,
+} from "./validate.js";
+export { VERSION } from "./version.js";

@@ -1,0 +1,17 @@
+export {
+  ClosedError,
+  ConfigurationError,
+  ConnectionError,
+  ContractViolation,
+  type ErrorCode,
+  InvalidArgumentError,
+  JetmeshError,
+  MemberLeftError,
+  NoRespondersError,
+  OverloadedError,
+  PayloadTooLargeError,
+  PermissionError,
+  RemoteError,
+  TimeoutError,
+} from "./errors.js";
+export { fromNatsError } from "./from-nats-error.js";

@@ -1,0 +1,3 @@
+export { BoundedQueue } from "./bounded-queue.js";
+export { Deadlines } from "./deadlines.js";
+export { settlesWithin, withDeadline } from "./with-deadline.js";

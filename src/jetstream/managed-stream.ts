@@ -1,0 +1,136 @@
+/**
+ * The topics stream of a namespace: created on first use, checked when it
+ * exists, never altered. JetStream errors are mapped to errors naming the fix.
+ */
+import { JetStreamApiError, type JetStreamManager, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "../api/index.js";
+import { ConfigurationError } from "../errors/index.js";
+import { API, fromJetStreamError, isApiError } from "./api-errors.js";
+import type { ConsumerHost } from "./pull-consumer.js";
+import type { StreamSettings } from "./stream-config.js";
+import { incompatibilities, streamConfig } from "./stream-config.js";
+
+/**
+ * A stream jetmesh manages: created on first use with its settings, checked
+ * (never altered) when it exists. `kind` names its options in messages.
+ */
+export class ManagedStream {
+  #jsm: Promise<JetStreamManager> | undefined;
+  #ready: Promise<void> | undefined;
+  /** True once the stream is known to exist with fitting settings. */
+  ready = false;
+  /** True once it has been ready: later set-up errors are passing (JetStream restarting), not a set-up problem. */
+  seen = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    readonly settings: StreamSettings,
+    private readonly subject: string,
+    private readonly kind: "topics" | "tunnels",
+  ) {}
+
+  get name(): string {
+    return this.settings.stream;
+  }
+
+  /** The JetStream manager, made once (it checks that JetStream answers). */
+  manager(): Promise<JetStreamManager> {
+    this.#jsm ??= jetstreamManager(this.nc).catch((err: unknown) => {
+      this.#jsm = undefined;
+      throw fromJetStreamError(err, "JetStream");
+    });
+    return this.#jsm;
+  }
+
+  /** Makes sure the stream exists and fits; concurrent callers share one attempt, a failure is retried next time. */
+  ensure(): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    this.#ready ??= this.#ensure().then(
+      () => {
+        this.ready = true;
+        this.seen = true;
+      },
+      (err: unknown) => {
+        this.#ready = undefined;
+        throw err;
+      },
+    );
+    return this.#ready;
+  }
+
+  /** What a pull consumer on this stream needs. */
+  consumerHost(logger: Logger, inboxPrefix: string | undefined, drainTimeout: number): ConsumerHost {
+    return {
+      nc: this.nc,
+      jsm: () => this.manager(),
+      ensureStream: () => {
+        this.recheck();
+        return this.ensure();
+      },
+      logger,
+      inboxPrefix,
+      drainTimeout,
+    };
+  }
+
+  /** Forgets that the stream was there (it answered "no responders"): the next ensure() checks again. */
+  recheck(): void {
+    this.ready = false;
+    this.#ready = undefined;
+  }
+
+  async #ensure(): Promise<void> {
+    const jsm = await this.manager();
+    const what = `${this.kind} stream "${this.name}"`;
+    let existing: StreamConfig | undefined;
+    try {
+      existing = (await jsm.streams.info(this.name)).config;
+    } catch (err) {
+      if (!isApiError(err, API.streamNotFound)) throw fromJetStreamError(err, what, this.kind);
+    }
+    if (existing) {
+      this.#check(existing);
+      return;
+    }
+    try {
+      // identical settings from several processes at once all succeed
+      await jsm.streams.add(streamConfig(this.settings, this.subject));
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError)) throw fromJetStreamError(err, what, this.kind);
+      if (err.code === API.streamNameInUse) {
+        // created meanwhile by a process with other settings
+        this.#check((await jsm.streams.info(this.name)).config);
+        return;
+      }
+      if (err.code === API.subjectsOverlap) {
+        // two processes creating the same stream at once: the server may answer the loser with an
+        // overlap (with itself) instead of "name in use"; the stream is there, so check it
+        const mine = await jsm.streams.info(this.name).then(
+          (info) => info.config,
+          () => undefined,
+        );
+        if (mine) {
+          this.#check(mine);
+          return;
+        }
+        throw new ConfigurationError(
+          `${what}: another stream already stores "${this.subject}"; ` +
+            `connect with ${this.kind}.stream set to that stream's name, or delete it`,
+          { cause: err },
+        );
+      }
+      throw fromJetStreamError(err, what, this.kind);
+    }
+  }
+
+  #check(config: StreamConfig): void {
+    const problems = incompatibilities(this.settings, this.subject, config, this.kind);
+    if (problems.length === 0) return;
+    throw new ConfigurationError(
+      `${this.kind} stream "${this.name}" exists with other settings: ${problems.join("; ")}. ` +
+        `jetmesh does not change an existing stream: connect with matching ${this.kind} options, ` +
+        "or delete or edit the stream (nats stream edit / rm)",
+    );
+  }
+}

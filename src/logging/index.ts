@@ -1,0 +1,3 @@
+export { consoleLogger, defaultLogger, guardedLogger, silentLogger } from "./logger.js";
+export { safeCallback } from "./safe-callback.js";
+export { ThrottledWarning } from "./throttled-warning.js";

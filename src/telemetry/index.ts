@@ -1,0 +1,11 @@
+export {
+  ATTR,
+  endSpan,
+  errorType,
+  fitsWith,
+  type Observer,
+  runInSpan,
+  SpanKind,
+  Telemetry,
+  withSpan,
+} from "./telemetry.js";
