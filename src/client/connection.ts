@@ -24,7 +24,7 @@ import type {
 } from "../api/index.js";
 import { validateName, validateOptions, validatePayload, validateSignal, validateTimeout } from "../config/index.js";
 import { byteHandler, clientOf, type DecodedRequest, isContract } from "../contract/index.js";
-import { observedRequest, type ReplyDecoder, Requester, tracedBroadcast } from "../core/index.js";
+import { observedRequest, type ReplyDecoder, Requester, type Runtime, tracedBroadcast } from "../core/index.js";
 import {
   ClosedError,
   ConnectionError,
@@ -34,7 +34,7 @@ import {
 } from "../errors/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { PUBLISH_HEADER_BYTES } from "../jetstream/index.js";
-import { createService, type ServiceHost, type ServiceImpl } from "../service/index.js";
+import { createService, type ServiceImpl } from "../service/index.js";
 import { Telemetry } from "../telemetry/index.js";
 import { Topics } from "../topics/index.js";
 import { Tunnels } from "../tunnel/index.js";
@@ -50,6 +50,7 @@ export class JetmeshConnection implements Connection {
   readonly #nc: NatsConnection;
   readonly #settings: ResolvedSettings;
   readonly #subjects: Subjects;
+  readonly #rt: Runtime;
   readonly #requester: Requester;
   readonly #topics: Topics;
   readonly #tunnels: Tunnels;
@@ -68,32 +69,22 @@ export class JetmeshConnection implements Connection {
   constructor(nc: NatsConnection, settings: ResolvedSettings, ownsNats: boolean) {
     this.#nc = nc;
     this.#settings = settings;
-    this.#subjects = subjects(settings.namespace);
-    this.#telemetry = new Telemetry(settings.telemetry);
-    this.#requester = new Requester(nc, settings.logger, settings.inboxPrefix);
-    this.#topics = new Topics({
+    const rt: Runtime = {
       nc,
-      subjects: this.#subjects,
+      subjects: subjects(settings.namespace),
       logger: settings.logger,
-      telemetry: this.#telemetry,
+      telemetry: new Telemetry(settings.telemetry),
+      requester: new Requester(nc, settings.logger, settings.inboxPrefix),
+      timeout: settings.timeout,
       drainTimeout: settings.drainTimeout,
       inboxPrefix: settings.inboxPrefix,
-      settings: settings.topics,
-      timeout: settings.timeout,
-    });
-    this.#tunnels = new Tunnels({
-      nc,
-      subjects: this.#subjects,
-      logger: settings.logger,
-      telemetry: this.#telemetry,
-      drainTimeout: settings.drainTimeout,
-      inboxPrefix: settings.inboxPrefix,
-      timeout: settings.timeout,
-      settings: settings.tunnels,
-      request: (subject, cluster, payload, timeout, signal, hdrs) =>
-        this.#requester.request(subject, cluster, payload, timeout, signal, hdrs),
-      requestHeaders: (timeout) => this.#requester.headersWith(timeout),
-    });
+    };
+    this.#rt = rt;
+    this.#subjects = rt.subjects;
+    this.#telemetry = rt.telemetry;
+    this.#requester = rt.requester;
+    this.#topics = new Topics(rt, settings.topics);
+    this.#tunnels = new Tunnels(rt, settings.tunnels);
     this.#telemetry.observe((observe) => {
       for (const svc of this.#services) svc.report(observe);
       this.#topics.report(observe);
@@ -236,18 +227,18 @@ export class JetmeshConnection implements Connection {
   ): Promise<Service> {
     this.#ensureOpen("register");
     const [cluster, handler] = serviceTarget(target, typed);
-    const host: ServiceHost = {
-      nc: this.#nc,
-      connection: this,
-      subjects: this.#subjects,
-      logger: this.#settings.logger,
-      telemetry: this.#telemetry,
-      drainTimeout: this.#settings.drainTimeout,
-      ownsConnection,
-      forget: (svc) => this.#services.delete(svc),
-      acceptTunnel: (msg, cluster, malformed) => this.#tunnels.accept(msg, cluster, malformed),
-    };
-    const svc = await createService(host, cluster, handler, options);
+    const svc = await createService(
+      this.#rt,
+      {
+        connection: this,
+        ownsConnection,
+        forget: (svc) => this.#services.delete(svc),
+        acceptTunnel: (msg, cluster, malformed) => this.#tunnels.accept(msg, cluster, malformed),
+      },
+      cluster,
+      handler,
+      options,
+    );
     if (this.#closing) {
       await svc.stop();
       throw new ClosedError("register: the connection was closed while registering");

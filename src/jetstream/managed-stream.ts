@@ -4,10 +4,8 @@
  */
 import { JetStreamApiError, type JetStreamManager, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Logger } from "../api/index.js";
 import { ConfigurationError } from "../errors/index.js";
 import { API, fromJetStreamError, isApiError } from "./api-errors.js";
-import type { ConsumerHost } from "./pull-consumer.js";
 import type { StreamSettings } from "./stream-config.js";
 import { incompatibilities, streamConfig } from "./stream-config.js";
 
@@ -57,21 +55,6 @@ export class ManagedStream {
       },
     );
     return this.#ready;
-  }
-
-  /** What a pull consumer on this stream needs. */
-  consumerHost(logger: Logger, inboxPrefix: string | undefined, drainTimeout: number): ConsumerHost {
-    return {
-      nc: this.nc,
-      jsm: () => this.manager(),
-      ensureStream: () => {
-        this.recheck();
-        return this.ensure();
-      },
-      logger,
-      inboxPrefix,
-      drainTimeout,
-    };
   }
 
   /** Forgets that the stream was there (it answered "no responders"): the next ensure() checks again. */

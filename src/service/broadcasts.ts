@@ -1,12 +1,12 @@
 /** Broadcast dispatch of one member: plain subscription, limits, drop counting. */
 import type { Msg, MsgHdrs, Subscription } from "@nats-io/nats-core";
 import type { ServiceHandler } from "../api/index.js";
+import type { Runtime } from "../core/index.js";
 import { ContractViolation } from "../errors/index.js";
 import { BoundedQueue, settlesWithin } from "../flow/index.js";
 import { safeCallback, ThrottledWarning } from "../logging/index.js";
 import { ATTR, runInSpan } from "../telemetry/index.js";
 import { copyBytes } from "../wire/index.js";
-import type { ServiceHost } from "./types.js";
 
 type BroadcastHandler = NonNullable<ServiceHandler["handleBroadcast"]>;
 
@@ -33,16 +33,16 @@ export class BroadcastDispatcher {
   readonly #malformedWarning: ThrottledWarning;
 
   constructor(
-    private readonly host: ServiceHost,
+    private readonly rt: Runtime,
     private readonly cluster: string,
     private readonly handle: BroadcastHandler,
     threads: number,
     memory: number,
   ) {
-    this.#subject = host.subjects.broadcast(cluster);
-    this.#dropWarning = new ThrottledWarning(host.logger, "broadcasts dropped: the broadcast queue is full");
-    this.#failures = new ThrottledWarning(host.logger, "handleBroadcast threw");
-    this.#malformedWarning = new ThrottledWarning(host.logger, "broadcast does not match the contract; dropped");
+    this.#subject = rt.subjects.broadcast(cluster);
+    this.#dropWarning = new ThrottledWarning(rt.logger, "broadcasts dropped: the broadcast queue is full");
+    this.#failures = new ThrottledWarning(rt.logger, "handleBroadcast threw");
+    this.#malformedWarning = new ThrottledWarning(rt.logger, "broadcast does not match the contract; dropped");
     this.queue = new BoundedQueue(
       threads,
       memory,
@@ -53,8 +53,8 @@ export class BroadcastDispatcher {
   }
 
   subscribe(): void {
-    this.#sub = this.host.nc.subscribe(this.host.subjects.broadcast(this.cluster), {
-      callback: safeCallback(this.host.logger, "broadcast dispatch", (err, msg) => this.#arrive(err, msg)),
+    this.#sub = this.rt.nc.subscribe(this.rt.subjects.broadcast(this.cluster), {
+      callback: safeCallback(this.rt.logger, "broadcast dispatch", (err, msg) => this.#arrive(err, msg)),
     });
   }
 
@@ -71,14 +71,14 @@ export class BroadcastDispatcher {
 
   #arrive(err: Error | null, msg: Msg): void {
     if (err) {
-      this.host.logger.warn({ cluster: this.cluster, err }, "broadcast subscription error");
+      this.rt.logger.warn({ cluster: this.cluster, err }, "broadcast subscription error");
       return;
     }
     let headers: MsgHdrs | undefined;
     try {
       headers = msg.headers;
     } catch (err) {
-      this.host.logger.warn({ cluster: this.cluster, subject: msg.subject, err }, "broadcast with malformed headers");
+      this.rt.logger.warn({ cluster: this.cluster, subject: msg.subject, err }, "broadcast with malformed headers");
     }
     const item: Item = { subject: msg.subject, headers, data: msg.data };
     if (this.queue.offer(item, item.data.byteLength)) return;
@@ -90,7 +90,7 @@ export class BroadcastDispatcher {
     this.broadcasts++;
     const { data } = item;
     const ctx = { cluster: this.cluster, subject: item.subject, headers: item.headers };
-    const t = this.host.telemetry;
+    const t = this.rt.telemetry;
     if (!t.tracing) return this.handle(data, ctx);
     // a broadcast reaches every member: each handler's span links to the sender's
     const span = t.startConsumer(this.cluster, item, {

@@ -7,8 +7,8 @@
  */
 import type { Msg, Subscription } from "@nats-io/nats-core";
 import type { MicroEndpoint, MicroEndpointStats, ServiceInfo } from "../api/index.js";
+import type { Runtime } from "../core/index.js";
 import { safeCallback } from "../logging/index.js";
-import type { ServiceHost } from "./types.js";
 
 /** The metadata key that names a member's namespace (micro clients see every namespace). */
 export const NAMESPACE_KEY = "jetmesh.namespace";
@@ -32,7 +32,7 @@ export class MicroResponder {
   readonly #subs: Subscription[] = [];
 
   constructor(
-    private readonly host: ServiceHost,
+    private readonly rt: Runtime,
     private readonly source: MicroSource,
   ) {}
 
@@ -41,8 +41,8 @@ export class MicroResponder {
     for (const verb of VERBS) {
       for (const subject of [`$SRV.${verb}`, `$SRV.${verb}.${cluster}`, `$SRV.${verb}.${cluster}.${id}`]) {
         this.#subs.push(
-          this.host.nc.subscribe(subject, {
-            callback: safeCallback(this.host.logger, "discovery answer", (err, msg) => this.#answer(verb, err, msg)),
+          this.rt.nc.subscribe(subject, {
+            callback: safeCallback(this.rt.logger, "discovery answer", (err, msg) => this.#answer(verb, err, msg)),
           }),
         );
       }
@@ -65,7 +65,7 @@ export class MicroResponder {
     try {
       msg.respond(encoder.encode(JSON.stringify(this.#body(verb))));
     } catch (error) {
-      this.host.logger.warn(
+      this.rt.logger.warn(
         { cluster: this.source.cluster, subject: msg.subject, err: error },
         "micro protocol answer could not be sent",
       );

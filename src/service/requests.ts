@@ -6,6 +6,7 @@ import { Empty, type Msg, type MsgHdrs, type Subscription } from "@nats-io/nats-
 import type { Span } from "@opentelemetry/api";
 import type { ServiceHandler } from "../api/index.js";
 import { DEFAULTS } from "../config/index.js";
+import type { Runtime } from "../core/index.js";
 import { ContractViolation, TimeoutError } from "../errors/index.js";
 import { BoundedQueue, Deadlines, settlesWithin } from "../flow/index.js";
 import { safeCallback, ThrottledWarning } from "../logging/index.js";
@@ -21,7 +22,6 @@ import {
   parseTimeoutHeader,
 } from "../wire/index.js";
 import { RequestContextImpl } from "./context.js";
-import type { ServiceHost } from "./types.js";
 
 /**
  * A request on its way through the member. It keeps only what it needs (not
@@ -75,28 +75,28 @@ export class RequestDispatcher {
   #stopped: Error | undefined;
 
   constructor(
-    private readonly host: ServiceHost,
+    private readonly rt: Runtime,
     private readonly cluster: string,
     private readonly memberId: string,
     private readonly handle: RequestHandler,
     threads: number,
     memory: number,
   ) {
-    this.#failures = new ThrottledWarning(host.logger, "handleRequest threw; the caller got a RemoteError");
+    this.#failures = new ThrottledWarning(rt.logger, "handleRequest threw; the caller got a RemoteError");
     this.#attributes = { [ATTR.cluster]: cluster };
     this.queue = new BoundedQueue<Job>(
       threads,
       memory,
       (job) => this.#run(job),
-      (err) => host.logger.error({ cluster, err }, "request dispatch failed"),
+      (err) => rt.logger.error({ cluster, err }, "request dispatch failed"),
       (job) => ({ ...job, data: copyBytes(job.data) }),
     );
   }
 
   subscribe(): void {
-    this.#sub = this.host.nc.subscribe(this.host.subjects.request(this.cluster), {
+    this.#sub = this.rt.nc.subscribe(this.rt.subjects.request(this.cluster), {
       queue: this.cluster,
-      callback: safeCallback(this.host.logger, "request dispatch", (err, msg) => this.#arrive(err, msg)),
+      callback: safeCallback(this.rt.logger, "request dispatch", (err, msg) => this.#arrive(err, msg)),
     });
   }
 
@@ -138,7 +138,7 @@ export class RequestDispatcher {
   #arrive(err: Error | null, msg: Msg): void {
     this.received++;
     if (err) {
-      this.host.logger.warn({ cluster: this.cluster, err }, "request subscription error");
+      this.rt.logger.warn({ cluster: this.cluster, err }, "request subscription error");
       return;
     }
     const reply = msg.reply;
@@ -198,7 +198,7 @@ export class RequestDispatcher {
     this.lastError = why;
     let warning = this.#malformedWarnings.get(kind);
     if (warning === undefined) {
-      warning = new ThrottledWarning(this.host.logger, job ? `${kind}; answered BAD_REQUEST` : kind);
+      warning = new ThrottledWarning(this.rt.logger, job ? `${kind}; answered BAD_REQUEST` : kind);
       this.#malformedWarnings.set(kind, warning);
     }
     warning.note({ cluster: this.cluster, subject, err: why, total: this.malformed });
@@ -217,8 +217,8 @@ export class RequestDispatcher {
     job.started = performance.now();
     let out: unknown;
     try {
-      if (this.host.telemetry.tracing) {
-        const parent = this.host.telemetry.extract(job);
+      if (this.rt.telemetry.tracing) {
+        const parent = this.rt.telemetry.extract(job);
         const span = this.#startSpan(job, parent);
         job.span = span;
         out = withSpan(span, () => this.handle(job.data, ctx), parent);
@@ -249,8 +249,8 @@ export class RequestDispatcher {
     }
   }
 
-  #startSpan(job: Job, parent: ReturnType<ServiceHost["telemetry"]["extract"]>): Span {
-    return this.host.telemetry.start(
+  #startSpan(job: Job, parent: ReturnType<Runtime["telemetry"]["extract"]>): Span {
+    return this.rt.telemetry.start(
       "process",
       this.cluster,
       SpanKind.SERVER,
@@ -275,7 +275,7 @@ export class RequestDispatcher {
     // error.type is the code the caller's RemoteError carries
     const type = err === undefined ? undefined : codeOf(err);
     if (job.span) endSpan(job.span, err, type);
-    this.host.telemetry.serverDuration?.record(
+    this.rt.telemetry.serverDuration?.record(
       ms / 1000,
       type === undefined ? this.#attributes : { ...this.#attributes, [ATTR.errorType]: type },
     );
@@ -289,7 +289,7 @@ export class RequestDispatcher {
       this.#badReply(job, ERROR_KIND.badReply, `handleRequest returned ${typeName(value)}, not a Uint8Array`);
       return;
     }
-    const max = maxPayload(this.host.nc);
+    const max = maxPayload(this.rt.nc);
     if (max !== undefined && data.byteLength > max) {
       this.#badReply(
         job,
@@ -306,7 +306,7 @@ export class RequestDispatcher {
   #badReply(job: Job, kind: ErrorKind, message: string): void {
     this.errors++;
     this.#finished(job, Object.assign(new Error(message), { code: kind }));
-    this.host.logger.warn({ cluster: this.cluster, subject: job.subject, err: message }, message);
+    this.rt.logger.warn({ cluster: this.cluster, subject: job.subject, err: message }, message);
     this.#replyError(job, kind, message);
   }
 
@@ -318,7 +318,7 @@ export class RequestDispatcher {
       }
       this.malformed++;
       this.#finished(job, err);
-      this.host.logger.warn(
+      this.rt.logger.warn(
         { cluster: this.cluster, subject: job.subject, err: err.message },
         "request does not match the contract; answered BAD_REQUEST",
       );
@@ -343,9 +343,9 @@ export class RequestDispatcher {
     if (job.answered) return;
     job.answered = true;
     try {
-      this.host.nc.publish(job.reply, data, headers ? { headers } : undefined);
+      this.rt.nc.publish(job.reply, data, headers ? { headers } : undefined);
     } catch (err) {
-      this.host.logger.warn({ cluster: this.cluster, err }, "reply could not be sent");
+      this.rt.logger.warn({ cluster: this.cluster, err }, "reply could not be sent");
     }
   }
 }

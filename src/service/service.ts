@@ -10,6 +10,7 @@ import type {
   ServiceStats,
 } from "../api/index.js";
 import { validateHandler, validateName } from "../config/index.js";
+import type { Runtime } from "../core/index.js";
 import { ClosedError, fromNatsError, InvalidArgumentError } from "../errors/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { ATTR, type Observer } from "../telemetry/index.js";
@@ -18,7 +19,7 @@ import { resolveServiceLimits } from "./limits.js";
 import { MicroResponder, type MicroSource, NAMESPACE_KEY } from "./micro.js";
 import { RequestDispatcher } from "./requests.js";
 import { TunnelDispatcher } from "./tunnels.js";
-import type { ServiceHost, ServiceImpl } from "./types.js";
+import type { ServiceImpl, ServiceOwner } from "./types.js";
 
 const METHODS = ["init", "handleRequest", "handleBroadcast", "handleTunnel", "handleDrop"] as const;
 
@@ -78,15 +79,16 @@ function isExactSemVer(version: string): boolean {
 
 /** Validates, runs `init`, subscribes, and resolves once the member is live on the server. */
 export async function createService(
-  host: ServiceHost,
+  rt: Runtime,
+  owner: ServiceOwner,
   cluster: string,
   handler: ServiceHandler,
   options: ServiceOptions | undefined,
 ): Promise<ServiceImpl> {
   const { limits, info } = checkServiceArgs(cluster, handler, options);
-  const svc = new MemberService(host, cluster, handler, limits, {
+  const svc = new MemberService(rt, owner, cluster, handler, limits, {
     ...info,
-    metadata: { ...info.metadata, [NAMESPACE_KEY]: host.subjects.namespace },
+    metadata: { ...info.metadata, [NAMESPACE_KEY]: rt.subjects.namespace },
   });
   await svc.start();
   return svc;
@@ -97,7 +99,8 @@ class MemberService implements ServiceImpl, MicroSource {
   readonly started = new Date();
   readonly #micro: MicroResponder;
   readonly closed: Promise<Error | undefined>;
-  readonly #host: ServiceHost;
+  readonly #rt: Runtime;
+  readonly #owner: ServiceOwner;
   readonly #handler: ServiceHandler;
   readonly #requests: RequestDispatcher | undefined;
   readonly #broadcasts: BroadcastDispatcher | undefined;
@@ -106,23 +109,29 @@ class MemberService implements ServiceImpl, MicroSource {
   #resolveClosed!: (reason: Error | undefined) => void;
 
   constructor(
-    host: ServiceHost,
+    rt: Runtime,
+    owner: ServiceOwner,
     readonly cluster: string,
     handler: ServiceHandler,
     readonly limits: Readonly<ServiceLimits>,
     readonly info: ServiceInfo,
   ) {
-    this.#host = host;
-    this.#micro = new MicroResponder(host, this);
+    this.#rt = rt;
+    this.#owner = owner;
+    this.#micro = new MicroResponder(rt, this);
     this.#handler = handler;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
     const { handleRequest, handleBroadcast, handleTunnel } = handler;
-    this.#tunnels = handleTunnel ? new TunnelDispatcher(host, cluster, handleTunnel.bind(handler)) : undefined;
+    this.#tunnels = handleTunnel
+      ? new TunnelDispatcher(rt, cluster, handleTunnel.bind(handler), (msg, malformed) =>
+          owner.acceptTunnel(msg, cluster, malformed),
+        )
+      : undefined;
     this.#requests = handleRequest
       ? new RequestDispatcher(
-          host,
+          rt,
           cluster,
           this.id,
           handleRequest.bind(handler),
@@ -132,7 +141,7 @@ class MemberService implements ServiceImpl, MicroSource {
       : undefined;
     this.#broadcasts = handleBroadcast
       ? new BroadcastDispatcher(
-          host,
+          rt,
           cluster,
           handleBroadcast.bind(handler),
           limits.broadcastThreads,
@@ -142,18 +151,18 @@ class MemberService implements ServiceImpl, MicroSource {
   }
 
   async start(): Promise<void> {
-    await this.#handler.init?.(this.#host.connection);
+    await this.#handler.init?.(this.#owner.connection);
     try {
       this.#requests?.subscribe();
       this.#broadcasts?.subscribe();
       this.#tunnels?.subscribe();
       this.#micro.subscribe();
-      await this.#host.nc.flush();
+      await this.#rt.nc.flush();
     } catch (err) {
       await this.stop();
       throw fromNatsError(err, `register to cluster "${this.cluster}"`);
     }
-    this.#host.logger.info({ cluster: this.cluster, id: this.id }, "service registered");
+    this.#rt.logger.info({ cluster: this.cluster, id: this.id }, "service registered");
   }
 
   stats(): ServiceStats {
@@ -184,7 +193,7 @@ class MemberService implements ServiceImpl, MicroSource {
   }
 
   endpoints(): MicroEndpoint[] {
-    const { subjects } = this.#host;
+    const { subjects } = this.#rt;
     const out: MicroEndpoint[] = [];
     if (this.#requests) {
       out.push({ name: "request", subject: subjects.request(this.cluster), queue_group: this.cluster, metadata: null });
@@ -278,7 +287,7 @@ class MemberService implements ServiceImpl, MicroSource {
 
   async unregister(): Promise<void> {
     await this.stop();
-    if (this.#host.ownsConnection) await this.#host.connection.close();
+    if (this.#owner.ownsConnection) await this.#owner.connection.close();
   }
 
   close(): Promise<void> {
@@ -304,22 +313,22 @@ class MemberService implements ServiceImpl, MicroSource {
     this.#micro.stop();
     const dispatchers = [this.#requests, this.#broadcasts].filter((d) => d !== undefined);
     await Promise.all([
-      ...dispatchers.map((d) => d.drain(this.#host.drainTimeout)),
-      this.#tunnels?.stop(this.#host.drainTimeout),
+      ...dispatchers.map((d) => d.drain(this.#rt.drainTimeout)),
+      this.#tunnels?.stop(this.#rt.drainTimeout),
     ]);
     const idle = Promise.all(dispatchers.map((d) => d.queue.idle()));
-    const drained = await settlesWithin(idle, this.#host.drainTimeout);
+    const drained = await settlesWithin(idle, this.#rt.drainTimeout);
     if (!drained) {
-      this.#host.logger.warn(
-        { cluster: this.cluster, id: this.id, drainTimeout: this.#host.drainTimeout },
+      this.#rt.logger.warn(
+        { cluster: this.cluster, id: this.id, drainTimeout: this.#rt.drainTimeout },
         "handlers still running after the drain time-out; abandoning queued work",
       );
       for (const d of dispatchers) d.abandon();
     }
     this.#requests?.stop(new ClosedError(`service "${this.cluster}" stopped`));
-    await settlesWithin(this.#host.nc.flush(), this.#host.drainTimeout);
-    this.#host.forget(this);
-    this.#host.logger.info({ cluster: this.cluster, id: this.id }, "service unregistered");
+    await settlesWithin(this.#rt.nc.flush(), this.#rt.drainTimeout);
+    this.#owner.forget(this);
+    this.#rt.logger.info({ cluster: this.cluster, id: this.id }, "service unregistered");
     this.#resolveClosed(undefined);
   }
 
@@ -334,9 +343,9 @@ class MemberService implements ServiceImpl, MicroSource {
     try {
       await this.#handler.handleDrop?.(reason);
     } catch (err) {
-      this.#host.logger.error({ cluster: this.cluster, err }, "handleDrop threw");
+      this.#rt.logger.error({ cluster: this.cluster, err }, "handleDrop threw");
     }
-    this.#host.forget(this);
+    this.#owner.forget(this);
     this.#resolveClosed(reason);
   }
 }

@@ -1,10 +1,10 @@
 /** Tunnel set-up of one member: a queue subscription, and the tunnels it accepted (ended with the member). */
-import type { Subscription } from "@nats-io/nats-core";
+import type { Msg, Subscription } from "@nats-io/nats-core";
 import type { ServiceHandler } from "../api/index.js";
+import type { Runtime } from "../core/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { safeCallback } from "../logging/index.js";
 import type { TunnelEnd } from "../tunnel/index.js";
-import type { ServiceHost } from "./types.js";
 
 type TunnelHandler = NonNullable<ServiceHandler["handleTunnel"]>;
 
@@ -22,27 +22,27 @@ export class TunnelDispatcher {
   #sub: Subscription | undefined;
 
   constructor(
-    private readonly host: ServiceHost,
+    private readonly rt: Runtime,
     private readonly cluster: string,
     private readonly handle: TunnelHandler,
+    /** Accepts one set-up request (undefined when it was refused, and answered so). */
+    private readonly accept: (msg: Msg, malformed: () => void) => Promise<TunnelEnd | undefined>,
   ) {}
 
   subscribe(): void {
-    this.#sub = this.host.nc.subscribe(this.host.subjects.tunnelSetup(this.cluster), {
+    this.#sub = this.rt.nc.subscribe(this.rt.subjects.tunnelSetup(this.cluster), {
       queue: this.cluster,
-      callback: safeCallback(this.host.logger, "tunnel set-up", (err, msg) => {
+      callback: safeCallback(this.rt.logger, "tunnel set-up", (err, msg) => {
         if (err) {
-          this.host.logger.warn({ cluster: this.cluster, err }, "tunnel subscription error");
+          this.rt.logger.warn({ cluster: this.cluster, err }, "tunnel subscription error");
           return;
         }
-        const accepting = this.host
-          .acceptTunnel(msg, this.cluster, () => this.malformed++)
-          .then(
-            (tun) => {
-              if (tun) this.#run(tun);
-            },
-            (error: unknown) => this.host.logger.warn({ cluster: this.cluster, err: error }, "tunnel set-up failed"),
-          );
+        const accepting = this.accept(msg, () => this.malformed++).then(
+          (tun) => {
+            if (tun) this.#run(tun);
+          },
+          (error: unknown) => this.rt.logger.warn({ cluster: this.cluster, err: error }, "tunnel set-up failed"),
+        );
         this.#accepting.add(accepting);
         void accepting.finally(() => this.#accepting.delete(accepting));
       }),
@@ -70,7 +70,7 @@ export class TunnelDispatcher {
       .then(() => this.handle(tun))
       .catch((err: unknown) => {
         this.errors++;
-        this.host.logger.warn({ cluster: this.cluster, tunnel: tun.id, err }, "handleTunnel threw; closing the tunnel");
+        this.rt.logger.warn({ cluster: this.cluster, tunnel: tun.id, err }, "handleTunnel threw; closing the tunnel");
         return tun.close();
       });
   }

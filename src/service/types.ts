@@ -1,17 +1,12 @@
-import type { Msg, NatsConnection } from "@nats-io/nats-core";
-import type { Connection, Logger, Service } from "../api/index.js";
-import type { Observer, Telemetry } from "../telemetry/index.js";
+import type { Msg, } from "@nats-io/nats-core";
+import type { Connection, Service } from "../api/index.js";
+import type { Observer, } from "../telemetry/index.js";
 import type { TunnelEnd } from "../tunnel/index.js";
-import type { Subjects } from "../wire/index.js";
 
-/** What a service needs from the connection that owns it. */
-export interface ServiceHost {
-  readonly nc: NatsConnection;
+/** What a service needs of the connection that owns it, beside the runtime. */
+export interface ServiceOwner {
+  /** The connection, handed to the handler's `init`. */
   readonly connection: Connection;
-  readonly subjects: Subjects;
-  readonly logger: Logger;
-  readonly telemetry: Telemetry;
-  readonly drainTimeout: number;
   /** Whether unregister() also closes the connection. */
   readonly ownsConnection: boolean;
   /** Accepts a tunnel set-up request (undefined when it was refused, and answered so). */

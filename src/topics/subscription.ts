@@ -4,19 +4,20 @@
  * subscriptions acknowledge each event once its handler has finished.
  */
 import { type Msg, type MsgHdrs, nanos } from "@nats-io/nats-core";
-import type { EventContext, EventHandler, Logger, Subscription, SubscriptionStats, TopicLimits } from "../api/index.js";
+import type { EventContext, EventHandler, Subscription, SubscriptionStats, TopicLimits } from "../api/index.js";
+import type { Runtime } from "../core/index.js";
 import { ContractViolation } from "../errors/index.js";
 import { BoundedQueue, settlesWithin } from "../flow/index.js";
 import {
-  type ConsumerHost,
   type ConsumerPlan,
   type Delivery,
   fromJetStreamError,
+  type ManagedStream,
   PullConsumer,
 } from "../jetstream/index.js";
 import { ThrottledWarning } from "../logging/index.js";
-import { ATTR, runInSpan, type Telemetry } from "../telemetry/index.js";
-import { copyBytes } from "../wire/index.js";
+import { ATTR, runInSpan, } from "../telemetry/index.js";
+import { copyBytes, maxDelivery } from "../wire/index.js";
 
 /** Acknowledgement bodies (the JetStream protocol's own). */
 const ACK = "+ACK";
@@ -39,15 +40,6 @@ export interface SubscriptionPlan {
   consumer: ConsumerPlan;
   /** Acks and redelivery; absent for an ordered subscription. */
   shared: SharedSettings | undefined;
-}
-
-export interface SubscriptionHost extends ConsumerHost {
-  logger: Logger;
-  telemetry: Telemetry;
-  /** The largest event the server can carry, with its subject and headers. */
-  maxEvent: number;
-  /** Called once the subscription has stopped. */
-  forget(sub: TopicSubscription): void;
 }
 
 /**
@@ -104,7 +96,8 @@ class EventContextImpl implements EventContext {
 export class TopicSubscription implements Subscription {
   readonly topic: string;
   readonly limits: Readonly<TopicLimits>;
-  readonly #host: SubscriptionHost;
+  readonly #rt: Runtime;
+  readonly #forget: (sub: TopicSubscription) => void;
   readonly #handler: EventHandler;
   readonly #shared: SharedSettings | undefined;
   readonly #queue: BoundedQueue<Held>;
@@ -125,16 +118,18 @@ export class TopicSubscription implements Subscription {
   readonly #subject: string;
   #stopping: Promise<void> | undefined;
 
-  constructor(host: SubscriptionHost, plan: SubscriptionPlan) {
-    this.#host = host;
+  /** `forget` is called once the subscription has stopped. */
+  constructor(rt: Runtime, stream: ManagedStream, plan: SubscriptionPlan, forget: (sub: TopicSubscription) => void) {
+    this.#rt = rt;
+    this.#forget = forget;
     this.topic = plan.topic;
     this.limits = plan.limits;
     this.#handler = plan.handler;
     this.#shared = plan.shared;
     this.#group = plan.consumer.shared?.name;
     this.#subject = plan.consumer.subject;
-    this.#failures = new ThrottledWarning(host.logger, "event handler threw");
-    this.#malformedWarning = new ThrottledWarning(host.logger, "event does not match the contract; not handled");
+    this.#failures = new ThrottledWarning(rt.logger, "event handler threw");
+    this.#malformedWarning = new ThrottledWarning(rt.logger, "event does not match the contract; not handled");
     const { eventThreads, eventMemory } = plan.limits;
     this.#queue = new BoundedQueue<Held>(
       eventThreads,
@@ -150,13 +145,14 @@ export class TopicSubscription implements Subscription {
       },
       () => this.#consumer.poke(),
     );
-    this.#consumer = new PullConsumer(
-      host,
-      plan.consumer,
-      { threads: eventThreads, memory: eventMemory, maxEvent: host.maxEvent },
-      this.#queue,
-      (d) => this.#arrive(d),
-    );
+    this.#consumer = new PullConsumer({
+      rt,
+      stream,
+      plan: plan.consumer,
+      limits: { threads: eventThreads, memory: eventMemory, maxEvent: maxDelivery(rt.nc) },
+      room: this.#queue,
+      deliver: (d) => this.#arrive(d),
+    });
   }
 
   /** Resolves once events published from now on reach the handler. */
@@ -208,9 +204,9 @@ export class TopicSubscription implements Subscription {
     // never handled here: another member of the group may take them at once
     for (const d of this.#queue.takeQueued()) this.#settle(d, NAK);
     await consumerStopped;
-    await settlesWithin(this.#queue.idle(), this.#host.drainTimeout);
+    await settlesWithin(this.#queue.idle(), this.#rt.drainTimeout);
     clearInterval(this.#keepAlive);
-    this.#host.forget(this);
+    this.#forget(this);
   }
 
   #arrive(d: Delivery): void {
@@ -254,7 +250,7 @@ export class TopicSubscription implements Subscription {
 
   /** Calls the handler; in a span linked to the publisher's when tracing. */
   #handle(d: Held, ctx: EventContextImpl): unknown {
-    const t = this.#host.telemetry;
+    const t = this.#rt.telemetry;
     if (!t.tracing) return this.#handler(d.data, ctx);
     const group = this.#group;
     const span = t.startConsumer(
@@ -284,14 +280,14 @@ export class TopicSubscription implements Subscription {
     }
     this.#deadLetters++;
     this.#settle(d, TERM);
-    this.#host.logger.warn(
+    this.#rt.logger.warn(
       { topic: this.topic, subject: d.subject, seq: d.seq, deliveries: d.deliveries, err },
       hopeless ? "event does not match the contract; given up" : "event given up after maxDeliver failed deliveries",
     );
     try {
       await shared.onDeadLetter?.(d.data, ctx, err);
     } catch (hookErr) {
-      this.#host.logger.warn({ topic: this.topic, seq: d.seq, err: hookErr }, "onDeadLetter threw");
+      this.#rt.logger.warn({ topic: this.topic, seq: d.seq, err: hookErr }, "onDeadLetter threw");
     }
   }
 
@@ -311,10 +307,10 @@ export class TopicSubscription implements Subscription {
     const reply = d.reply;
     if (!reply) return;
     try {
-      this.#host.nc.publish(reply, body);
+      this.#rt.nc.publish(reply, body);
     } catch (err) {
       // closed connection: the server delivers it again after ackWait
-      this.#host.logger.debug({ topic: this.topic, seq: d.seq, err }, "ack not sent");
+      this.#rt.logger.debug({ topic: this.topic, seq: d.seq, err }, "ack not sent");
     }
   }
 

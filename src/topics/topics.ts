@@ -3,10 +3,9 @@
  * subscriptions (one per topic), all made on first use.
  */
 import { createHash } from "node:crypto";
-import { MsgHdrsImpl, type NatsConnection, nuid } from "@nats-io/nats-core";
+import { MsgHdrsImpl, nuid } from "@nats-io/nats-core";
 import type {
   EventHandler,
-  Logger,
   PublishAck,
   SubscribeOptions,
   Subscription,
@@ -21,12 +20,12 @@ import {
   validateSignal,
   validateTimeout,
 } from "../config/index.js";
-import { watchReconnects } from "../core/index.js";
+import { type Runtime, watchReconnects } from "../core/index.js";
 import { InvalidArgumentError, type JetmeshError, TimeoutError } from "../errors/index.js";
 import { withDeadline } from "../flow/index.js";
 import { type ConsumerPlan, ManagedStream, Publisher, type StartAt } from "../jetstream/index.js";
-import { ATTR, endSpan, fitsWith, type Observer, SpanKind, type Telemetry } from "../telemetry/index.js";
-import { HEADER, maxDelivery, maxPayload, type Subjects } from "../wire/index.js";
+import { ATTR, endSpan, fitsWith, type Observer, SpanKind, } from "../telemetry/index.js";
+import { HEADER, maxPayload, } from "../wire/index.js";
 import type { ResolvedTopics } from "./settings.js";
 import { type SharedSettings, type SubscriptionPlan, TopicSubscription } from "./subscription.js";
 
@@ -64,41 +63,29 @@ const MAX_CONSUMER_NAME = 200;
 /** A subscription as planned before its stream is known. */
 type PlannedSubscription = Omit<SubscriptionPlan, "consumer"> & { consumer: Omit<ConsumerPlan, "stream"> };
 
-export interface TopicsHost {
-  nc: NatsConnection;
-  subjects: Subjects;
-  logger: Logger;
-  telemetry: Telemetry;
-  drainTimeout: number;
-  inboxPrefix: string | undefined;
-  settings: ResolvedTopics;
-  /** The connection's default time-out (subscribe set-up). */
-  timeout: number;
-}
-
 export class Topics {
-  readonly #host: TopicsHost;
+  readonly #rt: Runtime;
   readonly #stream: ManagedStream;
   #publisher: Publisher | undefined;
   /** Subscriptions by topic; `null` while one is starting. */
   readonly #subs = new Map<string, TopicSubscription | null>();
   #stopWatch: (() => void) | undefined;
 
-  constructor(host: TopicsHost) {
-    this.#host = host;
-    this.#stream = new ManagedStream(host.nc, host.settings, host.subjects.topics, "topics");
+  constructor(rt: Runtime, settings: ResolvedTopics) {
+    this.#rt = rt;
+    this.#stream = new ManagedStream(rt.nc, settings, rt.subjects.topics, "topics");
   }
 
   /** Publishes (validated by the caller); resolves with JetStream's ack. */
   publish(topic: string, payload: Uint8Array, timeout: number, signal: AbortSignal | undefined): Promise<PublishAck> {
     let publisher = this.#publisher;
     if (publisher === undefined) {
-      publisher = new Publisher(this.#host.nc, this.#host.logger, this.#host.inboxPrefix, this.#stream, "topic");
+      publisher = new Publisher(this.#rt.nc, this.#rt.logger, this.#rt.inboxPrefix, this.#stream, "topic");
       this.#publisher = publisher;
       this.#watch();
     }
-    const subject = this.#host.subjects.topic(topic);
-    const t = this.#host.telemetry;
+    const subject = this.#rt.subjects.topic(topic);
+    const t = this.#rt.telemetry;
     if (!t.tracing) return publisher.publish(subject, topic, payload, timeout, signal);
     const span = t.start("publish", topic, SpanKind.PRODUCER, {
       [ATTR.destination]: subject,
@@ -114,7 +101,7 @@ export class Topics {
       t.inject(span, h);
       header = h.encode();
       // trace context that would push the event over the max payload is left out
-      if (!fitsWith(header, payload, maxPayload(this.#host.nc))) header = undefined;
+      if (!fitsWith(header, payload, maxPayload(this.#rt.nc))) header = undefined;
       else span.setAttribute(ATTR.messageId, id);
     }
     return publisher.publish(subject, topic, payload, timeout, signal, header).then(
@@ -170,17 +157,13 @@ export class Topics {
   /** Makes the stream if need be, and the subscription's consumer; resolves once events reach it. */
   async #start(plan: PlannedSubscription): Promise<TopicSubscription> {
     await this.#stream.ensure();
-    const host = this.#host;
     const sub = new TopicSubscription(
-      {
-        ...this.#stream.consumerHost(host.logger, host.inboxPrefix, host.drainTimeout),
-        telemetry: host.telemetry,
-        maxEvent: maxDelivery(host.nc),
-        forget: (s) => {
-          if (this.#subs.get(s.topic) === s) this.#subs.delete(s.topic);
-        },
-      },
+      this.#rt,
+      this.#stream,
       { ...plan, consumer: { ...plan.consumer, stream: this.#stream.name } },
+      (s) => {
+        if (this.#subs.get(s.topic) === s) this.#subs.delete(s.topic);
+      },
     );
     this.#watch();
     await sub.start();
@@ -209,7 +192,7 @@ export class Topics {
 
   /** Watches for reconnects: publishes may have lost their acks, and pulls their consumers. */
   #watch(): void {
-    this.#stopWatch ??= watchReconnects(this.#host.nc, this.#host.logger, () => {
+    this.#stopWatch ??= watchReconnects(this.#rt.nc, this.#rt.logger, () => {
       this.#publisher?.resendAll();
       for (const sub of this.#subs.values()) sub?.reconnected();
     });
@@ -253,7 +236,7 @@ export class Topics {
     }
     return {
       call: {
-        timeout: validateTimeout("options.timeout", o.timeout, this.#host.timeout),
+        timeout: validateTimeout("options.timeout", o.timeout, this.#rt.timeout),
         signal: validateSignal(o.signal),
       },
       topic,
@@ -261,7 +244,7 @@ export class Topics {
       limits,
       shared,
       consumer: {
-        subject: this.#host.subjects.topic(topic),
+        subject: this.#rt.subjects.topic(topic),
         start: startAt(o.from),
         shared:
           shared && sharedName !== undefined

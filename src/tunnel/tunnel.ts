@@ -20,6 +20,7 @@
 import type { Msg, Subscription } from "@nats-io/nats-core";
 import type { RecvOptions, SendOptions, Tunnel } from "../api/index.js";
 import { validateOptions, validatePayload, validateSignal, validateTimeout } from "../config/index.js";
+import type { Runtime } from "../core/index.js";
 import {
   ClosedError,
   InvalidArgumentError,
@@ -28,7 +29,7 @@ import {
   TimeoutError,
 } from "../errors/index.js";
 import { settlesWithin } from "../flow/index.js";
-import { type ConsumerHost, fromJetStreamError, type Publisher, PullConsumer } from "../jetstream/index.js";
+import { fromJetStreamError, type ManagedStream, type Publisher, PullConsumer } from "../jetstream/index.js";
 import { ThrottledWarning } from "../logging/index.js";
 import { BROKE, decodeControl, encodeGrant, encodeSent } from "./control.js";
 import { ReadCredit } from "./credit.js";
@@ -40,14 +41,14 @@ import { type Waiter, wait } from "./waiters.js";
 import { type ReaderTerms, Writer } from "./writer.js";
 
 const CALL_KEYS = ["timeout", "signal"] as const;
-/** What a tunnel end needs from its connection. */
-export interface TunnelHost extends ConsumerHost {
+/** What the tunnel ends of one connection share, beside the runtime. */
+export interface TunnelShared {
+  /** The tunnels stream. */
+  stream: ManagedStream;
   publisher: Publisher;
-  /** The connection's default time-out (send). */
-  timeout: number;
   /** Message bytes sent and received by the connection's tunnels (metrics), and wire input dropped. */
   traffic: { sent: number; received: number; malformed: number };
-  /** Called once the tunnel has ended. */
+  /** Called once a tunnel has ended. */
   forget(tun: TunnelEnd): void;
 }
 
@@ -81,7 +82,8 @@ export class TunnelEnd implements Tunnel {
   readonly closed: Promise<Error | undefined>;
   /** Wire input of this tunnel that was dropped. */
   malformed = 0;
-  readonly #host: TunnelHost;
+  readonly #rt: Runtime;
+  readonly #shared: TunnelShared;
   readonly #plan: TunnelPlan;
   readonly #consumer: PullConsumer;
   readonly #inbound: Inbound;
@@ -109,8 +111,9 @@ export class TunnelEnd implements Tunnel {
   readonly #purger: Purger;
   readonly #recvWaiters: Array<Waiter<Uint8Array>> = [];
 
-  constructor(host: TunnelHost, plan: TunnelPlan) {
-    this.#host = host;
+  constructor(rt: Runtime, shared: TunnelShared, plan: TunnelPlan) {
+    this.#rt = rt;
+    this.#shared = shared;
     this.#plan = plan;
     this.id = plan.id;
     this.cluster = plan.cluster;
@@ -119,12 +122,12 @@ export class TunnelEnd implements Tunnel {
         stopped: () => ((this.#ended ?? this.#remoteEnd) ? this.#closedError("send") : undefined),
         publish: (frame) => this.#publish(frame),
         broken: (err) => this.#broken(err),
-        traffic: host.traffic,
+        traffic: shared.traffic,
       },
       { maxMessage: plan.maxMessage, maxChunk: plan.maxChunk },
     );
     this.#read = new ReadCredit(plan.window);
-    this.#purger = new Purger(host.jsm, plan.stream, plan.inSubject, plan.window);
+    this.#purger = new Purger(() => shared.stream.manager(), plan.stream, plan.inSubject, plan.window);
     const end = this;
     this.#watch = new PeerWatch(
       {
@@ -150,7 +153,7 @@ export class TunnelEnd implements Tunnel {
       },
       plan,
     );
-    this.#badInput = new ThrottledWarning(host.logger, "malformed tunnel input dropped");
+    this.#badInput = new ThrottledWarning(rt.logger, "malformed tunnel input dropped");
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -164,11 +167,12 @@ export class TunnelEnd implements Tunnel {
       malformed: (why) => this.#malformed(why),
     });
     const room = this;
-    this.#consumer = new PullConsumer(
-      { ...host, streamRenewed: () => this.#streamLost() },
-      { stream: plan.stream, subject: plan.inSubject, start: undefined, shared: undefined },
-      { threads: 1, memory: plan.window, maxEvent: plan.maxEvent },
-      {
+    this.#consumer = new PullConsumer({
+      rt,
+      stream: shared.stream,
+      plan: { stream: plan.stream, subject: plan.inSubject, start: undefined, shared: undefined },
+      limits: { threads: 1, memory: plan.window, maxEvent: plan.maxEvent },
+      room: {
         // frames waiting for their turn are bounded by the writer's credit; counting them
         // here could stop the pull that brings the one they wait for
         get queuedBytes() {
@@ -179,13 +183,14 @@ export class TunnelEnd implements Tunnel {
         },
         running: 0,
       },
-      (d) => this.#onFrame(d.msg.data, d.seq),
-    );
+      deliver: (d) => this.#onFrame(d.msg.data, d.seq),
+      streamRenewed: () => this.#streamLost(),
+    });
   }
 
   /** Starts listening: control messages, and the incoming messages from now on. */
   async listen(): Promise<void> {
-    this.#control = this.#host.nc.subscribe(this.#plan.controlIn, {
+    this.#control = this.#rt.nc.subscribe(this.#plan.controlIn, {
       callback: (err, msg) => this.#onControl(err, msg),
     });
     try {
@@ -209,7 +214,7 @@ export class TunnelEnd implements Tunnel {
       validatePayload("message", message);
       if (message.byteLength === 0) throw new InvalidArgumentError("message must not be empty");
       const o = validateOptions<SendOptions>("options", options, CALL_KEYS);
-      const timeout = validateTimeout("options.timeout", o.timeout, this.#host.timeout);
+      const timeout = validateTimeout("options.timeout", o.timeout, this.#rt.timeout);
       const signal = validateSignal(o.signal);
       const max = this.#writer.maxMessage;
       if (message.byteLength > max) {
@@ -260,7 +265,7 @@ export class TunnelEnd implements Tunnel {
       this.#closing = (async () => {
         if (tellPeer) {
           // in order after everything sent: the other end reads all of it, then ends
-          await settlesWithin(this.#writer.close(), this.#host.drainTimeout);
+          await settlesWithin(this.#writer.close(), this.#rt.drainTimeout);
         }
         await this.#releaseOnce();
       })();
@@ -296,8 +301,8 @@ export class TunnelEnd implements Tunnel {
 
   #publish(frame: Uint8Array): Promise<unknown> {
     // acks are awaited in the background, through outages up to the bound; one that fails breaks the tunnel
-    const ackTimeout = this.#plan.outageTimeout + Math.max(10_000, this.#host.timeout);
-    return this.#host.publisher.publish(this.#plan.outSubject, this.id, frame, ackTimeout, undefined, null);
+    const ackTimeout = this.#plan.outageTimeout + Math.max(10_000, this.#rt.timeout);
+    return this.#shared.publisher.publish(this.#plan.outSubject, this.id, frame, ackTimeout, undefined, null);
   }
 
   /** A message could not be stored (or read): the tunnel cannot keep its order, so it ends. */
@@ -356,7 +361,7 @@ export class TunnelEnd implements Tunnel {
 
   /** The application has a message: its bytes leave the window, and a large one lets the next in. */
   #took(r: Received): void {
-    this.#host.traffic.received += r.bytes.byteLength;
+    this.#shared.traffic.received += r.bytes.byteLength;
     this.#releaseBytes(r.release);
     if (r.big) this.#inbound.bigTaken();
     this.#consumer.poke();
@@ -374,7 +379,7 @@ export class TunnelEnd implements Tunnel {
 
   #controlOut(text: string): void {
     try {
-      this.#host.nc.publish(this.#plan.controlOut, text);
+      this.#rt.nc.publish(this.#plan.controlOut, text);
     } catch {
       // closed connection: the tunnel ends with it
     }
@@ -419,7 +424,7 @@ export class TunnelEnd implements Tunnel {
 
   #malformed(why: string): void {
     this.malformed++;
-    this.#host.traffic.malformed++;
+    this.#shared.traffic.malformed++;
     try {
       this.#badInput.note({ tunnel: this.id, why });
     } catch {
@@ -429,7 +434,7 @@ export class TunnelEnd implements Tunnel {
 
   #warn(context: object, message: string): void {
     try {
-      this.#host.logger.warn(context, message);
+      this.#rt.logger.warn(context, message);
     } catch {
       // a logger that throws must not stop the tunnel
     }
@@ -454,7 +459,7 @@ export class TunnelEnd implements Tunnel {
 
   /** Whether the last message the other end stored is its close. */
   async #closedThere(): Promise<boolean> {
-    const jsm = await this.#host.jsm();
+    const jsm = await this.#shared.stream.manager();
     const last = await jsm.streams.getMessage(this.#plan.stream, { last_by_subj: this.#plan.inSubject });
     return last?.data[0] === KIND.close && last.data.byteLength === FRAME_HEAD;
   }
@@ -509,16 +514,16 @@ export class TunnelEnd implements Tunnel {
     const subjects = [this.#plan.inSubject];
     if (this.#remoteEnd) {
       // nobody reads what this end sent: drop it too, once it is stored
-      await settlesWithin(Promise.allSettled([...this.#writer.inflight]), this.#host.drainTimeout);
+      await settlesWithin(Promise.allSettled([...this.#writer.inflight]), this.#rt.drainTimeout);
       subjects.push(this.#plan.outSubject);
     }
     await settlesWithin(
-      this.#host
-        .jsm()
+      this.#shared.stream
+        .manager()
         .then((jsm) => Promise.all(subjects.map((filter) => jsm.streams.purge(this.#plan.stream, { filter })))),
-      this.#host.drainTimeout,
+      this.#rt.drainTimeout,
     );
-    this.#host.forget(this);
+    this.#shared.forget(this);
     this.#resolveClosed(this.#lost);
   }
 

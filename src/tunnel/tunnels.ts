@@ -8,40 +8,19 @@
  * listening too and answers with its window. Only then does either end send.
  */
 import { randomBytes } from "node:crypto";
-import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs, } from "@nats-io/nats-core";
 import type { Span } from "@opentelemetry/api";
-import type { Logger, Tunnel } from "../api/index.js";
+import type { Tunnel } from "../api/index.js";
+import type { Runtime } from "../core/index.js";
 import { ClosedError, JetmeshError, RemoteError, TimeoutError } from "../errors/index.js";
 import { withDeadline } from "../flow/index.js";
 import { fromJetStreamError, ManagedStream, Publisher } from "../jetstream/index.js";
-import { ATTR, endSpan, type Observer, SpanKind, type Telemetry } from "../telemetry/index.js";
-import { ERROR_KIND, errorHeaders, maxDelivery, payloadLimit, type Subjects } from "../wire/index.js";
+import { ATTR, endSpan, type Observer, SpanKind, } from "../telemetry/index.js";
+import { ERROR_KIND, errorHeaders, maxDelivery, payloadLimit, } from "../wire/index.js";
 import { watchConnection } from "./connection-watch.js";
 import type { ResolvedTunnels } from "./settings.js";
 import { encodeTerms, readSetUpAnswer, readSetUpRequest, type SetUpRequest } from "./setup-terms.js";
-import { type PeerTerms, TunnelEnd, type TunnelHost, type TunnelPlan } from "./tunnel.js";
-
-export interface TunnelsHost {
-  nc: NatsConnection;
-  subjects: Subjects;
-  logger: Logger;
-  telemetry: Telemetry;
-  drainTimeout: number;
-  inboxPrefix: string | undefined;
-  timeout: number;
-  settings: ResolvedTunnels;
-  /** A request to a cluster (the connection's); `hdrs` must carry the time-out header (see requestHeaders). */
-  request(
-    subject: string,
-    cluster: string,
-    payload: Uint8Array,
-    timeout: number,
-    signal: AbortSignal | undefined,
-    hdrs: MsgHdrs | undefined,
-  ): Promise<Uint8Array>;
-  /** Headers of a request with `timeout`, to add trace context to. */
-  requestHeaders(timeout: number): MsgHdrs;
-}
+import { type PeerTerms, TunnelEnd, type TunnelPlan, type TunnelShared } from "./tunnel.js";
 
 /**
  * A frame not acknowledged after this long is sent again: a stream leader
@@ -57,7 +36,8 @@ function setUpError(err: unknown, what: string): unknown {
 }
 
 export class Tunnels {
-  readonly #host: TunnelsHost;
+  readonly #rt: Runtime;
+  readonly #settings: ResolvedTunnels;
   readonly #stream: ManagedStream;
   #publisher: Publisher | undefined;
   readonly #ends = new Set<TunnelEnd>();
@@ -67,9 +47,10 @@ export class Tunnels {
   #down = false;
   readonly #traffic = { sent: 0, received: 0, malformed: 0 };
 
-  constructor(host: TunnelsHost) {
-    this.#host = host;
-    this.#stream = new ManagedStream(host.nc, host.settings.stream, host.subjects.tunnels, "tunnels");
+  constructor(rt: Runtime, settings: ResolvedTunnels) {
+    this.#rt = rt;
+    this.#settings = settings;
+    this.#stream = new ManagedStream(rt.nc, settings.stream, rt.subjects.tunnels, "tunnels");
   }
 
   /** Wire input dropped by this connection's tunnels (set-up requests and answers, frames, control messages). */
@@ -79,10 +60,10 @@ export class Tunnels {
 
   /** Opens a tunnel to one member of `cluster` (arguments validated by the caller). */
   async open(cluster: string, timeout: number, signal: AbortSignal | undefined): Promise<Tunnel> {
-    const t = this.#host.telemetry;
+    const t = this.#rt.telemetry;
     if (!t.tracing) return this.#open(cluster, timeout, signal, undefined);
     const span = t.start("tunnel", cluster, SpanKind.CLIENT, {
-      [ATTR.destination]: this.#host.subjects.tunnelSetup(cluster),
+      [ATTR.destination]: this.#rt.subjects.tunnelSetup(cluster),
       [ATTR.operationType]: "send",
       [ATTR.cluster]: cluster,
     });
@@ -123,7 +104,8 @@ export class Tunnels {
         timedOut,
       );
     await step(this.#stream.ensure(), `tunnel to cluster "${cluster}"`);
-    const { settings, subjects } = this.#host;
+    const settings = this.#settings;
+    const { subjects } = this.#rt;
     const id = randomBytes(16).toString("hex");
     const end = this.#end(cluster, id, "o", settings.heartbeat, settings.outageTimeout);
     const setUp: SetUpRequest = {
@@ -132,7 +114,7 @@ export class Tunnels {
       heartbeat: settings.heartbeat,
       maxMessage: settings.maxMessage,
       outageTimeout: settings.outageTimeout,
-      maxPayload: payloadLimit(this.#host.nc),
+      maxPayload: payloadLimit(this.#rt.nc),
     };
     let reply: Uint8Array;
     try {
@@ -140,11 +122,18 @@ export class Tunnels {
       const left = Math.floor(deadline - performance.now());
       if (left < 1) throw timedOut();
       let hdrs: MsgHdrs | undefined;
-      if (span && this.#host.telemetry.carries(span)) {
-        hdrs = this.#host.requestHeaders(left);
-        this.#host.telemetry.inject(span, hdrs);
+      if (span && this.#rt.telemetry.carries(span)) {
+        hdrs = this.#rt.requester.headersWith(left);
+        this.#rt.telemetry.inject(span, hdrs);
       }
-      const asking = this.#host.request(subjects.tunnelSetup(cluster), cluster, encodeTerms(setUp), left, signal, hdrs);
+      const asking = this.#rt.requester.request(
+        subjects.tunnelSetup(cluster),
+        cluster,
+        encodeTerms(setUp),
+        left,
+        signal,
+        hdrs,
+      );
       reply = await step(asking, `tunnel set-up with cluster "${cluster}"`);
     } catch (err) {
       // released in the background: the caller hears of the failure now
@@ -172,7 +161,7 @@ export class Tunnels {
    * request could not be understood; it is answered with an error).
    */
   async accept(msg: Msg, cluster: string, malformed?: () => void): Promise<TunnelEnd | undefined> {
-    const t = this.#host.telemetry;
+    const t = this.#rt.telemetry;
     if (!t.tracing) return this.#accept(msg, cluster, malformed);
     const span = t.start(
       "accept",
@@ -193,8 +182,8 @@ export class Tunnels {
   }
 
   async #accept(msg: Msg, cluster: string, malformed: (() => void) | undefined): Promise<TunnelEnd | undefined> {
-    const { settings } = this.#host;
-    const maxPayload = payloadLimit(this.#host.nc);
+    const settings = this.#settings;
+    const maxPayload = payloadLimit(this.#rt.nc);
     const setUp = readSetUpRequest(msg.data, { outageTimeout: settings.outageTimeout, maxPayload });
     if (setUp === undefined || !msg.reply || this.#has(setUp.id)) {
       this.#traffic.malformed++;
@@ -206,8 +195,8 @@ export class Tunnels {
       return undefined;
     }
     // the opener waits at most its time-out; this end no longer than its own
-    const deadline = performance.now() + this.#host.timeout;
-    const timedOut = () => new TimeoutError(`tunnel set-up timed out after ${this.#host.timeout} ms`);
+    const deadline = performance.now() + this.#rt.timeout;
+    const timedOut = () => new TimeoutError(`tunnel set-up timed out after ${this.#rt.timeout} ms`);
     const what = `tunnel "${setUp.id}" from cluster "${cluster}"`;
     const end = this.#end(cluster, setUp.id, "a", setUp.heartbeat, setUp.outageTimeout);
     try {
@@ -249,7 +238,7 @@ export class Tunnels {
 
   #warn(context: object, message: string): void {
     try {
-      this.#host.logger.warn(context, message);
+      this.#rt.logger.warn(context, message);
     } catch {
       // a logger that throws must not stop set-up
     }
@@ -265,7 +254,8 @@ export class Tunnels {
   }
 
   #end(cluster: string, id: string, side: "o" | "a", heartbeat: number, outageTimeout: number): TunnelEnd {
-    const { subjects, settings } = this.#host;
+    const settings = this.#settings;
+    const { subjects } = this.#rt;
     const opener = side === "o";
     const plan: TunnelPlan = {
       id,
@@ -279,22 +269,22 @@ export class Tunnels {
       maxMessage: settings.maxMessage,
       heartbeat,
       outageTimeout,
-      maxChunk: payloadLimit(this.#host.nc),
-      maxEvent: maxDelivery(this.#host.nc),
+      maxChunk: payloadLimit(this.#rt.nc),
+      maxEvent: maxDelivery(this.#rt.nc),
     };
-    const end = new TunnelEnd(this.#tunnelHost(), plan);
+    const end = new TunnelEnd(this.#rt, this.#shared(), plan);
     if (this.#down) end.disconnected();
     this.#ends.add(end);
     return end;
   }
 
-  #tunnelHost(): TunnelHost {
-    const host = this.#host;
+  #shared(): TunnelShared {
+    const rt = this.#rt;
     let publisher = this.#publisher;
     if (publisher === undefined) {
-      publisher = new Publisher(host.nc, host.logger, host.inboxPrefix, this.#stream, "tunnel");
+      publisher = new Publisher(rt.nc, rt.logger, rt.inboxPrefix, this.#stream, "tunnel");
       this.#publisher = publisher;
-      this.#stopWatch = watchConnection(host.nc, host.logger, {
+      this.#stopWatch = watchConnection(rt.nc, rt.logger, {
         down: () => {
           this.#down = true;
           for (const end of this.#ends) end.disconnected();
@@ -312,8 +302,7 @@ export class Tunnels {
       this.#resendTimer.unref?.();
     }
     return {
-      ...this.#stream.consumerHost(host.logger, host.inboxPrefix, host.drainTimeout),
-      timeout: host.timeout,
+      stream: this.#stream,
       traffic: this.#traffic,
       publisher,
       forget: (end) => this.#ends.delete(end),

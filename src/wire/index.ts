@@ -1,3 +1,4 @@
+export { parseAckSubject } from "./ack-subject.js";
 export { copyBytes } from "./copy-bytes.js";
 export { FrozenHeaders } from "./frozen-headers.js";
 export { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";

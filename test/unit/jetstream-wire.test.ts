@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fastAck } from "../../src/jetstream/publisher.js";
-import { parseAckSubject } from "../../src/jetstream/pull-consumer.js";
+import { parseAckSubject } from "../../src/wire/ack-subject.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
