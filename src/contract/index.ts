@@ -1,2 +1,4 @@
-export { byteHandler, clientOf, contract, type DecodedRequest, isContract, topicContract } from "./contract.js";
+export { contract, isContract, topicContract } from "./contract.js";
 export { schema } from "./schema.js";
+export { clientOf, type DecodedRequest } from "./typed-client.js";
+export { byteHandler } from "./typed-handler.js";

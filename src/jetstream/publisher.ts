@@ -8,7 +8,7 @@
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
 import type { Logger, PublishAck } from "../api/index.js";
-import { Correlator, type Pending, } from "../core/index.js";
+import { Correlator, type Pending } from "../core/index.js";
 import {
   ConfigurationError,
   fromNatsError,

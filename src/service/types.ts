@@ -1,6 +1,6 @@
-import type { Msg, } from "@nats-io/nats-core";
+import type { Msg } from "@nats-io/nats-core";
 import type { Connection, Service } from "../api/index.js";
-import type { Observer, } from "../telemetry/index.js";
+import type { Observer } from "../telemetry/index.js";
 import type { TunnelEnd } from "../tunnel/index.js";
 
 /** What a service needs of the connection that owns it, beside the runtime. */

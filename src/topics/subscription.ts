@@ -16,7 +16,7 @@ import {
   PullConsumer,
 } from "../jetstream/index.js";
 import { ThrottledWarning } from "../logging/index.js";
-import { ATTR, runInSpan, } from "../telemetry/index.js";
+import { ATTR, runInSpan } from "../telemetry/index.js";
 import { copyBytes, maxDelivery } from "../wire/index.js";
 
 /** Acknowledgement bodies (the JetStream protocol's own). */

@@ -24,8 +24,8 @@ import { type Runtime, watchReconnects } from "../core/index.js";
 import { InvalidArgumentError, type JetmeshError, TimeoutError } from "../errors/index.js";
 import { withDeadline } from "../flow/index.js";
 import { type ConsumerPlan, ManagedStream, Publisher, type StartAt } from "../jetstream/index.js";
-import { ATTR, endSpan, fitsWith, type Observer, SpanKind, } from "../telemetry/index.js";
-import { HEADER, maxPayload, } from "../wire/index.js";
+import { ATTR, endSpan, fitsWith, type Observer, SpanKind } from "../telemetry/index.js";
+import { HEADER, maxPayload } from "../wire/index.js";
 import type { ResolvedTopics } from "./settings.js";
 import { type SharedSettings, type SubscriptionPlan, TopicSubscription } from "./subscription.js";
 

@@ -1,3 +1,3 @@
 export { type ResolvedTunnels, resolveTunnels, TUNNELS_DEFAULTS } from "./settings.js";
-export { TunnelEnd } from "./tunnel.js";
+export { TunnelEnd } from "./tunnel-end.js";
 export { Tunnels } from "./tunnels.js";

@@ -5,6 +5,7 @@
  * the server more than the data.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
+import { FRAME_HEAD, KIND } from "./frame.js";
 
 export class Purger {
   /** Read messages up to this stream sequence were purged. */
@@ -32,5 +33,18 @@ export class Purger {
       .finally(() => {
         this.#purging = false;
       });
+  }
+
+  /** Whether the last message stored on the subject is the writer's close. */
+  async lastIsClose(): Promise<boolean> {
+    const jsm = await this.jsm();
+    const last = await jsm.streams.getMessage(this.stream, { last_by_subj: this.subject });
+    return last?.data[0] === KIND.close && last.data.byteLength === FRAME_HEAD;
+  }
+
+  /** Drops everything on `subjects` (the tunnel's, as it ends). */
+  async purgeAll(subjects: string[]): Promise<void> {
+    const jsm = await this.jsm();
+    await Promise.all(subjects.map((filter) => jsm.streams.purge(this.stream, { filter })));
   }
 }

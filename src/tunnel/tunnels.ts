@@ -8,19 +8,20 @@
  * listening too and answers with its window. Only then does either end send.
  */
 import { randomBytes } from "node:crypto";
-import type { Msg, MsgHdrs, } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs } from "@nats-io/nats-core";
 import type { Span } from "@opentelemetry/api";
 import type { Tunnel } from "../api/index.js";
 import type { Runtime } from "../core/index.js";
 import { ClosedError, JetmeshError, RemoteError, TimeoutError } from "../errors/index.js";
 import { withDeadline } from "../flow/index.js";
 import { fromJetStreamError, ManagedStream, Publisher } from "../jetstream/index.js";
-import { ATTR, endSpan, type Observer, SpanKind, } from "../telemetry/index.js";
-import { ERROR_KIND, errorHeaders, maxDelivery, payloadLimit, } from "../wire/index.js";
+import { ATTR, endSpan, type Observer, SpanKind } from "../telemetry/index.js";
+import { ERROR_KIND, errorHeaders, maxDelivery, payloadLimit } from "../wire/index.js";
 import { watchConnection } from "./connection-watch.js";
 import type { ResolvedTunnels } from "./settings.js";
 import { encodeTerms, readSetUpAnswer, readSetUpRequest, type SetUpRequest } from "./setup-terms.js";
-import { type PeerTerms, TunnelEnd, type TunnelPlan, type TunnelShared } from "./tunnel.js";
+import { TunnelEnd, type TunnelShared } from "./tunnel-end.js";
+import type { PeerTerms, TunnelPlan } from "./tunnel-plan.js";
 
 /**
  * A frame not acknowledged after this long is sent again: a stream leader

@@ -1,46 +1,22 @@
-/**
- * One end of a tunnel. Each direction's messages are JetStream messages on a
- * subject of their own, read in order by a {@link PullConsumer}; a small frame
- * before each payload carries the tunnel's own sequence (so that messages sent
- * again after a reconnect or a stream-leader change are put back in order and
- * never handed twice) and the chunking of large messages. Control messages
- * (credit and heartbeats) go over core NATS.
- *
- * Flow control: the reader grants the writer credit in bytes, a window ahead
- * of what it has released (handed to the application, or copied into the one
- * large message being put together), so the bytes on their way to a reader
- * never exceed the window, whatever either application does.
- *
- * Liveness: silence of the other end counts only while this end's connection
- * is up; the other end is gone after `outageTimeout` plus 5 heartbeats of it,
- * and this end gives up once its own connection has been down for
- * `outageTimeout`. Either way the tunnel ends visibly: calls reject
- * `ClosedError` with the reason.
- */
-import type { Msg, Subscription } from "@nats-io/nats-core";
+
 import type { RecvOptions, SendOptions, Tunnel } from "../api/index.js";
-import { validateOptions, validatePayload, validateSignal, validateTimeout } from "../config/index.js";
 import type { Runtime } from "../core/index.js";
-import {
-  ClosedError,
-  InvalidArgumentError,
-  type JetmeshError,
-  PayloadTooLargeError,
-  TimeoutError,
-} from "../errors/index.js";
+import { ClosedError, type JetmeshError } from "../errors/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { fromJetStreamError, type ManagedStream, type Publisher, PullConsumer } from "../jetstream/index.js";
 import { ThrottledWarning } from "../logging/index.js";
-import { BROKE, decodeControl, encodeGrant, encodeSent } from "./control.js";
+import { checkRecv, checkSend } from "./call-checks.js";
+import { BROKE, type Control, encodeGrant, encodeSent } from "./control.js";
+import { ControlLink } from "./control-link.js";
 import { ReadCredit } from "./credit.js";
-import { FRAME_HEAD, KIND } from "./frame.js";
 import { Inbound, type Received } from "./inbound.js";
+import { lostError, lostPeerReason } from "./liveness.js";
 import { PeerWatch } from "./peer-watch.js";
 import { Purger } from "./purger.js";
-import { type Waiter, wait } from "./waiters.js";
-import { type ReaderTerms, Writer } from "./writer.js";
+import { ReceiveQueue } from "./receive-queue.js";
+import type { PeerTerms, TunnelPlan } from "./tunnel-plan.js";
+import { Writer } from "./writer.js";
 
-const CALL_KEYS = ["timeout", "signal"] as const;
 /** What the tunnel ends of one connection share, beside the runtime. */
 export interface TunnelShared {
   /** The tunnels stream. */
@@ -51,30 +27,6 @@ export interface TunnelShared {
   /** Called once a tunnel has ended. */
   forget(tun: TunnelEnd): void;
 }
-
-export interface TunnelPlan {
-  id: string;
-  cluster: string;
-  stream: string;
-  /** Where this end's messages go, and where the other end's come from. */
-  outSubject: string;
-  inSubject: string;
-  /** Where this end hears the other's control messages, and where it sends its own. */
-  controlIn: string;
-  controlOut: string;
-  window: number;
-  maxMessage: number;
-  heartbeat: number;
-  /** How long an outage of either end's connection is ridden out, in ms. */
-  outageTimeout: number;
-  /** The largest payload one JetStream message may carry on this end's server. */
-  maxChunk: number;
-  /** The largest message the server carries, with its subject and headers (for pulls). */
-  maxEvent: number;
-}
-
-/** What the other end said at set-up. */
-export type PeerTerms = ReaderTerms;
 
 export class TunnelEnd implements Tunnel {
   readonly id: string;
@@ -89,7 +41,7 @@ export class TunnelEnd implements Tunnel {
   readonly #inbound: Inbound;
   readonly #watch: PeerWatch;
   readonly #badInput: ThrottledWarning;
-  #control: Subscription | undefined;
+  readonly #control: ControlLink;
   #resolveClosed!: (reason: Error | undefined) => void;
   /** Set once this end has ended: why calls now fail. */
   #ended: JetmeshError | undefined;
@@ -105,11 +57,9 @@ export class TunnelEnd implements Tunnel {
   #begun = false;
 
   // receiving
-  readonly #queue: Received[] = [];
-  #queuedBytes = 0;
+  readonly #queue = new ReceiveQueue((r) => this.#took(r));
   readonly #read: ReadCredit;
   readonly #purger: Purger;
-  readonly #recvWaiters: Array<Waiter<Uint8Array>> = [];
 
   constructor(rt: Runtime, shared: TunnelShared, plan: TunnelPlan) {
     this.#rt = rt;
@@ -136,7 +86,7 @@ export class TunnelEnd implements Tunnel {
         },
         beat: () => {
           this.#sendControl(true);
-          if (this.#writer.frames > 0) this.#controlOut(encodeSent(this.#writer.frames));
+          if (this.#writer.frames > 0) this.#control.send(encodeSent(this.#writer.frames));
         },
         get waitingOnGap() {
           return end.#inbound.waitingOnGap;
@@ -145,7 +95,7 @@ export class TunnelEnd implements Tunnel {
           return end.#inbound.highestSeen;
         },
         get hasRoom() {
-          return end.#queuedBytes <= plan.window / 2;
+          return end.#queue.bytes <= plan.window / 2;
         },
         refreshConsumer: (why) => this.#consumer.refresh(why),
         closedThere: () => this.#closedThere(),
@@ -154,11 +104,19 @@ export class TunnelEnd implements Tunnel {
       plan,
     );
     this.#badInput = new ThrottledWarning(rt.logger, "malformed tunnel input dropped");
+    this.#control = new ControlLink(rt.nc, plan, {
+      get open() {
+        return end.#ended === undefined;
+      },
+      control: (c) => this.#onControl(c),
+      malformed: (why) => this.#malformed(why),
+      warn: (context, message) => this.#warn({ tunnel: this.id, ...context }, message),
+    });
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
     this.#inbound = new Inbound(plan.maxMessage, plan.window, {
-      deliver: (r) => this.#deliver(r),
+      deliver: (r) => this.#queue.put(r),
       release: (n) => this.#releaseBytes(n),
       closed: () => {
         this.#remoteEnd = new ClosedError("the tunnel was closed by the other end");
@@ -176,7 +134,7 @@ export class TunnelEnd implements Tunnel {
         // frames waiting for their turn are bounded by the writer's credit; counting them
         // here could stop the pull that brings the one they wait for
         get queuedBytes() {
-          return room.#queuedBytes;
+          return room.#queue.bytes;
         },
         get queued() {
           return room.#queue.length;
@@ -190,9 +148,7 @@ export class TunnelEnd implements Tunnel {
 
   /** Starts listening: control messages, and the incoming messages from now on. */
   async listen(): Promise<void> {
-    this.#control = this.#rt.nc.subscribe(this.#plan.controlIn, {
-      callback: (err, msg) => this.#onControl(err, msg),
-    });
+    this.#control.listen();
     try {
       await this.#consumer.start();
     } catch (err) {
@@ -211,17 +167,7 @@ export class TunnelEnd implements Tunnel {
 
   send(message: Uint8Array, options?: SendOptions): Promise<void> {
     try {
-      validatePayload("message", message);
-      if (message.byteLength === 0) throw new InvalidArgumentError("message must not be empty");
-      const o = validateOptions<SendOptions>("options", options, CALL_KEYS);
-      const timeout = validateTimeout("options.timeout", o.timeout, this.#rt.timeout);
-      const signal = validateSignal(o.signal);
-      const max = this.#writer.maxMessage;
-      if (message.byteLength > max) {
-        throw new PayloadTooLargeError(
-          `tunnel message of ${message.byteLength} bytes is above the tunnel maximum of ${max}`,
-        );
-      }
+      const { timeout, signal } = checkSend(message, options, this.#rt.timeout, this.#writer.maxMessage);
       if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
       if (signal?.aborted) return Promise.reject(signal.reason);
       return this.#writer.send(message, performance.now() + timeout, timeout, signal);
@@ -232,15 +178,13 @@ export class TunnelEnd implements Tunnel {
 
   recv(options?: RecvOptions): Promise<Uint8Array> {
     try {
-      const o = validateOptions<RecvOptions>("options", options, CALL_KEYS);
-      const timeout = validateTimeout("options.timeout", o.timeout, 0, true);
-      const signal = validateSignal(o.signal);
+      const { timeout, signal } = checkRecv(options);
       if (this.#ended) throw this.#closedError("recv");
-      const next = this.#take();
+      const next = this.#queue.take();
       if (next !== undefined) return Promise.resolve(next);
       if (this.#remoteEnd) throw this.#remoteEnd;
       if (signal?.aborted) return Promise.reject(signal.reason);
-      return wait(this.#recvWaiters, timeout, signal, () => new TimeoutError(`recv timed out after ${timeout} ms`));
+      return this.#queue.wait(timeout, signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -318,12 +262,7 @@ export class TunnelEnd implements Tunnel {
 
   /** The reason a tunnel ended abnormally, saying how many messages sent here may not have arrived. */
   #lostError(why: string, cause?: unknown): ClosedError {
-    const n = this.#writer.unconfirmed;
-    const tail =
-      n === 0
-        ? ""
-        : `; ${n} message${n === 1 ? "" : "s"} sent here ${n === 1 ? "was" : "were"} not confirmed received by the other end`;
-    return new ClosedError(`${why}${tail}`, cause === undefined ? undefined : { cause });
+    return lostError(why, this.#writer.unconfirmed, cause);
   }
 
   // --- receiving ---
@@ -337,26 +276,6 @@ export class TunnelEnd implements Tunnel {
     } catch (err) {
       this.#warn({ tunnel: this.id, err }, "tunnel frame could not be handled");
     }
-  }
-
-  #deliver(r: Received): void {
-    const w = this.#recvWaiters.shift();
-    if (w) {
-      // resolved before taking: taking may hand the next message to the next waiter
-      w.resolve(r.bytes);
-      this.#took(r);
-      return;
-    }
-    this.#queue.push(r);
-    this.#queuedBytes += r.release;
-  }
-
-  #take(): Uint8Array | undefined {
-    const r = this.#queue.shift();
-    if (r === undefined) return undefined;
-    this.#queuedBytes -= r.release;
-    this.#took(r);
-    return r.bytes;
   }
 
   /** The application has a message: its bytes leave the window, and a large one lets the next in. */
@@ -373,53 +292,31 @@ export class TunnelEnd implements Tunnel {
 
   /** Tells the other end how far it may send (also its heartbeat); also drops what was read from the stream. */
   #sendControl(force = false): void {
-    this.#controlOut(encodeGrant(this.#read.grant()));
+    this.#control.send(encodeGrant(this.#read.grant()));
     this.#purger.maybe(this.#inbound.lastStreamSeq, this.#read.released, force);
-  }
-
-  #controlOut(text: string): void {
-    try {
-      this.#rt.nc.publish(this.#plan.controlOut, text);
-    } catch {
-      // closed connection: the tunnel ends with it
-    }
   }
 
   /** Tells the other end this end broke the tunnel, so it need not wait out the silence. */
   #tellBroken(): void {
-    if (this.#begun && this.#remoteEnd === undefined) this.#controlOut(BROKE);
+    if (this.#begun && this.#remoteEnd === undefined) this.#control.send(BROKE);
   }
 
-  /** A control message (inside a subscription callback: never throws). */
-  #onControl(err: Error | null, msg: Msg): void {
-    try {
-      if (err) {
-        this.#warn({ tunnel: this.id, err }, "tunnel control subscription failed");
+  /** A control message of the other end (inside a subscription callback: the link catches what throws). */
+  #onControl(c: Control): void {
+    if (c.kind === "grant") {
+      if (this.#writer.grant(c.credit) === "invalid") {
+        this.#malformed(`a grant of ${c.credit} bytes beyond what was sent`);
         return;
       }
-      if (this.#ended) return;
-      const c = decodeControl(msg.data);
-      if (typeof c === "string") {
-        this.#malformed(c);
-        return;
-      }
-      if (c.kind === "grant") {
-        if (this.#writer.grant(c.credit) === "invalid") {
-          this.#malformed(`a grant of ${c.credit} bytes beyond what was sent`);
-          return;
-        }
-      } else if (c.kind === "sent") {
-        this.#watch.peerSent(c.frames);
-      } else if (this.#begun && !this.#remoteEnd) {
-        this.#lost = this.#lostError("the other end broke the tunnel");
-        this.#remoteEnd = this.#lost;
-        this.#endRemote();
-        return;
-      }
-      this.#watch.heard();
-    } catch (error) {
-      this.#warn({ tunnel: this.id, err: error }, "tunnel control message could not be handled");
+    } else if (c.kind === "sent") {
+      this.#watch.peerSent(c.frames);
+    } else if (this.#begun && !this.#remoteEnd) {
+      this.#lost = this.#lostError("the other end broke the tunnel");
+      this.#remoteEnd = this.#lost;
+      this.#endRemote();
+      return;
     }
+    this.#watch.heard();
   }
 
   #malformed(why: string): void {
@@ -447,21 +344,15 @@ export class TunnelEnd implements Tunnel {
       this.#broken(new Error(`message ${this.#inbound.expected} of the tunnel never arrived within ${bound} ms`));
       return;
     }
-    this.#lost = this.#lostError(
-      why === "outage"
-        ? `this end's connection was down for more than the tunnel's outage bound of ${bound} ms`
-        : `the other end of the tunnel is gone (nothing heard for ${bound} ms while connected)`,
-    );
+    this.#lost = this.#lostError(lostPeerReason(why, bound));
     this.#remoteEnd = this.#lost;
     if (why === "outage") this.#tellBroken();
     this.#endRemote();
   }
 
   /** Whether the last message the other end stored is its close. */
-  async #closedThere(): Promise<boolean> {
-    const jsm = await this.#shared.stream.manager();
-    const last = await jsm.streams.getMessage(this.#plan.stream, { last_by_subj: this.#plan.inSubject });
-    return last?.data[0] === KIND.close && last.data.byteLength === FRAME_HEAD;
+  #closedThere(): Promise<boolean> {
+    return this.#purger.lastIsClose();
   }
 
   /** The stream was made anew (memory storage and a server restart): what was on the way is lost. */
@@ -475,9 +366,7 @@ export class TunnelEnd implements Tunnel {
   #endRemote(): void {
     const reason = this.#remoteEnd;
     this.#writer.stop(this.#closedError("send"));
-    if (this.#queue.length === 0) {
-      for (const w of this.#recvWaiters.splice(0)) w.reject(reason);
-    }
+    if (this.#queue.length === 0) this.#queue.rejectWaiting(reason);
     this.#stopTimers();
     void this.#releaseOnce();
   }
@@ -487,9 +376,7 @@ export class TunnelEnd implements Tunnel {
     if (this.#ended) return;
     this.#ended = err;
     this.#writer.stop(err);
-    for (const w of this.#recvWaiters.splice(0)) w.reject(err);
-    this.#queue.length = 0;
-    this.#queuedBytes = 0;
+    this.#queue.clear(err);
     this.#inbound.end();
     this.#stopTimers();
   }
@@ -505,11 +392,7 @@ export class TunnelEnd implements Tunnel {
 
   /** Releases what the tunnel holds on the server: the consumer, the control subscription, what is left to read. */
   async #release(): Promise<void> {
-    try {
-      this.#control?.unsubscribe();
-    } catch {
-      // closed connection
-    }
+    this.#control.stop();
     await this.#consumer.stop();
     const subjects = [this.#plan.inSubject];
     if (this.#remoteEnd) {
@@ -517,12 +400,7 @@ export class TunnelEnd implements Tunnel {
       await settlesWithin(Promise.allSettled([...this.#writer.inflight]), this.#rt.drainTimeout);
       subjects.push(this.#plan.outSubject);
     }
-    await settlesWithin(
-      this.#shared.stream
-        .manager()
-        .then((jsm) => Promise.all(subjects.map((filter) => jsm.streams.purge(this.#plan.stream, { filter })))),
-      this.#rt.drainTimeout,
-    );
+    await settlesWithin(this.#purger.purgeAll(subjects), this.#rt.drainTimeout);
     this.#shared.forget(this);
     this.#resolveClosed(this.#lost);
   }

@@ -1,0 +1,62 @@
+/** `jetmesh ls`: the clusters and their live members, with versions and stats. */
+import type { Command } from "commander";
+import { type Io, printTable, writeOut } from "../io.js";
+import { collect } from "../option-parsers.js";
+import { type ServerFlags, serverOptions } from "../server-options.js";
+import { UsageError } from "../usage-error.js";
+import { withConnection } from "../with-connection.js";
+
+/** Adds the `ls` command to `program`. */
+export function addLsCommand(program: Command, io: Io): void {
+  serverOptions(
+    program
+      .command("ls")
+      .description("list clusters and their live members, with versions and stats")
+      .argument("[cluster]", "only this cluster")
+      .option("--version-range <range>", "only members whose version satisfies this SemVer range")
+      .option("--meta <key=value>", "only members with this metadata (repeatable)", collect, []),
+  ).action(async (cluster: string | undefined, flags: ServerFlags & { versionRange?: string; meta?: string[] }) => {
+    const metadata: Record<string, string> = {};
+    for (const kv of flags.meta ?? []) {
+      const at = kv.indexOf("=");
+      if (at < 1) throw new UsageError(`--meta takes key=value, got "${kv}"`);
+      metadata[kv.slice(0, at)] = kv.slice(at + 1);
+    }
+    const members = await withConnection(flags, (conn) =>
+      conn.discover(cluster, {
+        ...(flags.versionRange === undefined ? {} : { version: flags.versionRange }),
+        ...(flags.meta === undefined ? {} : { metadata }),
+        ...(flags.timeout === undefined ? {} : { timeout: flags.timeout }),
+      }),
+    );
+    if (flags.json) {
+      await writeOut(io, `${JSON.stringify(members, null, 2)}\n`);
+      return;
+    }
+    if (members.length === 0) {
+      await writeOut(io, "no members\n");
+      return;
+    }
+    await writeOut(
+      io,
+      printTable(
+        ["CLUSTER", "MEMBER", "VERSION", "REQUESTS", "ERRORS", "AVG MS", "OVERLOADED", "DROPPED", "QUEUED", "METADATA"],
+        members.map((m) => [
+          m.cluster,
+          m.id,
+          m.version,
+          String(m.stats.requests),
+          String(m.stats.requestErrors),
+          m.stats.averageProcessingTime.toFixed(3),
+          String(m.stats.overloaded),
+          String(m.stats.dropped),
+          String(m.stats.queuedBytes),
+          Object.entries(m.metadata)
+            .filter(([k]) => !k.startsWith("jetmesh."))
+            .map(([k, v]) => `${k}=${v}`)
+            .join(","),
+        ]),
+      ),
+    );
+  });
+}

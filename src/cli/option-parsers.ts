@@ -1,0 +1,21 @@
+/** Parsers of option and argument values, for commander: each throws a UsageError on a bad value. */
+import { UsageError } from "./usage-error.js";
+
+/** A whole number of 1 or more. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+/** A TCP port, 1 to 65535. */
+export function port(value: string): number {
+  const n = positiveInt(value);
+  if (n > 65535) throw new UsageError(`a port is 1 to 65535, got ${n}`);
+  return n;
+}
+
+/** A repeatable option: each value is added to the ones before it. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
