@@ -3,8 +3,8 @@ import { type ConnectionOptions, credsAuthenticator, errors, type NatsConnection
 import { connect as natsConnect } from "@nats-io/transport-node";
 import type { Connection, ConnectOptions } from "../api/index.js";
 import { ConnectionError, InvalidArgumentError } from "../errors/index.js";
+import { resolveConnectOptions } from "./connect-options.js";
 import { JetmeshConnection } from "./connection.js";
-import { resolveConnectOptions } from "./options.js";
 
 /** Pause between attempts to reach a server during connect(). */
 const RETRY_MS = 250;

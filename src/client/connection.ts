@@ -38,24 +38,20 @@ import { createService, type ServiceImpl } from "../service/index.js";
 import { Telemetry } from "../telemetry/index.js";
 import { Topics } from "../topics/index.js";
 import { Tunnels } from "../tunnel/index.js";
-import { maxPayload, type Subjects, subjects } from "../wire/index.js";
+import { maxPayload, subjects } from "../wire/index.js";
+import type { ResolvedSettings } from "./connect-options.js";
+import { toConnectionStatus } from "./connection-status.js";
 import { discover } from "./discover.js";
-import type { ResolvedSettings } from "./options.js";
-import { toConnectionStatus } from "./status.js";
 
 const CALL_KEYS = ["timeout", "signal"] as const;
 const DONE: Promise<void> = Promise.resolve();
 
 export class JetmeshConnection implements Connection {
-  readonly #nc: NatsConnection;
   readonly #settings: ResolvedSettings;
-  readonly #subjects: Subjects;
   readonly #rt: Runtime;
-  readonly #requester: Requester;
   readonly #topics: Topics;
   readonly #tunnels: Tunnels;
   readonly #ownsNats: boolean;
-  readonly #telemetry: Telemetry;
   /** Aborted (with a ClosedError) when the connection starts closing: waits that hold no other handle end with it. */
   readonly #closeSignal = new AbortController();
   readonly #services = new Set<ServiceImpl>();
@@ -67,7 +63,6 @@ export class JetmeshConnection implements Connection {
     this.requestDecoded(cluster, payload, options, decode);
 
   constructor(nc: NatsConnection, settings: ResolvedSettings, ownsNats: boolean) {
-    this.#nc = nc;
     this.#settings = settings;
     const rt: Runtime = {
       nc,
@@ -80,12 +75,9 @@ export class JetmeshConnection implements Connection {
       inboxPrefix: settings.inboxPrefix,
     };
     this.#rt = rt;
-    this.#subjects = rt.subjects;
-    this.#telemetry = rt.telemetry;
-    this.#requester = rt.requester;
     this.#topics = new Topics(rt, settings.topics);
     this.#tunnels = new Tunnels(rt, settings.tunnels);
-    this.#telemetry.observe((observe) => {
+    this.#rt.telemetry.observe((observe) => {
       for (const svc of this.#services) svc.report(observe);
       this.#topics.report(observe);
       this.#tunnels.report(observe);
@@ -105,7 +97,7 @@ export class JetmeshConnection implements Connection {
   }
 
   get nats(): NatsConnection {
-    return this.#nc;
+    return this.#rt.nc;
   }
 
   request(cluster: string, payload: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
@@ -129,12 +121,12 @@ export class JetmeshConnection implements Connection {
       const signal = validateSignal(o.signal);
       this.#checkSize(payload, `request to cluster "${cluster}"`);
       if (signal?.aborted) return Promise.reject(signal.reason);
-      const subject = this.#subjects.request(cluster);
-      const t = this.#telemetry;
+      const subject = this.#rt.subjects.request(cluster);
+      const t = this.#rt.telemetry;
       if (t.tracing || t.clientDuration) {
-        return observedRequest(t, this.#nc, this.#requester, subject, cluster, payload, timeout, signal, decode);
+        return observedRequest(this.#rt, { subject, cluster, payload, timeout, signal, decode });
       }
-      return this.#requester.request(subject, cluster, payload, timeout, signal, undefined, decode);
+      return this.#rt.requester.request(subject, cluster, payload, timeout, signal, undefined, decode);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -147,9 +139,9 @@ export class JetmeshConnection implements Connection {
       validateName("cluster", cluster);
       validatePayload("payload", payload);
       this.#checkSize(payload, `broadcast to cluster "${cluster}"`);
-      const subject = this.#subjects.broadcast(cluster);
-      if (this.#telemetry.tracing) tracedBroadcast(this.#telemetry, this.#nc, subject, cluster, payload);
-      else this.#nc.publish(subject, payload);
+      const subject = this.#rt.subjects.broadcast(cluster);
+      if (this.#rt.telemetry.tracing) tracedBroadcast(this.#rt, subject, cluster, payload);
+      else this.#rt.nc.publish(subject, payload);
       return DONE;
     } catch (err) {
       return Promise.reject(fromNatsError(err, `broadcast to cluster "${cluster}"`));
@@ -250,7 +242,7 @@ export class JetmeshConnection implements Connection {
   async discover(cluster?: string, options?: DiscoverOptions): Promise<Member[]> {
     this.#ensureOpen("discover");
     const s = this.#settings;
-    return discover(this.#nc, s.namespace, s.inboxPrefix, s.logger, cluster, options, this.#closeSignal.signal);
+    return discover(this.#rt.nc, s.namespace, s.inboxPrefix, s.logger, cluster, options, this.#closeSignal.signal);
   }
 
   status(): AsyncIterable<ConnectionStatus> {
@@ -260,7 +252,7 @@ export class JetmeshConnection implements Connection {
 
   async *#statuses(): AsyncGenerator<ConnectionStatus> {
     if (this.#closing !== undefined) throw new ClosedError("status: the connection is closed");
-    for await (const s of this.#nc.status()) {
+    for await (const s of this.#rt.nc.status()) {
       const status = toConnectionStatus(s);
       if (status) yield status;
     }
@@ -281,7 +273,7 @@ export class JetmeshConnection implements Connection {
 
   /** Payloads (plus the `overhead` of headers jetmesh adds) above the server's max payload are refused here. */
   #checkSize(payload: Uint8Array, what: string, overhead = 0): void {
-    const max = maxPayload(this.#nc);
+    const max = maxPayload(this.#rt.nc);
     if (max !== undefined && payload.byteLength + overhead > max) {
       throw new PayloadTooLargeError(
         `${what}: payload is ${payload.byteLength} bytes, the server's max is ${max - overhead}` +
@@ -311,18 +303,18 @@ export class JetmeshConnection implements Connection {
       cause: lost,
     });
     this.#closeSignal.abort(closed);
-    this.#requester.rejectAll(closed);
+    this.#rt.requester.rejectAll(closed);
     this.#topics.rejectAll(closed);
     const services = [...this.#services];
     this.#services.clear();
     await Promise.all([...services.map((svc) => (lost ? svc.drop(lost) : svc.stop())), this.#topics.close()]);
     await this.#tunnels.close(lost);
-    this.#telemetry.close();
+    this.#rt.telemetry.close();
     if (!lost) {
-      this.#requester.close();
+      this.#rt.requester.close();
       if (this.#ownsNats) {
-        await settlesWithin(this.#nc.flush(), this.#settings.drainTimeout);
-        await this.#nc.close().catch(() => {});
+        await settlesWithin(this.#rt.nc.flush(), this.#settings.drainTimeout);
+        await this.#rt.nc.close().catch(() => {});
       }
     }
     this.#resolveClosed(lost);

@@ -1,8 +1,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Connection, ConnectionSettings } from "../api/index.js";
 import { ClosedError } from "../errors/index.js";
+import { resolveSettings } from "./connect-options.js";
 import { JetmeshConnection } from "./connection.js";
-import { resolveSettings } from "./options.js";
 
 /**
  * Builds a jetmesh {@link Connection} over a NATS connection you already have

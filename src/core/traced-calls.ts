@@ -3,22 +3,25 @@
  * provider is registered: a span, trace context in the headers, and the
  * request duration. The plain paths in connection.ts run otherwise.
  */
-import { headers, type NatsConnection } from "@nats-io/nats-core";
-import { ATTR, endSpan, errorType, fitsWith, SpanKind, type Telemetry } from "../telemetry/index.js";
+import { headers } from "@nats-io/nats-core";
+import { ATTR, endSpan, errorType, fitsWith, SpanKind } from "../telemetry/index.js";
 import { maxPayload } from "../wire/index.js";
 import type { ReplyDecoder, Requester } from "./requester.js";
+import type { Runtime } from "./runtime.js";
 
-export function observedRequest(
-  t: Telemetry,
-  nc: NatsConnection,
-  requester: Requester,
-  subject: string,
-  cluster: string,
-  payload: Uint8Array,
-  timeout: number,
-  signal: AbortSignal | undefined,
-  decode: ReplyDecoder,
-): Promise<Uint8Array> {
+/** One request as its caller sends it. */
+export interface OutgoingRequest {
+  subject: string;
+  cluster: string;
+  payload: Uint8Array;
+  timeout: number;
+  signal: AbortSignal | undefined;
+  decode: ReplyDecoder;
+}
+
+export function observedRequest(rt: Runtime, call: OutgoingRequest): Promise<Uint8Array> {
+  const { telemetry: t, nc, requester } = rt;
+  const { subject, cluster, payload, timeout, signal, decode } = call;
   const span = t.tracing
     ? t.start("request", cluster, SpanKind.CLIENT, {
         [ATTR.destination]: subject,
@@ -54,13 +57,8 @@ export function observedRequest(
   );
 }
 
-export function tracedBroadcast(
-  t: Telemetry,
-  nc: NatsConnection,
-  subject: string,
-  cluster: string,
-  payload: Uint8Array,
-): void {
+export function tracedBroadcast(rt: Runtime, subject: string, cluster: string, payload: Uint8Array): void {
+  const { telemetry: t, nc } = rt;
   const span = t.start("broadcast", cluster, SpanKind.PRODUCER, {
     [ATTR.destination]: subject,
     [ATTR.operationType]: "send",

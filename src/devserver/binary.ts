@@ -3,7 +3,7 @@ import { constants } from "node:fs";
 import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import type { NatsServer, StartNatsOptions } from "./types.js";
+import type { NatsServer, StartNatsOptions } from "./nats-server.js";
 
 const MISSING =
   "nats-server not found: apt-get install nats-server (or download it from the NATS releases), " +

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { NatsServer, StartNatsOptions } from "./types.js";
+import type { NatsServer, StartNatsOptions } from "./nats-server.js";
 
 /** Image used when Docker is available; override with JETMESH_NATS_IMAGE. */
 const IMAGE = process.env.JETMESH_NATS_IMAGE ?? "nats:2.10-alpine";

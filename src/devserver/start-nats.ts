@@ -1,6 +1,6 @@
 import { startBinary } from "./binary.js";
 import { startDocker } from "./docker.js";
-import type { NatsServer, StartNatsOptions } from "./types.js";
+import type { NatsServer, StartNatsOptions } from "./nats-server.js";
 
 /**
  * A real JetStream-enabled NATS server for integration tests. Picks, in

@@ -1,4 +1,4 @@
-export { DEFAULT_SERVICE_LIMITS } from "./limits.js";
-export { NAMESPACE_KEY } from "./micro.js";
-export { checkServiceArgs, createService } from "./service.js";
-export type { ServiceImpl } from "./types.js";
+export { checkServiceArgs, createService } from "./member-service.js";
+export { NAMESPACE_KEY } from "./micro-responder.js";
+export { DEFAULT_SERVICE_LIMITS } from "./service-limits.js";
+export type { ServiceImpl } from "./service-owner.js";

@@ -27,7 +27,7 @@ import { type ConsumerPlan, ManagedStream, Publisher, type StartAt } from "../je
 import { ATTR, endSpan, fitsWith, type Observer, SpanKind } from "../telemetry/index.js";
 import { HEADER, maxPayload } from "../wire/index.js";
 import type { ResolvedTopics } from "./settings.js";
-import { type SharedSettings, type SubscriptionPlan, TopicSubscription } from "./subscription.js";
+import { type SharedSettings, type SubscriptionPlan, TopicSubscription } from "./topic-subscription.js";
 
 /** The default topic limits: 4 x CPU count handlers and 64 MiB, as in Iris. */
 export const DEFAULT_TOPIC_LIMITS: Readonly<TopicLimits> = Object.freeze({

@@ -1,4 +1,3 @@
-
 import type { RecvOptions, SendOptions, Tunnel } from "../api/index.js";
 import type { Runtime } from "../core/index.js";
 import { ClosedError, type JetmeshError } from "../errors/index.js";

@@ -21,7 +21,7 @@ import {
   maxPayload,
   parseTimeoutHeader,
 } from "../wire/index.js";
-import { RequestContextImpl } from "./context.js";
+import { RequestContextImpl } from "./request-context.js";
 
 /**
  * A request on its way through the member. It keeps only what it needs (not

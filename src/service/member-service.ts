@@ -14,12 +14,12 @@ import type { Runtime } from "../core/index.js";
 import { ClosedError, fromNatsError, InvalidArgumentError } from "../errors/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { ATTR, type Observer } from "../telemetry/index.js";
-import { BroadcastDispatcher } from "./broadcasts.js";
-import { resolveServiceLimits } from "./limits.js";
-import { MicroResponder, type MicroSource, NAMESPACE_KEY } from "./micro.js";
-import { RequestDispatcher } from "./requests.js";
-import { TunnelDispatcher } from "./tunnels.js";
-import type { ServiceImpl, ServiceOwner } from "./types.js";
+import { BroadcastDispatcher } from "./broadcast-dispatcher.js";
+import { MicroResponder, type MicroSource, NAMESPACE_KEY } from "./micro-responder.js";
+import { RequestDispatcher } from "./request-dispatcher.js";
+import { resolveServiceLimits } from "./service-limits.js";
+import type { ServiceImpl, ServiceOwner } from "./service-owner.js";
+import { TunnelDispatcher } from "./tunnel-dispatcher.js";
 
 const METHODS = ["init", "handleRequest", "handleBroadcast", "handleTunnel", "handleDrop"] as const;
 
