@@ -14,9 +14,14 @@ describe("a connection", () => {
     await using proxy = await startProxy(nats.server().url);
     await using conn = await connect({ servers: proxy.url, logger: silentLogger, reconnectTimeWait: 50 });
     const statuses = conn.status();
-    // a disconnect and reconnect before anyone iterates
+    // a disconnect and reconnect before anyone iterates it, watched to its end by another iteration
+    const reconnected = (async () => {
+      for await (const s of conn.status()) if (s.type === "reconnect") return;
+    })();
+    await new Promise((r) => setImmediate(r));
     proxy.cut();
     await waitFor("reconnected once", () => proxy.accepted === 2 && proxy.open === 1);
+    await reconnected;
     const seen: Array<{ type: ConnectionStatus["type"]; at: number }> = [];
     const iterating = (async () => {
       for await (const s of statuses) {
