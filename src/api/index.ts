@@ -1,3 +1,4 @@
+/** The public interfaces and option types (types only). */
 export type {
   Connection,
   ConnectionSettings,

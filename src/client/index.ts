@@ -1,3 +1,4 @@
+/** connect(), register() and the Connection: the composition root. */
 export { connect } from "./connect.js";
 export { fromNats } from "./from-nats.js";
 export { register } from "./register.js";

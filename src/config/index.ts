@@ -1,3 +1,4 @@
+/** Defaults, the validation of user input (before any I/O), and the version. */
 export { DEFAULTS } from "./defaults.js";
 export {
   validateHandler,

@@ -1,5 +1,6 @@
+/** The runtime every part of a connection shares, request correlation, traced calls, and connection watching. */
+export { watchConnection } from "./connection-watch.js";
 export { Correlator, type Pending } from "./correlator.js";
 export { type ReplyDecoder, Requester } from "./requester.js";
 export type { Runtime } from "./runtime.js";
 export { observedRequest, tracedBroadcast } from "./traced-calls.js";
-export { watchReconnects } from "./watch-reconnects.js";

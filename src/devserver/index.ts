@@ -1,3 +1,4 @@
+/** Real NATS servers on loopback (binary or Docker), for jetmesh/testing and `jetmesh dev`. */
 export { findNatsServer } from "./binary.js";
 export type { NatsServer, StartNatsOptions } from "./nats-server.js";
 export { startNats } from "./start-nats.js";

@@ -1,3 +1,4 @@
+/** The error family: JetmeshError, its subclasses with stable codes, and the mapping of the NATS client's errors. */
 export {
   ClosedError,
   ConfigurationError,

@@ -1,3 +1,4 @@
+/** Bounded queues (the Iris limits), the deadline wheel, and bounded waits. */
 export { BoundedQueue } from "./bounded-queue.js";
 export { Deadlines } from "./deadlines.js";
 export { settlesWithin, withDeadline } from "./with-deadline.js";

@@ -1,3 +1,4 @@
+/** OpenTelemetry: spans, propagation and metrics. */
 export {
   ATTR,
   endSpan,

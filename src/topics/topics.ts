@@ -20,7 +20,7 @@ import {
   validateSignal,
   validateTimeout,
 } from "../config/index.js";
-import { type Runtime, watchReconnects } from "../core/index.js";
+import { type Runtime, watchConnection } from "../core/index.js";
 import { InvalidArgumentError, type JetmeshError, TimeoutError } from "../errors/index.js";
 import { withDeadline } from "../flow/index.js";
 import { type ConsumerPlan, ManagedStream, Publisher, type StartAt } from "../jetstream/index.js";
@@ -192,9 +192,11 @@ export class Topics {
 
   /** Watches for reconnects: publishes may have lost their acks, and pulls their consumers. */
   #watch(): void {
-    this.#stopWatch ??= watchReconnects(this.#rt.nc, this.#rt.logger, () => {
-      this.#publisher?.resendAll();
-      for (const sub of this.#subs.values()) sub?.reconnected();
+    this.#stopWatch ??= watchConnection(this.#rt.nc, this.#rt.logger, {
+      up: () => {
+        this.#publisher?.resendAll();
+        for (const sub of this.#subs.values()) sub?.reconnected();
+      },
     });
   }
 

@@ -1,3 +1,4 @@
+/** What travels on the wire: subjects, headers, ack subjects, reply errors, payload limits, copies of socket bytes. */
 export { parseAckSubject } from "./ack-subject.js";
 export { copyBytes } from "./copy-bytes.js";
 export { FrozenHeaders } from "./frozen-headers.js";
