@@ -47,7 +47,6 @@ const CALL_KEYS = ["timeout", "signal"] as const;
 const DONE: Promise<void> = Promise.resolve();
 
 export class JetmeshConnection implements Connection {
-  readonly #settings: ResolvedSettings;
   readonly #rt: Runtime;
   readonly #topics: Topics;
   readonly #tunnels: Tunnels;
@@ -63,7 +62,6 @@ export class JetmeshConnection implements Connection {
     this.requestDecoded(cluster, payload, options, decode);
 
   constructor(nc: NatsConnection, settings: ResolvedSettings, ownsNats: boolean) {
-    this.#settings = settings;
     const rt: Runtime = {
       nc,
       subjects: subjects(settings.namespace),
@@ -93,7 +91,7 @@ export class JetmeshConnection implements Connection {
   }
 
   get namespace(): string {
-    return this.#settings.namespace;
+    return this.#rt.subjects.namespace;
   }
 
   get nats(): NatsConnection {
@@ -117,7 +115,7 @@ export class JetmeshConnection implements Connection {
       validateName("cluster", cluster);
       validatePayload("payload", payload);
       const o = validateOptions<RequestOptions>("options", options, CALL_KEYS);
-      const timeout = validateTimeout("options.timeout", o.timeout, this.#settings.timeout);
+      const timeout = validateTimeout("options.timeout", o.timeout, this.#rt.timeout);
       const signal = validateSignal(o.signal);
       this.#checkSize(payload, `request to cluster "${cluster}"`);
       if (signal?.aborted) return Promise.reject(signal.reason);
@@ -154,7 +152,7 @@ export class JetmeshConnection implements Connection {
       validateName("topic", topic);
       validatePayload("payload", payload);
       const o = validateOptions<PublishOptions>("options", options, CALL_KEYS);
-      const timeout = validateTimeout("options.timeout", o.timeout, this.#settings.timeout);
+      const timeout = validateTimeout("options.timeout", o.timeout, this.#rt.timeout);
       const signal = validateSignal(o.signal);
       this.#checkSize(payload, `publish to topic "${topic}"`, PUBLISH_HEADER_BYTES);
       if (signal?.aborted) return Promise.reject(signal.reason);
@@ -187,7 +185,7 @@ export class JetmeshConnection implements Connection {
     this.#ensureOpen("tunnel");
     validateName("cluster", cluster);
     const o = validateOptions<TunnelOptions>("options", options, CALL_KEYS);
-    const timeout = validateTimeout("options.timeout", o.timeout, this.#settings.timeout);
+    const timeout = validateTimeout("options.timeout", o.timeout, this.#rt.timeout);
     const signal = validateSignal(o.signal);
     signal?.throwIfAborted();
     const tun = await this.#tunnels.open(cluster, timeout, signal);
@@ -241,8 +239,7 @@ export class JetmeshConnection implements Connection {
 
   async discover(cluster?: string, options?: DiscoverOptions): Promise<Member[]> {
     this.#ensureOpen("discover");
-    const s = this.#settings;
-    return discover(this.#rt.nc, s.namespace, s.inboxPrefix, s.logger, cluster, options, this.#closeSignal.signal);
+    return discover(this.#rt, cluster, options, this.#closeSignal.signal);
   }
 
   status(): AsyncIterable<ConnectionStatus> {
@@ -294,7 +291,7 @@ export class JetmeshConnection implements Connection {
       err === undefined
         ? new ConnectionError("the connection to NATS was closed")
         : fromNatsError(err, "the connection to NATS was lost");
-    this.#settings.logger.error({ err: reason }, "connection to NATS lost for good");
+    this.#rt.logger.error({ err: reason }, "connection to NATS lost for good");
     this.#closing = this.#shutdown(reason);
   }
 
@@ -313,7 +310,7 @@ export class JetmeshConnection implements Connection {
     if (!lost) {
       this.#rt.requester.close();
       if (this.#ownsNats) {
-        await settlesWithin(this.#rt.nc.flush(), this.#settings.drainTimeout);
+        await settlesWithin(this.#rt.nc.flush(), this.#rt.drainTimeout);
         await this.#rt.nc.close().catch(() => {});
       }
     }

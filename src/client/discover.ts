@@ -4,10 +4,11 @@
  * queries by version range and metadata. A member that has gone away does not
  * answer, so it is not listed: there is no registry to clean.
  */
-import { createInbox, Empty, type NatsConnection } from "@nats-io/nats-core";
+import { createInbox, Empty, type Subscription } from "@nats-io/nats-core";
 import semver from "semver";
-import type { DiscoverOptions, Logger, Member, MicroEndpointStats } from "../api/index.js";
+import type { DiscoverOptions, Member, MicroEndpointStats } from "../api/index.js";
 import { validateName, validateOptions, validateSignal, validateTimeout } from "../config/index.js";
+import type { Runtime } from "../core/index.js";
 import { fromNatsError, InvalidArgumentError } from "../errors/index.js";
 import { safeCallback } from "../logging/index.js";
 import { NAMESPACE_KEY } from "../service/index.js";
@@ -15,15 +16,15 @@ import { NAMESPACE_KEY } from "../service/index.js";
 const DEFAULT_TIMEOUT = 500;
 const decoder = new TextDecoder();
 
+/** The members of `rt`'s namespace (of `cluster`, when given); `closing` aborts when the connection closes. */
 export async function discover(
-  nc: NatsConnection,
-  namespace: string,
-  inboxPrefix: string | undefined,
-  logger: Logger,
+  rt: Runtime,
   cluster: unknown,
   options: unknown,
   closing: AbortSignal,
 ): Promise<Member[]> {
+  const { nc, logger, inboxPrefix } = rt;
+  const namespace = rt.subjects.namespace;
   if (cluster !== undefined) validateName("cluster", cluster);
   const o = validateOptions<DiscoverOptions>("options", options, ["version", "metadata", "timeout", "signal"]);
   const given = validateSignal(o.signal);
@@ -46,7 +47,7 @@ export async function discover(
   const inbox = createInbox(inboxPrefix);
   const found = new Map<string, Member>();
   const descriptions = new Map<string, string>();
-  let sub: ReturnType<NatsConnection["subscribe"]>;
+  let sub: Subscription;
   try {
     sub = nc.subscribe(inbox, {
       callback: safeCallback(logger, "discovery", (err, msg) => {

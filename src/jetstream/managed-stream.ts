@@ -1,13 +1,13 @@
 /**
- * The topics stream of a namespace: created on first use, checked when it
- * exists, never altered. JetStream errors are mapped to errors naming the fix.
+ * A stream jetmesh manages (a namespace's topics or tunnels stream): created
+ * on first use, checked when it exists, never altered. What goes wrong is
+ * mapped to errors naming the fix (api-errors.ts).
  */
 import { JetStreamApiError, type JetStreamManager, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ConfigurationError } from "../errors/index.js";
 import { API, fromJetStreamError, isApiError } from "./api-errors.js";
-import type { StreamSettings } from "./stream-config.js";
-import { incompatibilities, streamConfig } from "./stream-config.js";
+import { incompatibilities, type StreamSettings, streamConfig } from "./stream-config.js";
 
 /**
  * A stream jetmesh manages: created on first use with its settings, checked

@@ -139,7 +139,7 @@ export class PullConsumer {
       return;
     }
     // an event larger than the room is taken alone, when it can start at once
-    const size = nextPull(this.#room, this.#limits, this.#plan.shared !== undefined, this.#big);
+    const size = nextPull(this.#room, this.#limits, { shared: this.#plan.shared !== undefined, big: this.#big });
     if (size === undefined) return;
     this.#big = false;
     const { batch, maxBytes } = size;

@@ -24,20 +24,25 @@ export interface PullSize {
   maxBytes: number;
 }
 
-/**
- * The next pull, or undefined when none should go out yet. `big`: the next
- * event is larger than the room, so it is taken alone once it can start at once.
- */
-export function nextPull(room: Room, limits: ConsumerLimits, shared: boolean, big: boolean): PullSize | undefined {
+/** What the consumer knows when it sizes its next pull. */
+export interface PullState {
+  /** A shared consumer (acked, load-shared), else an ordered one. */
+  shared: boolean;
+  /** The next event is larger than the room: it is taken alone, once it can start at once. */
+  big: boolean;
+}
+
+/** The next pull, or undefined when none should go out yet. */
+export function nextPull(room: Room, limits: ConsumerLimits, state: PullState): PullSize | undefined {
   const { memory, threads } = limits;
-  if (big) {
+  if (state.big) {
     if (room.queued > 0 || room.running >= threads) return undefined;
     return { batch: 1, maxBytes: Math.max(memory, limits.maxEvent) };
   }
   const maxBytes = memory - room.queuedBytes;
   // wait for half the room, so that a nearly full queue does not pull one event at a time
   if (room.queued > 0 && maxBytes < memory / 2) return undefined;
-  if (!shared) return { batch: ORDERED_BATCH, maxBytes };
+  if (!state.shared) return { batch: ORDERED_BATCH, maxBytes };
   const batch = SHARED_HELD_PER_THREAD * threads - room.queued - room.running;
   if (batch < 1 || (room.queued > 0 && batch < threads)) return undefined;
   return { batch, maxBytes };

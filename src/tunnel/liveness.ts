@@ -1,4 +1,3 @@
-import { ClosedError } from "../errors/index.js";
 /**
  * How long the other end of a tunnel has been silent, not counting the time
  * this end's own connection was down (nothing could be heard then), and how
@@ -44,21 +43,4 @@ export class Liveness {
   outage(now: number): number {
     return this.#downSince === undefined ? 0 : now - this.#downSince;
   }
-}
-
-/** Why a tunnel whose peer watch gave up on the other end ended. */
-export function lostPeerReason(why: "outage" | "silent", bound: number): string {
-  return why === "outage"
-    ? `this end's connection was down for more than the tunnel's outage bound of ${bound} ms`
-    : `the other end of the tunnel is gone (nothing heard for ${bound} ms while connected)`;
-}
-
-/** The error of a tunnel that ended abnormally, saying how many messages sent from this end may not have arrived. */
-export function lostError(why: string, unconfirmed: number, cause?: unknown): ClosedError {
-  const n = unconfirmed;
-  const tail =
-    n === 0
-      ? ""
-      : `; ${n} message${n === 1 ? "" : "s"} sent here ${n === 1 ? "was" : "were"} not confirmed received by the other end`;
-  return new ClosedError(`${why}${tail}`, cause === undefined ? undefined : { cause });
 }

@@ -1,18 +1,34 @@
+/**
+ * One end of a tunnel. Each direction's messages are JetStream messages on a
+ * subject of their own, read in order by a {@link PullConsumer}; a small frame
+ * before each payload carries the tunnel's own sequence (so that messages sent
+ * again after a reconnect or a stream-leader change are put back in order and
+ * never handed twice) and the chunking of large messages. Control messages
+ * (credit and heartbeats) go over core NATS.
+ *
+ * Flow control: the reader grants the writer credit in bytes, a window ahead
+ * of what it has released (handed to the application, or copied into the one
+ * large message being put together), so the bytes on their way to a reader
+ * never exceed the window, whatever either application does.
+ *
+ * Liveness: silence of the other end counts only while this end's connection
+ * is up; the other end is gone after `outageTimeout` plus 5 heartbeats of it,
+ * and this end gives up once its own connection has been down for
+ * `outageTimeout`. Either way the tunnel ends visibly: calls reject
+ * `ClosedError` with the reason.
+ */
 import type { RecvOptions, SendOptions, Tunnel } from "../api/index.js";
 import type { Runtime } from "../core/index.js";
 import { ClosedError, type JetmeshError } from "../errors/index.js";
 import { settlesWithin } from "../flow/index.js";
-import { fromJetStreamError, type ManagedStream, type Publisher, PullConsumer } from "../jetstream/index.js";
+import { fromJetStreamError, type ManagedStream, type Publisher } from "../jetstream/index.js";
 import { ThrottledWarning } from "../logging/index.js";
 import { checkRecv, checkSend } from "./call-checks.js";
-import { BROKE, type Control, encodeGrant, encodeSent } from "./control.js";
+import { BROKE, type Control, encodeSent } from "./control.js";
 import { ControlLink } from "./control-link.js";
-import { ReadCredit } from "./credit.js";
-import { Inbound, type Received } from "./inbound.js";
-import { lostError, lostPeerReason } from "./liveness.js";
+import { lostError, lostPeerReason } from "./lost-reason.js";
 import { PeerWatch } from "./peer-watch.js";
-import { Purger } from "./purger.js";
-import { ReceiveQueue } from "./receive-queue.js";
+import { Reader } from "./reader.js";
 import type { PeerTerms, TunnelPlan } from "./tunnel-plan.js";
 import { Writer } from "./writer.js";
 
@@ -36,8 +52,7 @@ export class TunnelEnd implements Tunnel {
   readonly #rt: Runtime;
   readonly #shared: TunnelShared;
   readonly #plan: TunnelPlan;
-  readonly #consumer: PullConsumer;
-  readonly #inbound: Inbound;
+  readonly #reader: Reader;
   readonly #watch: PeerWatch;
   readonly #badInput: ThrottledWarning;
   readonly #control: ControlLink;
@@ -55,11 +70,6 @@ export class TunnelEnd implements Tunnel {
   /** Set once the other end is there (set-up done). */
   #begun = false;
 
-  // receiving
-  readonly #queue = new ReceiveQueue((r) => this.#took(r));
-  readonly #read: ReadCredit;
-  readonly #purger: Purger;
-
   constructor(rt: Runtime, shared: TunnelShared, plan: TunnelPlan) {
     this.#rt = rt;
     this.#shared = shared;
@@ -75,8 +85,6 @@ export class TunnelEnd implements Tunnel {
       },
       { maxMessage: plan.maxMessage, maxChunk: plan.maxChunk },
     );
-    this.#read = new ReadCredit(plan.window);
-    this.#purger = new Purger(() => shared.stream.manager(), plan.stream, plan.inSubject, plan.window);
     const end = this;
     this.#watch = new PeerWatch(
       {
@@ -84,20 +92,20 @@ export class TunnelEnd implements Tunnel {
           return (end.#ended ?? end.#remoteEnd) !== undefined;
         },
         beat: () => {
-          this.#sendControl(true);
+          this.#reader.grant(true);
           if (this.#writer.frames > 0) this.#control.send(encodeSent(this.#writer.frames));
         },
         get waitingOnGap() {
-          return end.#inbound.waitingOnGap;
+          return end.#reader.inbound.waitingOnGap;
         },
         get highestSeen() {
-          return end.#inbound.highestSeen;
+          return end.#reader.inbound.highestSeen;
         },
         get hasRoom() {
-          return end.#queue.bytes <= plan.window / 2;
+          return end.#reader.queue.bytes <= plan.window / 2;
         },
-        refreshConsumer: (why) => this.#consumer.refresh(why),
-        closedThere: () => this.#closedThere(),
+        refreshConsumer: (why) => this.#reader.consumer.refresh(why),
+        closedThere: () => this.#reader.closedThere(),
         lost: (why, bound) => this.#lostPeer(why, bound),
       },
       plan,
@@ -114,34 +122,22 @@ export class TunnelEnd implements Tunnel {
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    this.#inbound = new Inbound(plan.maxMessage, plan.window, {
-      deliver: (r) => this.#queue.put(r),
-      release: (n) => this.#releaseBytes(n),
+    this.#reader = new Reader(rt, shared.stream, plan, {
+      get ended() {
+        return end.#ended !== undefined;
+      },
+      frameArrived: () => this.#watch.frameArrived(),
       closed: () => {
         this.#remoteEnd = new ClosedError("the tunnel was closed by the other end");
         this.#endRemote();
       },
+      streamLost: () => this.#streamLost(),
       malformed: (why) => this.#malformed(why),
-    });
-    const room = this;
-    this.#consumer = new PullConsumer({
-      rt,
-      stream: shared.stream,
-      plan: { stream: plan.stream, subject: plan.inSubject, start: undefined, shared: undefined },
-      limits: { threads: 1, memory: plan.window, maxEvent: plan.maxEvent },
-      room: {
-        // frames waiting for their turn are bounded by the writer's credit; counting them
-        // here could stop the pull that brings the one they wait for
-        get queuedBytes() {
-          return room.#queue.bytes;
-        },
-        get queued() {
-          return room.#queue.length;
-        },
-        running: 0,
+      warn: (context, message) => this.#warn({ tunnel: this.id, ...context }, message),
+      control: (text) => this.#control.send(text),
+      received: (bytes) => {
+        shared.traffic.received += bytes;
       },
-      deliver: (d) => this.#onFrame(d.msg.data, d.seq),
-      streamRenewed: () => this.#streamLost(),
     });
   }
 
@@ -149,7 +145,7 @@ export class TunnelEnd implements Tunnel {
   async listen(): Promise<void> {
     this.#control.listen();
     try {
-      await this.#consumer.start();
+      await this.#reader.consumer.start();
     } catch (err) {
       throw fromJetStreamError(err, `tunnel "${this.id}": reading its messages`);
     }
@@ -160,7 +156,7 @@ export class TunnelEnd implements Tunnel {
     if (this.#ended ?? this.#remoteEnd) return;
     this.#begun = true;
     this.#writer.begin(peer);
-    this.#sendControl();
+    this.#reader.grant();
     this.#watch.start();
   }
 
@@ -179,11 +175,11 @@ export class TunnelEnd implements Tunnel {
     try {
       const { timeout, signal } = checkRecv(options);
       if (this.#ended) throw this.#closedError("recv");
-      const next = this.#queue.take();
+      const next = this.#reader.queue.take();
       if (next !== undefined) return Promise.resolve(next);
       if (this.#remoteEnd) throw this.#remoteEnd;
       if (signal?.aborted) return Promise.reject(signal.reason);
-      return this.#queue.wait(timeout, signal);
+      return this.#reader.queue.wait(timeout, signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -235,9 +231,9 @@ export class TunnelEnd implements Tunnel {
   /** The connection came back: pulls may be gone, and acks of messages sent (the publisher re-sends those). */
   reconnected(): void {
     this.#watch.liveness.up(performance.now());
-    this.#consumer.reconnected();
+    this.#reader.consumer.reconnected();
     // tell the other end at once that this end is back, and how far it may send
-    if (this.#begun && !(this.#ended ?? this.#remoteEnd)) this.#sendControl();
+    if (this.#begun && !(this.#ended ?? this.#remoteEnd)) this.#reader.grant();
   }
 
   // --- sending ---
@@ -262,37 +258,6 @@ export class TunnelEnd implements Tunnel {
   /** The reason a tunnel ended abnormally, saying how many messages sent here may not have arrived. */
   #lostError(why: string, cause?: unknown): ClosedError {
     return lostError(why, this.#writer.unconfirmed, cause);
-  }
-
-  // --- receiving ---
-
-  /** A delivery from the consumer (inside its subscription callback: never throws). */
-  #onFrame(data: Uint8Array, streamSeq: number): void {
-    try {
-      if (this.#ended) return;
-      this.#watch.frameArrived();
-      this.#inbound.frame(data, streamSeq);
-    } catch (err) {
-      this.#warn({ tunnel: this.id, err }, "tunnel frame could not be handled");
-    }
-  }
-
-  /** The application has a message: its bytes leave the window, and a large one lets the next in. */
-  #took(r: Received): void {
-    this.#shared.traffic.received += r.bytes.byteLength;
-    this.#releaseBytes(r.release);
-    if (r.big) this.#inbound.bigTaken();
-    this.#consumer.poke();
-  }
-
-  #releaseBytes(n: number): void {
-    if (this.#read.release(n)) this.#sendControl();
-  }
-
-  /** Tells the other end how far it may send (also its heartbeat); also drops what was read from the stream. */
-  #sendControl(force = false): void {
-    this.#control.send(encodeGrant(this.#read.grant()));
-    this.#purger.maybe(this.#inbound.lastStreamSeq, this.#read.released, force);
   }
 
   /** Tells the other end this end broke the tunnel, so it need not wait out the silence. */
@@ -340,18 +305,15 @@ export class TunnelEnd implements Tunnel {
   #lostPeer(why: "outage" | "silent" | "gap", bound: number): void {
     if (this.#ended ?? this.#remoteEnd) return;
     if (why === "gap") {
-      this.#broken(new Error(`message ${this.#inbound.expected} of the tunnel never arrived within ${bound} ms`));
+      this.#broken(
+        new Error(`message ${this.#reader.inbound.expected} of the tunnel never arrived within ${bound} ms`),
+      );
       return;
     }
     this.#lost = this.#lostError(lostPeerReason(why, bound));
     this.#remoteEnd = this.#lost;
     if (why === "outage") this.#tellBroken();
     this.#endRemote();
-  }
-
-  /** Whether the last message the other end stored is its close. */
-  #closedThere(): Promise<boolean> {
-    return this.#purger.lastIsClose();
   }
 
   /** The stream was made anew (memory storage and a server restart): what was on the way is lost. */
@@ -365,7 +327,7 @@ export class TunnelEnd implements Tunnel {
   #endRemote(): void {
     const reason = this.#remoteEnd;
     this.#writer.stop(this.#closedError("send"));
-    if (this.#queue.length === 0) this.#queue.rejectWaiting(reason);
+    if (this.#reader.queue.length === 0) this.#reader.queue.rejectWaiting(reason);
     this.#stopTimers();
     void this.#releaseOnce();
   }
@@ -375,8 +337,8 @@ export class TunnelEnd implements Tunnel {
     if (this.#ended) return;
     this.#ended = err;
     this.#writer.stop(err);
-    this.#queue.clear(err);
-    this.#inbound.end();
+    this.#reader.queue.clear(err);
+    this.#reader.inbound.end();
     this.#stopTimers();
   }
 
@@ -392,14 +354,14 @@ export class TunnelEnd implements Tunnel {
   /** Releases what the tunnel holds on the server: the consumer, the control subscription, what is left to read. */
   async #release(): Promise<void> {
     this.#control.stop();
-    await this.#consumer.stop();
+    await this.#reader.consumer.stop();
     const subjects = [this.#plan.inSubject];
     if (this.#remoteEnd) {
       // nobody reads what this end sent: drop it too, once it is stored
       await settlesWithin(Promise.allSettled([...this.#writer.inflight]), this.#rt.drainTimeout);
       subjects.push(this.#plan.outSubject);
     }
-    await settlesWithin(this.#purger.purgeAll(subjects), this.#rt.drainTimeout);
+    await settlesWithin(this.#reader.purgeAll(subjects), this.#rt.drainTimeout);
     this.#shared.forget(this);
     this.#resolveClosed(this.#lost);
   }
