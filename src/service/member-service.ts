@@ -86,12 +86,22 @@ export async function createService(
   options: ServiceOptions | undefined,
 ): Promise<ServiceImpl> {
   const { limits, info } = checkServiceArgs(cluster, handler, options);
-  const svc = new MemberService(rt, owner, cluster, handler, limits, {
-    ...info,
-    metadata: { ...info.metadata, [NAMESPACE_KEY]: rt.subjects.namespace },
+  const svc = new MemberService(rt, owner, {
+    cluster,
+    handler,
+    limits,
+    info: { ...info, metadata: { ...info.metadata, [NAMESPACE_KEY]: rt.subjects.namespace } },
   });
   await svc.start();
   return svc;
+}
+
+/** A member as checked: its cluster, handler, limits and what discovery says of it. */
+interface MemberPlan {
+  cluster: string;
+  handler: ServiceHandler;
+  limits: Readonly<ServiceLimits>;
+  info: ServiceInfo;
 }
 
 class MemberService implements ServiceImpl, MicroSource {
@@ -108,14 +118,15 @@ class MemberService implements ServiceImpl, MicroSource {
   #stopping: Promise<void> | undefined;
   #resolveClosed!: (reason: Error | undefined) => void;
 
-  constructor(
-    rt: Runtime,
-    owner: ServiceOwner,
-    readonly cluster: string,
-    handler: ServiceHandler,
-    readonly limits: Readonly<ServiceLimits>,
-    readonly info: ServiceInfo,
-  ) {
+  readonly cluster: string;
+  readonly limits: Readonly<ServiceLimits>;
+  readonly info: ServiceInfo;
+
+  constructor(rt: Runtime, owner: ServiceOwner, member: MemberPlan) {
+    const { cluster, handler, limits } = member;
+    this.cluster = cluster;
+    this.limits = limits;
+    this.info = member.info;
     this.#rt = rt;
     this.#owner = owner;
     this.#micro = new MicroResponder(rt, this);
