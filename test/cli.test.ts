@@ -298,6 +298,33 @@ describe("the jetmesh command", () => {
     });
   });
 
+  it("dev --cluster 3 starts a 3-node JetStream cluster whose comma-separated URL list the other commands take", async () => {
+    const dev = start(["dev", "--cluster", "3", "--json"], { NATS_URL: "" });
+    dev.stdin?.end();
+    const done = finished(dev);
+    let out = "";
+    dev.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    await waitFor("the URLs", () => out.includes("\n"), 60_000);
+    const { url, urls } = JSON.parse(out) as { url: string; urls: string[] };
+    expect(urls).toHaveLength(3);
+    expect(url).toBe(urls.join(","));
+    // a member on the first node answers a request sent through the list, replicated topics take R3
+    const ns = uniqueNamespace();
+    const member = await connect({ servers: urls[0] as string, namespace: ns });
+    await member.register("echo", { handleRequest: (req) => req });
+    const r = await jetmesh(["request", "echo", "hi", "-n", ns, "-s", url]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toBe("hi");
+    const conn = await connect({ servers: urls[2] as string, namespace: ns, topics: { replicas: 3 } });
+    expect((await conn.publish("replicated", enc("x"))).seq).toBe(1);
+    await conn.close();
+    await member.close();
+    dev.kill("SIGINT");
+    expect((await done).code).toBe(0);
+  });
+
   it("bench runs the benchmark suite against the server and prints the ratios", async () => {
     const r = await jetmesh(["bench", "request", "--rounds", "1", "--window", "100", "--warmup", "20", "--json"]);
     expect(r.code).toBe(0);

@@ -8,6 +8,13 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** The nodes of a development cluster, 2 to 9. */
+export function clusterSize(value: string): number {
+  const n = positiveInt(value);
+  if (n < 2 || n > 9) throw new UsageError(`a cluster has 2 to 9 nodes, got ${n}`);
+  return n;
+}
+
 /** A TCP port, 1 to 65535. */
 export function port(value: string): number {
   const n = positiveInt(value);

@@ -21,7 +21,11 @@ export interface ServerFlags {
 /** Adds the server options (read as {@link ServerFlags}) to `cmd`, after its own; returns `cmd`. */
 export function serverOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option("-s, --server <url>", "NATS server URL").env("NATS_URL").default("nats://127.0.0.1:4222"))
+    .addOption(
+      new Option("-s, --server <url>", "NATS server URL (several comma-separated)")
+        .env("NATS_URL")
+        .default("nats://127.0.0.1:4222"),
+    )
     .option("-n, --namespace <ns>", "subject namespace", "jetmesh")
     .option("--user <user>", "user name")
     .option("--password <password>", "password")

@@ -4,7 +4,9 @@ import { connect } from "../client/index.js";
 import type { ServerFlags } from "./server-options.js";
 
 async function open(flags: ServerFlags): Promise<Connection> {
-  const o: ConnectOptions = { servers: flags.server ?? "nats://127.0.0.1:4222", name: "jetmesh-cli" };
+  // several servers (a cluster) are given comma-separated, as the nats command takes them
+  const servers = (flags.server ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim());
+  const o: ConnectOptions = { servers: servers.length === 1 ? (servers[0] as string) : servers, name: "jetmesh-cli" };
   if (flags.namespace !== undefined) o.namespace = flags.namespace;
   if (flags.user !== undefined) o.user = flags.user;
   if (flags.password !== undefined) o.pass = flags.password;

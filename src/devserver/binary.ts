@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import type { NatsServer, StartNatsOptions } from "./nats-server.js";
 
-const MISSING =
+export const MISSING =
   "nats-server not found: apt-get install nats-server (or download it from the NATS releases), " +
   "set NATS_SERVER_BIN to its path, or set NATS_URL to a running JetStream-enabled server";
 

@@ -1,7 +1,16 @@
 /**
- * `jetmesh/testing`: real NATS servers for your integration tests.
+ * `jetmesh/testing`: real NATS servers for your integration tests: one
+ * server, or a JetStream cluster on loopback whose nodes can be killed.
  * @packageDocumentation
  */
 
-export type { NatsServer, StartNatsOptions } from "../devserver/index.js";
-export { findNatsServer, startNats } from "../devserver/index.js";
+export {
+  type ClusterNode,
+  findNatsServer,
+  type NatsCluster,
+  type NatsServer,
+  type StartNatsClusterOptions,
+  type StartNatsOptions,
+  startNats,
+  startNatsCluster,
+} from "../devserver/index.js";
