@@ -1,10 +1,41 @@
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, readFile } from "node:fs/promises";
 import { type ConnectionOptions, credsAuthenticator, errors, type NatsConnection } from "@nats-io/nats-core";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import type { Connection, ConnectOptions } from "../api/index.js";
 import { ConnectionError, InvalidArgumentError } from "../errors/index.js";
 import { resolveConnectOptions } from "./connect-options.js";
 import { JetmeshConnection } from "./connection.js";
+
+/**
+ * Node's and OpenSSL's codes for a server certificate the client does not
+ * trust, or that does not name the host: no retry makes it trusted.
+ */
+const UNTRUSTED_CERTIFICATE: ReadonlySet<string> = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_REVOKED",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_CHAIN_TOO_LONG",
+  "INVALID_CA",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** The code of an untrusted server certificate in `err` or its causes, if that is what it is. */
+function untrustedCertificate(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && UNTRUSTED_CERTIFICATE.has(code)) return code;
+  }
+  return undefined;
+}
 
 /** Pause between attempts to reach a server during connect(). */
 const RETRY_MS = 250;
@@ -37,8 +68,23 @@ export async function connect(options?: string | ConnectOptions): Promise<Connec
     }
     natsOptions.authenticator = credsAuthenticator(creds);
   }
+  await checkTlsFiles(natsOptions.tls);
   const nc = await dial(natsOptions, o.connectTimeout, o.signal);
   return new JetmeshConnection(nc, o, true);
+}
+
+/** The TLS files given must be readable: a missing one is the caller's mistake, not the network's. */
+async function checkTlsFiles(tls: ConnectionOptions["tls"]): Promise<void> {
+  if (tls === undefined || tls === null) return;
+  for (const key of ["caFile", "certFile", "keyFile"] as const) {
+    const file = tls[key];
+    if (file === undefined) continue;
+    try {
+      await access(file, constants.R_OK);
+    } catch (cause) {
+      throw new InvalidArgumentError(`options.tls.${key} ${JSON.stringify(file)} cannot be read`, { cause });
+    }
+  }
 }
 
 /** Server URLs for messages, without any credentials they carry. */
@@ -97,6 +143,15 @@ async function dial(
           cause,
           retryable: false,
         });
+      }
+      const untrusted = untrustedCertificate(cause);
+      if (untrusted !== undefined) {
+        const why = cause instanceof Error ? cause.message : String(cause);
+        throw new ConnectionError(
+          `TLS: the certificate of ${servers} is not trusted (${why}, ${untrusted}): ` +
+            "give the CA that signed it as options.tls.caFile, and a certificate that names the host connected to",
+          { cause, retryable: false },
+        );
       }
       last = cause;
       await new Promise((resolve) =>
