@@ -88,6 +88,7 @@ const HEADER_NAMES = [
   "Jetmesh-Error",
   "Nats-Service-Error",
   "Nats-Service-Error-Code",
+  "Jetmesh-Error-Code",
   "Content-Type",
 ];
 function randomHeaders(): MsgHdrs | undefined {
@@ -205,7 +206,8 @@ async function ask(
   try {
     const msg = await raw.request(subject, data, headers ? { timeout, headers } : { timeout });
     const h = msg.headers;
-    const code = h?.get("Nats-Service-Error-Code") ?? "";
+    // the error's own code: in Jetmesh-Error-Code when it is not a number, the micro code being numeric
+    const code = h?.get("Jetmesh-Error-Code") || (h?.get("Nats-Service-Error-Code") ?? "");
     if (code !== "" || h?.get("Jetmesh-Error")) {
       return {
         kind: "error",

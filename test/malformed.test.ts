@@ -32,7 +32,8 @@ describe("malformed messages from the wire", () => {
       const bad = await raw.request(`${ns}.req.victim`, enc("x"), { headers: h, timeout: 2000 });
       expect(bad.headers?.get("Nats-Service-Error")).toMatch(/malformed request/);
       expect(bad.headers?.get("Jetmesh-Error")).toBe("BAD_REQUEST");
-      expect(bad.headers?.get("Nats-Service-Error-Code")).toBe("BAD_REQUEST");
+      expect(bad.headers?.get("Nats-Service-Error-Code")).toBe("400");
+      expect(bad.headers?.get("Jetmesh-Error-Code")).toBe("BAD_REQUEST");
       // garbage on the broadcast subject is just bytes to the handler
       raw.publish(`${ns}.bcast.victim`, new Uint8Array([0xff, 0x00, 0xfe]));
       await raw.flush();

@@ -2,8 +2,10 @@
 export const HEADER = {
   /** Human-readable error message of a failed request (micro protocol). */
   serviceError: "Nats-Service-Error",
-  /** Error code of a failed request (micro protocol). */
+  /** Error code of a failed request (micro protocol): always a number, an HTTP-like status (see {@link ERROR_STATUS}). */
   serviceErrorCode: "Nats-Service-Error-Code",
+  /** The error's own code, when it is not a number: a handler's `code` (`E_NOT_FOUND`), or jetmesh's kind. */
+  errorCode: "Jetmesh-Error-Code",
   /** jetmesh's kind of a failed request: one of {@link ERROR_KIND}. */
   errorKind: "Jetmesh-Error",
   /** The caller's remaining time in ms when it sent the request. */
@@ -35,6 +37,22 @@ export const ERROR_KIND = {
   /** The handler returned more bytes than the server's max payload. */
   replyTooLarge: "REPLY_TOO_LARGE",
 } as const;
+
+/**
+ * The numeric `Nats-Service-Error-Code` of each kind, as the micro protocol
+ * asks ("always safe to parse as a number"): a handler's own numeric code
+ * travels as is; anything else is 500.
+ */
+export const ERROR_STATUS: Readonly<Record<(typeof ERROR_KIND)[keyof typeof ERROR_KIND], number>> = {
+  REMOTE: 500,
+  OVERLOADED: 429,
+  CLOSED: 503,
+  MEMBER_LEFT: 503,
+  ABANDONED: 503,
+  BAD_REQUEST: 400,
+  BAD_REPLY: 500,
+  REPLY_TOO_LARGE: 500,
+};
 
 /** NATS status code of a "no responders" answer. */
 export const NO_RESPONDERS_STATUS = 503;

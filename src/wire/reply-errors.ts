@@ -1,7 +1,9 @@
 /**
  * How a failed request travels back to the caller: the micro protocol's
  * `Nats-Service-Error` / `Nats-Service-Error-Code` headers (so any NATS client
- * understands them) plus jetmesh's own `Jetmesh-Error` kind.
+ * understands them; the code is always a number), plus jetmesh's own
+ * `Jetmesh-Error` kind and, for a code that is not a number,
+ * `Jetmesh-Error-Code`.
  */
 import { headers, type MsgHdrs } from "@nats-io/nats-core";
 import {
@@ -11,7 +13,7 @@ import {
   OverloadedError,
   RemoteError,
 } from "../errors/index.js";
-import { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
+import { ERROR_KIND, ERROR_STATUS, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
 
 export type ErrorKind = (typeof ERROR_KIND)[keyof typeof ERROR_KIND];
 
@@ -27,11 +29,20 @@ export function codeOf(err: unknown): string {
   return typeof code === "string" || typeof code === "number" ? String(code) : "500";
 }
 
-/** Headers of an error reply. */
+/** A code the micro protocol takes as it is: a whole number. */
+const NUMERIC = /^[0-9]{1,9}$/;
+
+/**
+ * Headers of an error reply. `code` is the error's own (a handler's, or the
+ * kind for jetmesh's errors): a number travels as `Nats-Service-Error-Code`;
+ * anything else in `Jetmesh-Error-Code`, beside the kind's number.
+ */
 export function errorHeaders(kind: ErrorKind, message: string, code: string): MsgHdrs {
   const h = headers();
   h.set(HEADER.serviceError, headerValue(message || "error"));
-  h.set(HEADER.serviceErrorCode, headerValue(code));
+  const numeric = NUMERIC.test(code);
+  h.set(HEADER.serviceErrorCode, numeric ? code : String(ERROR_STATUS[kind]));
+  if (!numeric) h.set(HEADER.errorCode, headerValue(code));
   h.set(HEADER.errorKind, kind);
   return h;
 }
@@ -41,7 +52,8 @@ export function errorOfReply(h: MsgHdrs | undefined, cluster: string): JetmeshEr
   if (h === undefined) return undefined;
   if (h.code === NO_RESPONDERS_STATUS) return new NoRespondersError(`no member of cluster "${cluster}" is registered`);
   const message = h.get(HEADER.serviceError);
-  const code = h.get(HEADER.serviceErrorCode);
+  // a code that is not a number travels in a header of its own (members before 0.2 sent it as the service code)
+  const code = h.get(HEADER.errorCode) || h.get(HEADER.serviceErrorCode);
   if (!message && !code) return undefined;
   const text = message || `error ${code}`;
   switch (h.get(HEADER.errorKind)) {

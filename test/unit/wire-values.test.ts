@@ -9,7 +9,7 @@ import {
   RemoteError,
 } from "../../src/errors/index.js";
 import { fromJetStreamError } from "../../src/jetstream/index.js";
-import { copyBytes, errorOfReply, parseTimeoutHeader } from "../../src/wire/index.js";
+import { copyBytes, type ErrorKind, errorHeaders, errorOfReply, parseTimeoutHeader } from "../../src/wire/index.js";
 
 describe("the Jetmesh-Timeout header", () => {
   it("takes whole milliseconds from 1 to 2^31-1", () => {
@@ -78,6 +78,30 @@ describe("error replies", () => {
     expect(during?.retryable).toBe(false);
     // members of earlier versions said CLOSED for "left before handling"
     expect(errorOfReply(reply("CLOSED"), "c")?.retryable).toBe(true);
+  });
+
+  it("carry a numeric Nats-Service-Error-Code, as the micro protocol asks, and the error's own code beside it", () => {
+    const cases: Array<[ErrorKind, string, string, string | undefined]> = [
+      ["REMOTE", "500", "500", undefined],
+      ["REMOTE", "404", "404", undefined],
+      ["REMOTE", "E_NOT_FOUND", "500", "E_NOT_FOUND"],
+      ["OVERLOADED", "OVERLOADED", "429", "OVERLOADED"],
+      ["MEMBER_LEFT", "MEMBER_LEFT", "503", "MEMBER_LEFT"],
+      ["ABANDONED", "ABANDONED", "503", "ABANDONED"],
+      ["BAD_REQUEST", "BAD_REQUEST", "400", "BAD_REQUEST"],
+      ["BAD_REPLY", "BAD_REPLY", "500", "BAD_REPLY"],
+      ["REPLY_TOO_LARGE", "REPLY_TOO_LARGE", "500", "REPLY_TOO_LARGE"],
+    ];
+    for (const [kind, code, status, own] of cases) {
+      const h = errorHeaders(kind, "m", code);
+      expect(h.get("Nats-Service-Error-Code")).toBe(status);
+      expect(Number.isInteger(Number(h.get("Nats-Service-Error-Code")))).toBe(true);
+      expect(h.get("Jetmesh-Error-Code") || undefined).toBe(own);
+      expect(h.get("Jetmesh-Error")).toBe(kind);
+      // the caller reads back the error's own code
+      const back = errorOfReply(h, "c");
+      if (back instanceof RemoteError) expect(back.remoteCode).toBe(code);
+    }
   });
 
   it("map the other kinds, and any other service's errors", () => {
