@@ -135,7 +135,7 @@ describe("discovery: the micro protocol", () => {
     const [info] = (await ask(nc, `$SRV.INFO.echo.${svc.id}`)) as { description: string; endpoints: unknown[] }[];
     expect(info?.description).toBe("echoes");
     expect(info?.endpoints).toEqual([
-      { name: "request", subject: `${ns}.req.echo`, queue_group: "echo", metadata: null },
+      { name: "request", subject: `${ns}.req.echo`, queue_group: "q", metadata: null },
       { name: "broadcast", subject: `${ns}.bcast.echo`, queue_group: "", metadata: null },
     ]);
     const [stats] = (await ask(nc, `$SRV.STATS.echo.${svc.id}`)) as {

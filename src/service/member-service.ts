@@ -14,6 +14,7 @@ import type { Runtime } from "../core/index.js";
 import { ClosedError, fromNatsError, InvalidArgumentError } from "../errors/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { ATTR, type Observer } from "../telemetry/index.js";
+import { REQUEST_QUEUE } from "../wire/index.js";
 import { BroadcastDispatcher } from "./broadcast-dispatcher.js";
 import { MicroResponder, type MicroSource, NAMESPACE_KEY } from "./micro-responder.js";
 import { RequestDispatcher } from "./request-dispatcher.js";
@@ -207,7 +208,12 @@ class MemberService implements ServiceImpl, MicroSource {
     const { subjects } = this.#rt;
     const out: MicroEndpoint[] = [];
     if (this.#requests) {
-      out.push({ name: "request", subject: subjects.request(this.cluster), queue_group: this.cluster, metadata: null });
+      out.push({
+        name: "request",
+        subject: subjects.request(this.cluster),
+        queue_group: REQUEST_QUEUE,
+        metadata: null,
+      });
     }
     if (this.#broadcasts) {
       out.push({ name: "broadcast", subject: subjects.broadcast(this.cluster), queue_group: "", metadata: null });

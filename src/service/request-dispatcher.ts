@@ -20,6 +20,7 @@ import {
   HEADER,
   maxPayload,
   parseTimeoutHeader,
+  REQUEST_QUEUE,
 } from "../wire/index.js";
 import { RequestContextImpl } from "./request-context.js";
 
@@ -95,7 +96,7 @@ export class RequestDispatcher {
 
   subscribe(): void {
     this.#sub = this.rt.nc.subscribe(this.rt.subjects.request(this.cluster), {
-      queue: this.cluster,
+      queue: REQUEST_QUEUE,
       callback: safeCallback(this.rt.logger, "request dispatch", (err, msg) => this.#arrive(err, msg)),
     });
   }

@@ -2,7 +2,7 @@
 export interface Subjects {
   /** The namespace every subject below lives under. */
   readonly namespace: string;
-  /** Requests to a cluster (members subscribe in queue group `<cluster>`). */
+  /** Requests to a cluster (members subscribe in queue group {@link REQUEST_QUEUE}). */
   request(cluster: string): string;
   /** Broadcasts to every member of a cluster. */
   broadcast(cluster: string): string;
@@ -19,6 +19,13 @@ export interface Subjects {
   /** Every tunnel's messages: the tunnels stream's subject. */
   readonly tunnels: string;
 }
+
+/**
+ * The queue group members take requests in: the micro protocol's default, so
+ * that a micro service in another language serving the same subject shares
+ * the requests with jetmesh's members instead of getting each one again.
+ */
+export const REQUEST_QUEUE = "q";
 
 export function subjects(namespace: string): Subjects {
   return {
