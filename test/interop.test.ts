@@ -81,4 +81,52 @@ describe("beside another NATS client's micro service", () => {
       await raw.close();
     }
   });
+
+  it("lists micro services of other clients with discover({ foreign: true }), and only then", async () => {
+    const namespace = uniqueNamespace();
+    await using member = await connect({ servers: nats.server().url, namespace, logger: silentLogger });
+    await member.register("orders", { handleRequest: (req) => req }, { version: "1.2.0" });
+    await using other = await connect({
+      servers: nats.server().url,
+      namespace: uniqueNamespace(),
+      logger: silentLogger,
+    });
+    await other.register("orders", { handleRequest: (req) => req });
+    // a micro service of another client, answering STATS as the micro protocol says
+    const raw = await natsConnect({ servers: nats.server().url });
+    const name = `inventory_${namespace.replace(/[^A-Za-z0-9]/g, "")}`;
+    const stats = {
+      type: "io.nats.micro.v1.stats_response",
+      name,
+      id: "foreign-1",
+      version: "0.3.0",
+      metadata: { lang: "go" },
+      started: new Date().toISOString(),
+      endpoints: [{ name: "get", subject: "inventory.get", queue_group: "q", num_requests: 7, num_errors: 0 }],
+    };
+    for (const subject of ["$SRV.STATS", `$SRV.STATS.${name}`]) {
+      raw.subscribe(subject, {
+        callback: (_, msg) => {
+          msg.respond(enc(JSON.stringify(stats)));
+        },
+      });
+    }
+    await raw.flush();
+    try {
+      const own = await member.discover(undefined, { timeout: 300 });
+      expect(own.map((m) => [m.cluster, m.foreign])).toEqual([["orders", false]]);
+      const all = await member.discover(undefined, { timeout: 300, foreign: true });
+      const found = all.filter((m) => m.cluster === name || m.cluster === "orders");
+      expect(found.map((m) => [m.cluster, m.id, m.version, m.foreign])).toEqual([
+        [name, "foreign-1", "0.3.0", true],
+        ["orders", own[0]?.id, "1.2.0", false],
+      ]);
+      expect(found[0]?.endpoints[0]).toMatchObject({ name: "get", num_requests: 7 });
+      await expect(member.discover(undefined, { foreign: "yes" as unknown as boolean })).rejects.toThrow(
+        /options.foreign must be a boolean/,
+      );
+    } finally {
+      await raw.close();
+    }
+  });
 });

@@ -199,6 +199,13 @@ export interface DiscoverOptions {
   timeout?: number;
   /** Aborts the discovery; it rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Also list micro services of other NATS clients (services without
+   * jetmesh's namespace in their metadata, such as nats.go `micro` ones), as
+   * members with `foreign: true`. Default false. Members of another jetmesh
+   * namespace are never listed.
+   */
+  foreign?: boolean;
 }
 
 /** One live member, as it answered discovery. */
@@ -216,6 +223,8 @@ export interface Member {
   readonly stats: MemberStats;
   /** Its endpoints as the micro protocol's STATS reports them (times in ns). */
   readonly endpoints: readonly MicroEndpointStats[];
+  /** A micro service of another client, not a jetmesh member (listed with `foreign: true` only; its `stats` are 0). */
+  readonly foreign: boolean;
 }
 
 /** The counters a member reports to discovery. */

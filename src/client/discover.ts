@@ -26,7 +26,13 @@ export async function discover(
   const { nc, logger, inboxPrefix } = rt;
   const namespace = rt.subjects.namespace;
   if (cluster !== undefined) validateName("cluster", cluster);
-  const o = validateOptions<DiscoverOptions>("options", options, ["version", "metadata", "timeout", "signal"]);
+  const o = validateOptions<DiscoverOptions>("options", options, [
+    "version",
+    "metadata",
+    "timeout",
+    "signal",
+    "foreign",
+  ]);
   const given = validateSignal(o.signal);
   const signal = given ? AbortSignal.any([given, closing]) : closing;
   signal.throwIfAborted();
@@ -44,6 +50,10 @@ export async function discover(
       wanted.push([k, v]);
     }
   }
+  if (o.foreign !== undefined && typeof o.foreign !== "boolean") {
+    throw new InvalidArgumentError(`options.foreign must be a boolean, got ${String(o.foreign)}`);
+  }
+  const foreign = o.foreign === true;
   const inbox = createInbox(inboxPrefix);
   const found = new Map<string, Member>();
   const descriptions = new Map<string, string>();
@@ -63,7 +73,8 @@ export async function discover(
           logger.debug({ subject: msg.subject }, "discovery answer that is not a micro STATS response ignored");
           return;
         }
-        if (member.metadata[NAMESPACE_KEY] !== namespace) return;
+        const ns = member.metadata[NAMESPACE_KEY];
+        if (ns === undefined ? !foreign : ns !== namespace) return;
         if (o.version !== undefined && !semver.satisfies(member.version, o.version)) return;
         if (!wanted.every(([k, v]) => member.metadata[k] === v)) return;
         found.set(member.id, member);
@@ -145,6 +156,7 @@ function readStats(v: Answer): Member | undefined {
     metadata,
     started: new Date(typeof v.started === "string" ? v.started : 0),
     endpoints,
+    foreign: metadata[NAMESPACE_KEY] === undefined,
     stats: {
       requests: num(req?.num_requests),
       requestErrors: num(req?.num_errors),

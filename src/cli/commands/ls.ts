@@ -6,6 +6,12 @@ import { type ServerFlags, serverOptions } from "../server-options.js";
 import { UsageError } from "../usage-error.js";
 import { withConnection } from "../with-connection.js";
 
+interface LsFlags {
+  versionRange?: string;
+  meta?: string[];
+  foreign?: boolean;
+}
+
 /** Adds the `ls` command to `program`. */
 export function addLsCommand(program: Command, io: Io): void {
   serverOptions(
@@ -14,8 +20,9 @@ export function addLsCommand(program: Command, io: Io): void {
       .description("list clusters and their live members, with versions and stats")
       .argument("[cluster]", "only this cluster")
       .option("--version-range <range>", "only members whose version satisfies this SemVer range")
-      .option("--meta <key=value>", "only members with this metadata (repeatable)", collect, []),
-  ).action(async (cluster: string | undefined, flags: ServerFlags & { versionRange?: string; meta?: string[] }) => {
+      .option("--meta <key=value>", "only members with this metadata (repeatable)", collect, [])
+      .option("--foreign", "also list micro services of other NATS clients"),
+  ).action(async (cluster: string | undefined, flags: ServerFlags & LsFlags) => {
     const metadata: Record<string, string> = {};
     for (const kv of flags.meta ?? []) {
       const at = kv.indexOf("=");
@@ -27,6 +34,7 @@ export function addLsCommand(program: Command, io: Io): void {
         ...(flags.versionRange === undefined ? {} : { version: flags.versionRange }),
         ...(flags.meta === undefined ? {} : { metadata }),
         ...(flags.timeout === undefined ? {} : { timeout: flags.timeout }),
+        ...(flags.foreign ? { foreign: true } : {}),
       }),
     );
     if (flags.json) {
