@@ -10,35 +10,24 @@ import { dec, enc, uniqueNamespace } from "./helpers.js";
 /** A CA, a server certificate for 127.0.0.1 and localhost, a client certificate, and another CA, made with openssl. */
 function makeCertificates(dir: string): void {
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  const ca = (name: string) =>
+  // a new key `name.key` with, for `req`, a certificate request (or with -x509, a self-signed certificate) `out`
+  const newKey = (name: string, out: string, ...more: string[]) =>
     openssl(
       "req",
-      "-x509",
+      ...more,
       "-newkey",
       "rsa:2048",
       "-nodes",
       "-keyout",
       `${name}.key`,
       "-out",
-      `${name}.pem`,
-      "-days",
-      "2",
+      out,
       "-subj",
       `/CN=${name}`,
     );
+  const ca = (name: string) => newKey(name, `${name}.pem`, "-x509", "-days", "2");
   const signed = (name: string, extensions: string) => {
-    openssl(
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      `/CN=${name}`,
-    );
+    newKey(name, `${name}.csr`);
     writeFileSync(join(dir, `${name}.ext`), extensions);
     openssl(
       "x509",
