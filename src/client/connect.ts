@@ -45,7 +45,8 @@ const NATS_DIAL_TIMEOUT_MS = 20_000;
 /**
  * Connects to NATS. Takes a server URL or {@link ConnectOptions}. Keeps trying
  * for `connectTimeout` ms (default 5 000) while no server answers, then
- * rejects with `ConnectionError`; a refused authentication rejects at once.
+ * rejects with `ConnectionError`; a refused authentication, or a server
+ * certificate the client does not trust, rejects at once (not retryable).
  * Once connected, it reconnects forever unless `maxReconnectAttempts` says
  * otherwise.
  *
