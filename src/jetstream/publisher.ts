@@ -25,7 +25,14 @@ import type { ManagedStream } from "./managed-stream.js";
 const STORE_FAILED = 10077;
 const MESSAGE_TOO_LARGE = 10054;
 
-/** Waits between tries while no stream answers (JetStream restarting), in ms. */
+/**
+ * The status (or ack error code) of a server that has too many publishes in
+ * flight (nats-server 2.11 and later): the event was not stored, and is sent
+ * again after a pause, within the publish's time-out.
+ */
+const TOO_MANY_REQUESTS = 429;
+
+/** Waits between tries while no stream answers (JetStream restarting), or it is too busy, in ms. */
 const RETRY_MIN_MS = 25;
 const RETRY_MAX_MS = 1_000;
 
@@ -201,9 +208,13 @@ export class Publisher extends Correlator<PendingPublish> {
       this.#whenStream(id, p);
       return;
     }
-    this.settle(id);
+    if (code === TOO_MANY_REQUESTS) {
+      this.#sendLater(id, p);
+      return;
+    }
     const ack = fastAck(msg.data);
     if (ack !== undefined) {
+      this.settle(id);
       p.resolve(ack);
       return;
     }
@@ -211,12 +222,18 @@ export class Publisher extends Correlator<PendingPublish> {
     try {
       body = msg.json<AckBody>();
     } catch (cause) {
+      this.settle(id);
       this.logger.warn({ [this.noun]: p.target, err: cause }, "malformed publish ack");
       p.reject(
         new RemoteError(`publish to ${this.noun} "${p.target}": JetStream's ack could not be read`, "BAD_REPLY"),
       );
       return;
     }
+    if (body.error?.code === TOO_MANY_REQUESTS) {
+      this.#sendLater(id, p);
+      return;
+    }
+    this.settle(id);
     if (body.error) p.reject(refusal(`publish to ${this.noun} "${p.target}"`, this.noun, body.error));
     else if (typeof body.seq === "number") p.resolve({ seq: body.seq, duplicate: body.duplicate === true });
     else
@@ -232,6 +249,19 @@ export class Publisher extends Correlator<PendingPublish> {
     } catch (err) {
       this.settle(id)?.reject(fromNatsError(err, `publish to ${this.noun} "${p.target}"`));
     }
+  }
+
+  /** The server is too busy: sends the event again after a pause, longer each try (its id makes a copy harmless). */
+  #sendLater(id: string, p: PendingPublish): void {
+    if (p.retry !== undefined) return;
+    this.logger.debug({ [this.noun]: p.target, tries: p.tries }, "JetStream too busy (429); publishing again shortly");
+    p.retry = setTimeout(
+      () => {
+        p.retry = undefined;
+        if (this.pending.get(id) === p) this.#send(id, p);
+      },
+      Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** p.tries++),
+    );
   }
 
   /** Sends once the stream exists: at once if it is known, else after checking, waiting a little more each try. */
