@@ -243,7 +243,7 @@ export class PullConsumer {
     this.#consumer = undefined;
     if (old !== undefined) jsm.consumers.delete(this.#plan.stream, old).catch(() => {});
     if (this.#started && this.#cursorKnown) await this.#checkCursor(jsm);
-    const creating = this.#create(jsm, () => this.#orderedConfig());
+    const creating = this.#create(jsm, () => orderedConfig(this.#plan.subject, this.#startConfig()));
     // made anew: in a cluster, a create placed on a peer that is down never answers; try again sooner
     const info = this.#started ? await withDeadline(creating, RECREATE_MS, undefined, noAnswer) : await creating;
     this.#consumer = info.name;
@@ -275,10 +275,6 @@ export class PullConsumer {
     );
     this.#streamRenewedHook?.();
     this.#cursor = Math.max(0, (state?.first_seq ?? 1) - 1);
-  }
-
-  #orderedConfig(): Partial<ConsumerConfig> {
-    return orderedConfig(this.#plan.subject, this.#startConfig());
   }
 
   #startConfig(): Partial<ConsumerConfig> {
