@@ -40,16 +40,16 @@ describe("a connection", () => {
   });
 
   it("fails requests at once, not retryable and naming the subject, when its user may not subscribe to its inbox", async () => {
+    const ns = uniqueNamespace();
     const config = join(tmpdir(), `jetmesh-perm-${process.pid}-${Date.now()}.conf`);
     await writeFile(
       config,
       `authorization { users = [
         { user: "member", password: "m" }
-        { user: "noinbox", password: "n", permissions: { subscribe: { deny: ["_INBOX.>"] } } }
+        { user: "noinbox", password: "n", permissions: { subscribe: { deny: ["_INBOX_${ns}.>"] } } }
       ] }\n`,
     );
     await using server = await startNats({ useEnv: false, docker: false, args: ["-c", config] });
-    const ns = uniqueNamespace();
     await using member = await connect({
       servers: server.url,
       user: "member",
@@ -69,8 +69,8 @@ describe("a connection", () => {
     const first = await client.request("echo", enc("x"), { timeout: 10_000 }).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(PermissionError);
     expect((first as PermissionError).retryable).toBe(false);
-    expect((first as PermissionError).subject).toMatch(/^_INBOX\./);
-    expect((first as Error).message).toMatch(/subscribe to "_INBOX\./);
+    expect((first as PermissionError).subject).toMatch(new RegExp(`^_INBOX_${ns}\\.`));
+    expect((first as Error).message).toContain(`subscribe to "_INBOX_${ns}.`);
     // every later call fails the same way, at once
     const again = await client.request("echo", enc("x"), { timeout: 10_000 }).catch((e: unknown) => e);
     expect(again).toBeInstanceOf(PermissionError);

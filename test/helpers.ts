@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { afterAll, beforeAll } from "vitest";
-import { type Connection, type ConnectOptions, connect, silentLogger } from "../src/index.js";
+import { Denials } from "../src/core/index.js";
+import { type Connection, type ConnectOptions, connect, type Logger, silentLogger } from "../src/index.js";
 import { type NatsServer, startNats } from "../src/testing/index.js";
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -80,4 +82,14 @@ export function useNats(): {
       return conn;
     },
   };
+}
+
+/** What a `Publisher` or other correlator needs of a connection's runtime, over a bare NATS connection. */
+export function wiring(nc: NatsConnection): {
+  nc: NatsConnection;
+  logger: Logger;
+  inboxPrefix: undefined;
+  denials: Denials;
+} {
+  return { nc, logger: silentLogger, inboxPrefix: undefined, denials: new Denials(nc, silentLogger) };
 }

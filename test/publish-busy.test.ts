@@ -2,9 +2,8 @@ import { Empty, headers } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
 import { ManagedStream, Publisher } from "../src/jetstream/index.js";
-import { silentLogger } from "../src/logging/index.js";
 import { resolveTopics } from "../src/topics/index.js";
-import { enc, useNats } from "./helpers.js";
+import { enc, useNats, wiring } from "./helpers.js";
 
 const nats = useNats();
 
@@ -34,7 +33,7 @@ describe("a publish answered 429 Too Many Requests", () => {
       await nc.flush();
       const stream = new ManagedStream(nc, resolveTopics("busy", {}), "busy.>", "topics");
       stream.ready = true;
-      const publisher = new Publisher(nc, silentLogger, undefined, stream, "topic");
+      const publisher = new Publisher(wiring(nc), stream, "topic");
       const ack = await publisher.publish("busy.events", "events", enc("e"), 5_000, undefined);
       expect(ack).toEqual({ seq: 7, duplicate: false });
       expect(ids).toHaveLength(3);
@@ -62,7 +61,7 @@ describe("a publish answered 429 Too Many Requests", () => {
       await nc.flush();
       const stream = new ManagedStream(nc, resolveTopics("busier", {}), "busier.>", "topics");
       stream.ready = true;
-      const publisher = new Publisher(nc, silentLogger, undefined, stream, "topic");
+      const publisher = new Publisher(wiring(nc), stream, "topic");
       const err = await publisher
         .publish("busier.events", "events", enc("e"), 1_500, undefined)
         .catch((e: unknown) => e);

@@ -2,9 +2,8 @@ import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
 import { ClosedError } from "../src/errors/index.js";
 import { ManagedStream, Publisher } from "../src/jetstream/index.js";
-import { silentLogger } from "../src/logging/index.js";
 import { resolveTunnels } from "../src/tunnel/settings.js";
-import { useNats, waitFor } from "./helpers.js";
+import { useNats, waitFor, wiring } from "./helpers.js";
 
 const nats = useNats();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,7 +18,7 @@ describe("tunnel frames not acknowledged", () => {
       await nc.flush();
       const stream = new ManagedStream(nc, resolveTunnels("blackhole", {}).stream, "blackhole.>", "tunnels");
       stream.ready = true;
-      const publisher = new Publisher(nc, silentLogger, undefined, stream, "tunnel");
+      const publisher = new Publisher(wiring(nc), stream, "tunnel");
       const outcome = publisher
         .publish("blackhole.frames", "t", new Uint8Array([1, 2, 3]), 30_000, undefined, null)
         .catch((err: unknown) => err);

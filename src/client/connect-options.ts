@@ -6,6 +6,11 @@ import { defaultLogger, guardedLogger } from "../logging/index.js";
 import { type ResolvedTopics, resolveTopics } from "../topics/index.js";
 import { type ResolvedTunnels, resolveTunnels } from "../tunnel/index.js";
 
+/** The inbox prefix of a namespace's connections: `_INBOX_<namespace>`. */
+export function namespaceInbox(namespace: string): string {
+  return `_INBOX_${namespace}`;
+}
+
 export interface ResolvedSettings {
   /** The NATS client's inbox prefix, where one is set (reply subjects must match permissions). */
   inboxPrefix?: string | undefined;
@@ -98,6 +103,8 @@ export function resolveConnectOptions(value: unknown): ResolvedConnectOptions {
   const nats: ConnectionOptions = {
     // jetmesh never needs the client's per-call async stack capture; it costs on every request
     noAsyncTraces: true,
+    // replies come under the namespace, so one permission prefix covers a tenant's inboxes
+    inboxPrefix: namespaceInbox(settings.namespace),
     ...o.nats,
     servers: list,
     maxReconnectAttempts,
@@ -116,7 +123,7 @@ export function resolveConnectOptions(value: unknown): ResolvedConnectOptions {
   }
   return {
     ...settings,
-    inboxPrefix: o.nats?.inboxPrefix,
+    inboxPrefix: nats.inboxPrefix,
     signal: validateSignal(o.signal),
     connectTimeout: validateTimeout("options.connectTimeout", o.connectTimeout, DEFAULTS.connectTimeout),
     credsFile: o.credsFile,

@@ -24,7 +24,14 @@ import type {
 } from "../api/index.js";
 import { validateName, validateOptions, validatePayload, validateSignal, validateTimeout } from "../config/index.js";
 import { byteHandler, clientOf, type DecodedRequest, isContract } from "../contract/index.js";
-import { observedRequest, type ReplyDecoder, Requester, type Runtime, tracedBroadcast } from "../core/index.js";
+import {
+  Denials,
+  observedRequest,
+  type ReplyDecoder,
+  Requester,
+  type Runtime,
+  tracedBroadcast,
+} from "../core/index.js";
 import {
   ClosedError,
   ConnectionError,
@@ -62,15 +69,19 @@ export class JetmeshConnection implements Connection {
     this.requestDecoded(cluster, payload, options, decode);
 
   constructor(nc: NatsConnection, settings: ResolvedSettings, ownsNats: boolean) {
-    const rt: Runtime = {
+    const wiring = {
       nc,
-      subjects: subjects(settings.namespace),
       logger: settings.logger,
+      inboxPrefix: settings.inboxPrefix,
+      denials: new Denials(nc, settings.logger),
+    };
+    const rt: Runtime = {
+      ...wiring,
+      subjects: subjects(settings.namespace),
       telemetry: new Telemetry(settings.telemetry),
-      requester: new Requester(nc, settings.logger, settings.inboxPrefix),
+      requester: new Requester(wiring),
       timeout: settings.timeout,
       drainTimeout: settings.drainTimeout,
-      inboxPrefix: settings.inboxPrefix,
     };
     this.#rt = rt;
     this.#topics = new Topics(rt, settings.topics);
@@ -307,6 +318,7 @@ export class JetmeshConnection implements Connection {
     await Promise.all([...services.map((svc) => (lost ? svc.drop(lost) : svc.stop())), this.#topics.close()]);
     await this.#tunnels.close(lost);
     this.#rt.telemetry.close();
+    this.#rt.denials.stop();
     if (!lost) {
       this.#rt.requester.close();
       if (this.#ownsNats) {

@@ -7,7 +7,9 @@ import { JetmeshConnection } from "./connection.js";
 /**
  * Builds a jetmesh {@link Connection} over a NATS connection you already have
  * (any transport). Closing the jetmesh connection closes its services and
- * requests but leaves `nc` open: it stays yours.
+ * requests but leaves `nc` open: it stays yours. jetmesh's replies come under
+ * `settings.inboxPrefix`, else the client's own `inboxPrefix` (connect() uses
+ * `_INBOX_<namespace>`: give your client that to use `jetmesh permissions`).
  *
  * @example
  * ```ts
@@ -19,5 +21,8 @@ import { JetmeshConnection } from "./connection.js";
 export function fromNats(nc: NatsConnection, settings?: ConnectionSettings & { inboxPrefix?: string }): Connection {
   const { inboxPrefix, ...rest } = settings ?? {};
   if (nc.isClosed()) throw new ClosedError("fromNats: the NATS connection is closed");
-  return new JetmeshConnection(nc, { ...resolveSettings(rest), inboxPrefix }, false);
+  // replies come where the client's own do (its permissions were granted for them)
+  const own = (nc as { options?: { inboxPrefix?: unknown } }).options?.inboxPrefix;
+  const prefix = inboxPrefix ?? (typeof own === "string" ? own : undefined);
+  return new JetmeshConnection(nc, { ...resolveSettings(rest), inboxPrefix: prefix }, false);
 }

@@ -10,9 +10,12 @@ import type { Logger } from "../api/index.js";
 import { ConnectionError, fromNatsError, type JetmeshError } from "../errors/index.js";
 import { Deadlines } from "../flow/index.js";
 import { safeCallback } from "../logging/index.js";
+import type { Runtime } from "./runtime.js";
 
 /** One call waiting for its reply. */
 export interface Pending {
+  /** Where the call was published (a refusal of it fails the call). */
+  subject: string;
   reject(err: unknown): void;
   timeout: number;
   signal: AbortSignal | undefined;
@@ -30,11 +33,12 @@ export abstract class Correlator<P extends Pending> {
     if (p) p.reject(this.timedOut(p));
   });
   readonly #sub: Subscription;
+  readonly #unwatch: () => void;
   /** Set when the reply subscription failed: every later call rejects with it. */
   protected broken: JetmeshError | undefined;
   #seq = 0;
 
-  constructor(nc: NatsConnection, logger: Logger, inboxPrefix: string | undefined) {
+  constructor({ nc, logger, inboxPrefix, denials }: Pick<Runtime, "nc" | "logger" | "inboxPrefix" | "denials">) {
     this.nc = nc;
     this.logger = logger;
     this.prefix = `${createInbox(inboxPrefix)}.`;
@@ -45,7 +49,19 @@ export abstract class Correlator<P extends Pending> {
     } catch (err) {
       throw fromNatsError(err, "reply subscription");
     }
+    // a publish the server refuses fails its calls at once, not at their time-out
+    this.#unwatch = denials.watch(
+      () => this.pending.size > 0,
+      (violation, subject) => {
+        for (const [id, p] of this.pending) {
+          if (p.subject === subject) this.settle(id)?.reject(fromNatsError(violation, this.describe(p)));
+        }
+      },
+    );
   }
+
+  /** What call `p` is, for messages: `request to cluster "x"`. */
+  protected abstract describe(p: P): string;
 
   /** The error a call gets when its time-out passes. */
   protected abstract timedOut(p: P): JetmeshError;
@@ -83,6 +99,7 @@ export abstract class Correlator<P extends Pending> {
 
   /** Stops the reply subscription (calls in flight should be rejected first). */
   close(): void {
+    this.#unwatch();
     try {
       this.#sub.unsubscribe();
     } catch {

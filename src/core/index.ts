@@ -1,6 +1,7 @@
 /** The runtime every part of a connection shares, request correlation, traced calls, and connection watching. */
 export { watchConnection } from "./connection-watch.js";
 export { Correlator, type Pending } from "./correlator.js";
+export { Denials } from "./denials.js";
 export { type ReplyDecoder, Requester } from "./requester.js";
 export type { Runtime } from "./runtime.js";
 export { observedRequest, tracedBroadcast } from "./traced-calls.js";

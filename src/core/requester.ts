@@ -40,6 +40,7 @@ export class Requester extends Correlator<PendingRequest> {
       const id = this.track({
         resolve: resolve as (value: unknown) => void,
         reject,
+        subject,
         cluster,
         timeout,
         signal,
@@ -59,6 +60,10 @@ export class Requester extends Correlator<PendingRequest> {
     const h = headers();
     h.set(HEADER.timeout, String(timeout));
     return h;
+  }
+
+  protected describe(p: PendingRequest): string {
+    return `request to cluster "${p.cluster}"`;
   }
 
   protected timedOut(p: PendingRequest): JetmeshError {

@@ -8,6 +8,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../api/index.js";
 import type { Telemetry } from "../telemetry/index.js";
 import type { Subjects } from "../wire/index.js";
+import type { Denials } from "./denials.js";
 import type { Requester } from "./requester.js";
 
 export interface Runtime {
@@ -16,6 +17,8 @@ export interface Runtime {
   readonly subjects: Subjects;
   readonly logger: Logger;
   readonly telemetry: Telemetry;
+  /** Publishes the server refused, told to the parts that made them. */
+  readonly denials: Denials;
   /** Requests over the connection's shared reply subscription. */
   readonly requester: Requester;
   /** The connection's default time-out in ms (requests, set-ups, publishes, sends). */

@@ -5,16 +5,17 @@
  * another. Each carries a `Nats-Msg-Id`, so that sending it again (after a
  * reconnect, when its ack may have been lost) stores it once.
  */
-import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
-import type { Logger, PublishAck } from "../api/index.js";
-import { Correlator, type Pending } from "../core/index.js";
+import type { PublishAck } from "../api/index.js";
+import { Correlator, type Pending, type Runtime } from "../core/index.js";
 import {
   ConfigurationError,
   fromNatsError,
   type JetmeshError,
   OverloadedError,
   PayloadTooLargeError,
+  PermissionError,
   RemoteError,
   TimeoutError,
 } from "../errors/index.js";
@@ -117,13 +118,11 @@ export class Publisher extends Correlator<PendingPublish> {
    * names what is published to, in messages: "topic" or "tunnel".
    */
   constructor(
-    nc: NatsConnection,
-    logger: Logger,
-    inboxPrefix: string | undefined,
+    rt: Pick<Runtime, "nc" | "logger" | "inboxPrefix" | "denials">,
     readonly stream: ManagedStream,
     readonly noun: "topic" | "tunnel",
   ) {
-    super(nc, logger, inboxPrefix);
+    super(rt);
   }
 
   /**
@@ -183,6 +182,10 @@ export class Publisher extends Correlator<PendingPublish> {
       p.resends++;
       this.#send(id, p);
     }
+  }
+
+  protected describe(p: PendingPublish): string {
+    return `publish to ${this.noun} "${p.target}"`;
   }
 
   protected timedOut(p: PendingPublish): JetmeshError {
@@ -277,8 +280,9 @@ export class Publisher extends Correlator<PendingPublish> {
           if (this.pending.get(id) !== p) return;
           // a set-up problem will not fix itself: say so now, not at the time-out (once the
           // stream has been there, the same answer means JetStream is restarting: wait)
-          if (err instanceof ConfigurationError && !stream.seen) this.settle(id)?.reject(err);
-          else this.#whenStream(id, p);
+          if ((err instanceof ConfigurationError || err instanceof PermissionError) && !stream.seen) {
+            this.settle(id)?.reject(err);
+          } else this.#whenStream(id, p);
         },
       );
     };

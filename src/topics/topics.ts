@@ -80,7 +80,7 @@ export class Topics {
   publish(topic: string, payload: Uint8Array, timeout: number, signal: AbortSignal | undefined): Promise<PublishAck> {
     let publisher = this.#publisher;
     if (publisher === undefined) {
-      publisher = new Publisher(this.#rt.nc, this.#rt.logger, this.#rt.inboxPrefix, this.#stream, "topic");
+      publisher = new Publisher(this.#rt, this.#stream, "topic");
       this.#publisher = publisher;
       this.#watch();
     }

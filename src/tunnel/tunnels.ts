@@ -282,7 +282,7 @@ export class Tunnels {
     const rt = this.#rt;
     let publisher = this.#publisher;
     if (publisher === undefined) {
-      publisher = new Publisher(rt.nc, rt.logger, rt.inboxPrefix, this.#stream, "tunnel");
+      publisher = new Publisher(rt, this.#stream, "tunnel");
       this.#publisher = publisher;
       this.#stopWatch = watchConnection(rt.nc, rt.logger, {
         down: () => {
