@@ -25,6 +25,7 @@ export type {
   MemberStats,
   MicroEndpoint,
   MicroEndpointStats,
+  PermissionsOptions,
   PublishAck,
   PublishOptions,
   RecvOptions,
@@ -57,8 +58,9 @@ export type {
   TypedEventHandler,
   TypedSchema,
   TypedTopicHandler,
+  UserPermissions,
 } from "./api/index.js";
-export { connect, fromNats, register } from "./client/index.js";
+export { connect, fromNats, permissions, register } from "./client/index.js";
 export { contract, schema, topicContract } from "./contract/index.js";
 export {
   ClosedError,

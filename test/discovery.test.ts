@@ -114,31 +114,41 @@ describe("discovery: the micro protocol", () => {
     await expect(conn.request("echo", enc("fail"))).rejects.toBeInstanceOf(RemoteError);
     const nc = conn.nats;
 
+    // micro tools see it as <ns>_echo under $SRV; the namespace's own subjects name the cluster
+    const name = `${ns}_echo`;
     for (const verb of ["PING", "INFO", "STATS"] as const) {
-      for (const subject of [`$SRV.${verb}`, `$SRV.${verb}.echo`, `$SRV.${verb}.echo.${svc.id}`]) {
+      for (const subject of [
+        `$SRV.${verb}`,
+        `$SRV.${verb}.${name}`,
+        `$SRV.${verb}.${name}.${svc.id}`,
+        `${ns}.srv.${verb}`,
+        `${ns}.srv.${verb}.echo`,
+        `${ns}.srv.${verb}.echo.${svc.id}`,
+      ]) {
         const mine = (await ask(nc, subject)).filter((r) => r.id === svc.id);
         expect(mine, subject).toHaveLength(1);
         const answer = mine[0] ?? {};
         expect(validators[verb](answer), `${subject}: ${ajv.errorsText(validators[verb].errors)}`).toBe(true);
         expect(answer).toMatchObject({
-          name: "echo",
+          name,
           id: svc.id,
           version: "1.4.2",
-          metadata: { region: "eu", "jetmesh.namespace": ns },
+          metadata: { region: "eu", "jetmesh.namespace": ns, "jetmesh.cluster": "echo" },
         });
       }
     }
     // another member id or another name: no answer from this member
-    expect((await ask(nc, `$SRV.PING.echo.nope`)).filter((r) => r.id === svc.id)).toHaveLength(0);
-    expect((await ask(nc, `$SRV.PING.other`)).filter((r) => r.id === svc.id)).toHaveLength(0);
+    for (const subject of [`$SRV.PING.${name}.nope`, `$SRV.PING.echo`, `${ns}.srv.PING.other`, `${ns}.srv.FOO`]) {
+      expect((await ask(nc, subject)).filter((r) => r.id === svc.id), subject).toHaveLength(0);
+    }
 
-    const [info] = (await ask(nc, `$SRV.INFO.echo.${svc.id}`)) as { description: string; endpoints: unknown[] }[];
+    const [info] = (await ask(nc, `$SRV.INFO.${name}.${svc.id}`)) as { description: string; endpoints: unknown[] }[];
     expect(info?.description).toBe("echoes");
     expect(info?.endpoints).toEqual([
       { name: "request", subject: `${ns}.req.echo`, queue_group: "q", metadata: null },
       { name: "broadcast", subject: `${ns}.bcast.echo`, queue_group: "", metadata: null },
     ]);
-    const [stats] = (await ask(nc, `$SRV.STATS.echo.${svc.id}`)) as {
+    const [stats] = (await ask(nc, `${ns}.srv.STATS.echo.${svc.id}`)) as {
       started: string;
       endpoints: Record<string, unknown>[];
     }[];
@@ -151,11 +161,16 @@ describe("discovery: the micro protocol", () => {
   });
 
   it("stops answering as soon as the member unregisters", async () => {
-    const conn = await nats.open(uniqueNamespace());
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
     const svc = await conn.register("gone", { handleRequest: (r) => r });
-    expect((await ask(conn.nats, "$SRV.PING.gone")).map((r) => r.id)).toEqual([svc.id]);
+    for (const subject of [`$SRV.PING.${ns}_gone`, `${ns}.srv.PING.gone`]) {
+      expect((await ask(conn.nats, subject)).map((r) => r.id)).toEqual([svc.id]);
+    }
     await svc.unregister();
-    expect(await ask(conn.nats, "$SRV.PING.gone")).toEqual([]);
+    for (const subject of [`$SRV.PING.${ns}_gone`, `${ns}.srv.PING.gone`]) {
+      expect(await ask(conn.nats, subject)).toEqual([]);
+    }
   });
 });
 
@@ -216,7 +231,8 @@ describe("discover()", () => {
   });
 
   it("counts every request STATS-wise, overloaded ones as errors", async () => {
-    const conn = await nats.open(uniqueNamespace());
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
     let release!: () => void;
     const gate = new Promise<void>((r) => {
       release = r;
@@ -241,7 +257,7 @@ describe("discover()", () => {
     release();
     const outcomes = await Promise.all(calls);
     expect(outcomes.filter((o) => o === "OVERLOADED")).toHaveLength(4);
-    const [stats] = (await ask(conn.nats, `$SRV.STATS.tight.${svc.id}`)) as { endpoints: Record<string, unknown>[] }[];
+    const [stats] = (await ask(conn.nats, `$SRV.STATS.${ns}_tight.${svc.id}`)) as { endpoints: Record<string, unknown>[] }[];
     expect(stats?.endpoints[0]).toMatchObject({ num_requests: 6, num_errors: 4, data: { overloaded: 4 } });
   });
 

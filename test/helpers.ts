@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { afterAll, beforeAll } from "vitest";
-import { Denials } from "../src/core/index.js";
-import { type Connection, type ConnectOptions, connect, type Logger, silentLogger } from "../src/index.js";
+import { Denials, type Wiring } from "../src/core/index.js";
+import { type Connection, type ConnectOptions, connect, silentLogger } from "../src/index.js";
 import { type NatsServer, startNats } from "../src/testing/index.js";
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -85,11 +85,6 @@ export function useNats(): {
 }
 
 /** What a `Publisher` or other correlator needs of a connection's runtime, over a bare NATS connection. */
-export function wiring(nc: NatsConnection): {
-  nc: NatsConnection;
-  logger: Logger;
-  inboxPrefix: undefined;
-  denials: Denials;
-} {
+export function wiring(nc: NatsConnection): Wiring {
   return { nc, logger: silentLogger, inboxPrefix: undefined, denials: new Denials(nc, silentLogger) };
 }

@@ -22,6 +22,7 @@ export type {
   TypedTopicHandler,
 } from "./contract.js";
 export type { Logger } from "./logger.js";
+export type { PermissionsOptions, UserPermissions } from "./permissions.js";
 export type {
   FromJsonSchema,
   Infer,

@@ -1,4 +1,5 @@
 import type { MsgHdrs } from "@nats-io/nats-core";
+import type { JetmeshError } from "../errors/index.js";
 
 /**
  * Iris's topic limits: at most `eventThreads` handler calls run at once, and
@@ -116,6 +117,13 @@ export interface Subscription extends AsyncDisposable {
   readonly limits: Readonly<TopicLimits>;
   /** Counters since the subscription started. */
   stats(): SubscriptionStats;
+  /**
+   * Resolves once the subscription has ended: with `undefined` after
+   * `unsubscribe()` (or the connection's close), with the error when it ended
+   * by itself: a `PermissionError` naming the subject when the server refuses
+   * a read or an acknowledgement the subscription needs.
+   */
+  readonly closed: Promise<JetmeshError | undefined>;
   /**
    * Stops delivery at once: no handler call starts after this. Running
    * handlers finish (up to the connection's `drainTimeout`); events still

@@ -10,6 +10,7 @@ import { addBenchCommand } from "./commands/bench.js";
 import { addBroadcastCommand } from "./commands/broadcast.js";
 import { addDevCommand } from "./commands/dev.js";
 import { addLsCommand } from "./commands/ls.js";
+import { addPermissionsCommand } from "./commands/permissions.js";
 import { addPublishCommand } from "./commands/publish.js";
 import { addRequestCommand } from "./commands/request.js";
 import { addSubscribeCommand } from "./commands/subscribe.js";
@@ -61,6 +62,7 @@ function build(io: Io): Command {
   addSubscribeCommand(program, io);
   addTunnelCommand(program, io);
   addLsCommand(program, io);
+  addPermissionsCommand(program, io);
   addBenchCommand(program, io);
 
   return program;

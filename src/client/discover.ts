@@ -1,8 +1,10 @@
 /**
  * Discovery: the live members of this namespace's clusters, as they answer the
- * micro protocol's `$SRV.STATS` (and `$SRV.INFO`) within a short time-out, filtered like Kite's
- * queries by version range and metadata. A member that has gone away does not
- * answer, so it is not listed: there is no registry to clean.
+ * micro protocol's `STATS` (and `INFO`) on the namespace's own subjects
+ * (`<ns>.srv.*`) within a short time-out, filtered like Kite's queries by
+ * version range and metadata; with `foreign`, also what answers `$SRV.*`. A
+ * member that has gone away does not answer, so it is not listed: there is no
+ * registry to clean. A refused subscription or publish rejects at once.
  */
 import { createInbox, Empty, type Subscription } from "@nats-io/nats-core";
 import semver from "semver";
@@ -11,7 +13,7 @@ import { validateName, validateOptions, validateSignal, validateTimeout } from "
 import type { Runtime } from "../core/index.js";
 import { fromNatsError, InvalidArgumentError } from "../errors/index.js";
 import { safeCallback } from "../logging/index.js";
-import { NAMESPACE_KEY } from "../service/index.js";
+import { CLUSTER_KEY, NAMESPACE_KEY } from "../service/index.js";
 
 const DEFAULT_TIMEOUT = 500;
 const decoder = new TextDecoder();
@@ -57,11 +59,28 @@ export async function discover(
   const inbox = createInbox(inboxPrefix);
   const found = new Map<string, Member>();
   const descriptions = new Map<string, string>();
+  const asked = new Set<string>();
+  for (const verb of ["STATS", "INFO"]) {
+    asked.add(rt.subjects.discovery(verb, cluster as string | undefined));
+    if (foreign) asked.add(cluster === undefined ? `$SRV.${verb}` : `$SRV.${verb}.${cluster}`);
+  }
+  let refused: (err: unknown) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    refused = reject;
+  });
+  failed.catch(() => {});
+  const unwatch = rt.denials.watch(
+    (subject) => asked.has(subject),
+    (violation) => refused(fromNatsError(violation, "discover")),
+  );
   let sub: Subscription;
   try {
     sub = nc.subscribe(inbox, {
       callback: safeCallback(logger, "discovery", (err, msg) => {
-        if (err) return;
+        if (err) {
+          refused(fromNatsError(err, "discover"));
+          return;
+        }
         const answer = readAnswer(msg.data);
         const info = answer && readInfo(answer);
         if (info) {
@@ -80,14 +99,13 @@ export async function discover(
         found.set(member.id, member);
       }),
     });
-    for (const verb of ["STATS", "INFO"]) {
-      nc.publish(cluster === undefined ? `$SRV.${verb}` : `$SRV.${verb}.${cluster}`, Empty, { reply: inbox });
-    }
+    for (const subject of asked) nc.publish(subject, Empty, { reply: inbox });
   } catch (err) {
+    unwatch();
     throw fromNatsError(err, "discover");
   }
   try {
-    await new Promise<void>((resolve, reject) => {
+    const waited = new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         clearTimeout(timer);
         reject(signal.reason);
@@ -97,8 +115,15 @@ export async function discover(
         resolve();
       }, timeout);
       signal.addEventListener("abort", onAbort, { once: true });
+      failed.catch((err: unknown) => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      });
     });
+    await waited;
   } finally {
+    unwatch();
     try {
       sub.unsubscribe();
     } catch {
@@ -149,7 +174,7 @@ function readStats(v: Answer): Member | undefined {
   const bcast = of("broadcast");
   const num = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x : 0);
   return {
-    cluster: v.name,
+    cluster: metadata[CLUSTER_KEY] ?? v.name,
     id: v.id,
     version: v.version,
     description: "",

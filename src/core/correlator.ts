@@ -10,7 +10,7 @@ import type { Logger } from "../api/index.js";
 import { ConnectionError, fromNatsError, type JetmeshError } from "../errors/index.js";
 import { Deadlines } from "../flow/index.js";
 import { safeCallback } from "../logging/index.js";
-import type { Runtime } from "./runtime.js";
+import type { Wiring } from "./wiring.js";
 
 /** One call waiting for its reply. */
 export interface Pending {
@@ -38,7 +38,7 @@ export abstract class Correlator<P extends Pending> {
   protected broken: JetmeshError | undefined;
   #seq = 0;
 
-  constructor({ nc, logger, inboxPrefix, denials }: Pick<Runtime, "nc" | "logger" | "inboxPrefix" | "denials">) {
+  constructor({ nc, logger, inboxPrefix, denials }: Wiring) {
     this.nc = nc;
     this.logger = logger;
     this.prefix = `${createInbox(inboxPrefix)}.`;

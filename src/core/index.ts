@@ -5,3 +5,4 @@ export { Denials } from "./denials.js";
 export { type ReplyDecoder, Requester } from "./requester.js";
 export type { Runtime } from "./runtime.js";
 export { observedRequest, tracedBroadcast } from "./traced-calls.js";
+export type { Wiring } from "./wiring.js";

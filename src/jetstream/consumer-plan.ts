@@ -1,6 +1,7 @@
 /** What a pull consumer is asked to do: where it reads from and starts, alone (ordered) or shared, and within what room. */
 import type { Msg } from "@nats-io/nats-core";
 import type { Runtime } from "../core/index.js";
+import type { JetmeshError } from "../errors/index.js";
 import type { ManagedStream } from "./managed-stream.js";
 
 /** Where a subscription starts: new events (default), a stream sequence, or a time. */
@@ -72,4 +73,10 @@ export interface PullConsumerParts {
   deliver: (d: Delivery) => void;
   /** Told when the stream turns out to have been made anew (what was in it is gone). */
   streamRenewed?: () => void;
+  /**
+   * Told, once, that the consumer stopped for good after starting: the server
+   * refuses a subscription, pull or ack it needs (a `PermissionError` naming
+   * the subject).
+   */
+  refused?: (err: JetmeshError) => void;
 }

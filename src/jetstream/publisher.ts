@@ -8,7 +8,7 @@
 import type { Msg, MsgHdrs } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
 import type { PublishAck } from "../api/index.js";
-import { Correlator, type Pending, type Runtime } from "../core/index.js";
+import { Correlator, type Pending, type Wiring } from "../core/index.js";
 import {
   ConfigurationError,
   fromNatsError,
@@ -118,7 +118,7 @@ export class Publisher extends Correlator<PendingPublish> {
    * names what is published to, in messages: "topic" or "tunnel".
    */
   constructor(
-    rt: Pick<Runtime, "nc" | "logger" | "inboxPrefix" | "denials">,
+    rt: Wiring,
     readonly stream: ManagedStream,
     readonly noun: "topic" | "tunnel",
   ) {

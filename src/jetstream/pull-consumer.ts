@@ -17,6 +17,7 @@
 import { type ConsumerConfig, type ConsumerInfo, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import { createInbox, type Msg, nanos, type Subscription } from "@nats-io/nats-core";
 import type { Runtime } from "../core/index.js";
+import { fromNatsError, type JetmeshError, PermissionError } from "../errors/index.js";
 import { settlesWithin, withDeadline } from "../flow/index.js";
 import { safeCallback } from "../logging/index.js";
 import { HEADER, parseAckSubject } from "../wire/index.js";
@@ -63,6 +64,8 @@ export class PullConsumer {
   readonly #room: Room;
   readonly #deliver: (d: Delivery) => void;
   readonly #streamRenewedHook: (() => void) | undefined;
+  readonly #refusedHook: ((err: JetmeshError) => void) | undefined;
+  #unwatch: (() => void) | undefined;
   readonly #requestTail: string;
 
   #sub: Subscription | undefined;
@@ -102,6 +105,7 @@ export class PullConsumer {
     this.#room = parts.room;
     this.#deliver = parts.deliver;
     this.#streamRenewedHook = parts.streamRenewed;
+    this.#refusedHook = parts.refused;
     this.#requestTail = `,"expires":${nanos(EXPIRES_MS)},"idle_heartbeat":${nanos(HEARTBEAT_MS)}}`;
     if (plan.start && "seq" in plan.start) {
       this.#cursor = plan.start.seq - 1;
@@ -127,6 +131,14 @@ export class PullConsumer {
       await this.#deleteOrdered();
       return;
     }
+    // a pull or an ack the server refuses would otherwise go unnoticed: nothing comes, or comes again
+    const next = `$JS.API.CONSUMER.MSG.NEXT.${this.#plan.stream}.`;
+    this.#unwatch = this.#rt.denials.watch(
+      (subject) =>
+        subject === `${next}${this.#consumer}` ||
+        (subject.startsWith("$JS.ACK.") && parseAckSubject(subject)?.consumer === this.#consumer),
+      (violation) => this.#refused(fromNatsError(violation, `read "${this.#plan.subject}"`)),
+    );
     this.#watchdog = setInterval(() => this.#checkSilence(), HEARTBEAT_MS);
     this.#watchdog.unref?.();
     if (this.#staleAtStart) this.#reset("reconnected while starting");
@@ -179,6 +191,7 @@ export class PullConsumer {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#unwatch?.();
     clearInterval(this.#watchdog);
     if (this.#resetWait) {
       clearTimeout(this.#resetWait.timer);
@@ -319,6 +332,10 @@ export class PullConsumer {
           return;
         } catch (err) {
           if (this.#stopped) return;
+          if (err instanceof PermissionError) {
+            this.#refused(err);
+            return;
+          }
           this.#rt.logger.warn({ subject: this.#plan.subject, why, err }, "consumer reset failed; retrying");
         }
       }
@@ -329,6 +346,14 @@ export class PullConsumer {
     });
   }
 
+  /** The server refuses what the consumer needs: it stops for good, and its owner is told. */
+  #refused(err: JetmeshError): void {
+    if (this.#stopped) return;
+    this.#rt.logger.error({ subject: this.#plan.subject, err }, "consumer stopped: the server refuses it a permission");
+    void this.stop();
+    this.#refusedHook?.(err);
+  }
+
   #checkSilence(): void {
     if (this.#pull === undefined || this.#resetting !== undefined || this.#rt.nc.isClosed()) return;
     if (performance.now() - this.#lastHeard > SILENCE_MS) this.#reset("no heartbeat from the server");
@@ -337,6 +362,11 @@ export class PullConsumer {
   #onMsg(err: Error | null, msg: Msg): void {
     if (this.#stopped) return;
     if (err) {
+      const why = fromNatsError(err, `read "${this.#plan.subject}"`);
+      if (why instanceof PermissionError) {
+        this.#refused(why);
+        return;
+      }
       this.#rt.logger.error({ subject: this.#plan.subject, err }, "consumer subscription failed");
       this.#reset("subscription failed");
       return;

@@ -7,6 +7,7 @@ import { BoundedQueue, settlesWithin } from "../flow/index.js";
 import { safeCallback, ThrottledWarning } from "../logging/index.js";
 import { ATTR, runInSpan } from "../telemetry/index.js";
 import { copyBytes } from "../wire/index.js";
+import { Refusal } from "./refusal.js";
 
 type BroadcastHandler = NonNullable<ServiceHandler["handleBroadcast"]>;
 
@@ -23,6 +24,7 @@ export class BroadcastDispatcher {
   dropped = 0;
   /** Broadcasts that did not match the service's contract (dropped). */
   malformed = 0;
+  readonly refusal: Refusal;
   /** Broadcasts waiting for a handler, their payload copied when queued. */
   readonly queue: BoundedQueue<Item>;
   #sub: Subscription | undefined;
@@ -40,6 +42,7 @@ export class BroadcastDispatcher {
     memory: number,
   ) {
     this.#subject = rt.subjects.broadcast(cluster);
+    this.refusal = new Refusal(rt, cluster, "broadcasts");
     this.#dropWarning = new ThrottledWarning(rt.logger, "broadcasts dropped: the broadcast queue is full");
     this.#failures = new ThrottledWarning(rt.logger, "handleBroadcast threw");
     this.#malformedWarning = new ThrottledWarning(rt.logger, "broadcast does not match the contract; dropped");
@@ -71,7 +74,7 @@ export class BroadcastDispatcher {
 
   #arrive(err: Error | null, msg: Msg): void {
     if (err) {
-      this.rt.logger.warn({ cluster: this.cluster, err }, "broadcast subscription error");
+      this.refusal.note(err);
       return;
     }
     let headers: MsgHdrs | undefined;

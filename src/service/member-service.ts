@@ -16,7 +16,7 @@ import { settlesWithin } from "../flow/index.js";
 import { ATTR, type Observer } from "../telemetry/index.js";
 import { REQUEST_QUEUE } from "../wire/index.js";
 import { BroadcastDispatcher } from "./broadcast-dispatcher.js";
-import { MicroResponder, type MicroSource, NAMESPACE_KEY } from "./micro-responder.js";
+import { CLUSTER_KEY, MicroResponder, type MicroSource, NAMESPACE_KEY } from "./micro-responder.js";
 import { RequestDispatcher } from "./request-dispatcher.js";
 import { resolveServiceLimits } from "./service-limits.js";
 import type { ServiceImpl, ServiceOwner } from "./service-owner.js";
@@ -65,7 +65,8 @@ function resolveInfo(o: Partial<ServiceInfo>): ServiceInfo {
     }
     for (const [k, v] of Object.entries(o.metadata)) {
       if (typeof v !== "string") throw new InvalidArgumentError(`options.metadata.${k} must be a string`);
-      if (k === NAMESPACE_KEY) throw new InvalidArgumentError(`options.metadata.${k} is jetmesh's own`);
+      if (k === NAMESPACE_KEY || k === CLUSTER_KEY)
+        throw new InvalidArgumentError(`options.metadata.${k} is jetmesh's own`);
       metadata[k] = v;
     }
   }
@@ -91,7 +92,7 @@ export async function createService(
     cluster,
     handler,
     limits,
-    info: { ...info, metadata: { ...info.metadata, [NAMESPACE_KEY]: rt.subjects.namespace } },
+    info: { ...info, metadata: { ...info.metadata, [NAMESPACE_KEY]: rt.subjects.namespace, [CLUSTER_KEY]: cluster } },
   });
   await svc.start();
   return svc;
@@ -169,10 +170,16 @@ class MemberService implements ServiceImpl, MicroSource {
       this.#broadcasts?.subscribe();
       this.#tunnels?.subscribe();
       this.#micro.subscribe();
+      // a subscription the server refuses is ended before the flush's answer comes
       await this.#rt.nc.flush();
     } catch (err) {
       await this.stop();
       throw fromNatsError(err, `register to cluster "${this.cluster}"`);
+    }
+    const refused = [this.#requests, this.#broadcasts, this.#tunnels, this.#micro].find((p) => p?.refusal.error);
+    if (refused) {
+      await this.stop();
+      throw refused.refusal.error;
     }
     this.#rt.logger.info({ cluster: this.cluster, id: this.id }, "service registered");
   }

@@ -22,6 +22,7 @@ import {
   parseTimeoutHeader,
   REQUEST_QUEUE,
 } from "../wire/index.js";
+import { Refusal } from "./refusal.js";
 import { RequestContextImpl } from "./request-context.js";
 
 /**
@@ -54,6 +55,7 @@ export class RequestDispatcher {
   overloaded = 0;
   expired = 0;
   malformed = 0;
+  readonly refusal: Refusal;
   /** Milliseconds spent in handlers, in total (for the average). */
   processingTime = 0;
   /** Requests that arrived, whatever became of them (micro STATS). */
@@ -85,6 +87,7 @@ export class RequestDispatcher {
   ) {
     this.#failures = new ThrottledWarning(rt.logger, "handleRequest threw; the caller got a RemoteError");
     this.#attributes = { [ATTR.cluster]: cluster };
+    this.refusal = new Refusal(rt, cluster, "requests");
     this.queue = new BoundedQueue<Job>(
       threads,
       memory,
@@ -139,7 +142,7 @@ export class RequestDispatcher {
   #arrive(err: Error | null, msg: Msg): void {
     this.received++;
     if (err) {
-      this.rt.logger.warn({ cluster: this.cluster, err }, "request subscription error");
+      this.refusal.note(err);
       return;
     }
     const reply = msg.reply;

@@ -5,6 +5,7 @@ import type { Runtime } from "../core/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { safeCallback } from "../logging/index.js";
 import type { TunnelEnd } from "../tunnel/index.js";
+import { Refusal } from "./refusal.js";
 
 type TunnelHandler = NonNullable<ServiceHandler["handleTunnel"]>;
 
@@ -15,6 +16,7 @@ export class TunnelDispatcher {
   errors = 0;
   /** Set-up requests that could not be understood (answered BAD_REQUEST). */
   malformed = 0;
+  readonly refusal: Refusal;
   readonly #open = new Set<TunnelEnd>();
   /** Set-ups still being accepted: stop() waits for them, and closes what they bring. */
   readonly #accepting = new Set<Promise<unknown>>();
@@ -27,14 +29,16 @@ export class TunnelDispatcher {
     private readonly handle: TunnelHandler,
     /** Accepts one set-up request (undefined when it was refused, and answered so). */
     private readonly accept: (msg: Msg, malformed: () => void) => Promise<TunnelEnd | undefined>,
-  ) {}
+  ) {
+    this.refusal = new Refusal(rt, cluster, "tunnel set-ups");
+  }
 
   subscribe(): void {
     this.#sub = this.rt.nc.subscribe(this.rt.subjects.tunnelSetup(this.cluster), {
       queue: this.cluster,
       callback: safeCallback(this.rt.logger, "tunnel set-up", (err, msg) => {
         if (err) {
-          this.rt.logger.warn({ cluster: this.cluster, err }, "tunnel subscription error");
+          this.refusal.note(err);
           return;
         }
         const accepting = this.accept(msg, () => this.malformed++).then(

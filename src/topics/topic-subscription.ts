@@ -6,7 +6,7 @@
 import { type Msg, type MsgHdrs, nanos } from "@nats-io/nats-core";
 import type { EventContext, EventHandler, Subscription, SubscriptionStats, TopicLimits } from "../api/index.js";
 import type { Runtime } from "../core/index.js";
-import { ContractViolation } from "../errors/index.js";
+import { ContractViolation, type JetmeshError } from "../errors/index.js";
 import { BoundedQueue, settlesWithin } from "../flow/index.js";
 import {
   type ConsumerPlan,
@@ -117,6 +117,12 @@ export class TopicSubscription implements Subscription {
   /** The subject events are stored under (for warnings). */
   readonly #subject: string;
   #stopping: Promise<void> | undefined;
+  /** Why the subscription ended by itself (a permission the server refuses), if it did. */
+  #endedBy: JetmeshError | undefined;
+  #resolveClosed!: (err: JetmeshError | undefined) => void;
+  readonly closed: Promise<JetmeshError | undefined> = new Promise((resolve) => {
+    this.#resolveClosed = resolve;
+  });
 
   /** `forget` is called once the subscription has stopped. */
   constructor(rt: Runtime, stream: ManagedStream, plan: SubscriptionPlan, forget: (sub: TopicSubscription) => void) {
@@ -152,6 +158,10 @@ export class TopicSubscription implements Subscription {
       limits: { threads: eventThreads, memory: eventMemory, maxEvent: maxDelivery(rt.nc) },
       room: this.#queue,
       deliver: (d) => this.#arrive(d),
+      refused: (err) => {
+        this.#endedBy = err;
+        void this.unsubscribe();
+      },
     });
   }
 
@@ -207,6 +217,7 @@ export class TopicSubscription implements Subscription {
     await settlesWithin(this.#queue.idle(), this.#rt.drainTimeout);
     clearInterval(this.#keepAlive);
     this.#forget(this);
+    this.#resolveClosed(this.#endedBy);
   }
 
   #arrive(d: Delivery): void {

@@ -5,6 +5,7 @@
  * the writer ({@link ReadCredit}), and the purge of what was read.
  */
 import type { Runtime } from "../core/index.js";
+import type { JetmeshError } from "../errors/index.js";
 import { type ManagedStream, PullConsumer } from "../jetstream/index.js";
 import { encodeGrant } from "./control.js";
 import { ReadCredit } from "./credit.js";
@@ -23,6 +24,8 @@ export interface ReaderEvents {
   closed(): void;
   /** The stream was made anew (memory storage and a server restart): what was on the way is lost. */
   streamLost(): void;
+  /** The server refuses a read the end needs (a `PermissionError`): the end cannot go on. */
+  refused(err: JetmeshError): void;
   /** Something that cannot be right was dropped. */
   malformed(why: string): void;
   /** Something went wrong that the end cannot act on (logged). */
@@ -74,6 +77,7 @@ export class Reader {
       },
       deliver: (d) => this.#onFrame(d.msg.data, d.seq),
       streamRenewed: () => events.streamLost(),
+      refused: (err) => events.refused(err),
     });
   }
 

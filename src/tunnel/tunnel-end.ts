@@ -132,6 +132,7 @@ export class TunnelEnd implements Tunnel {
         this.#endRemote();
       },
       streamLost: () => this.#streamLost(),
+      refused: (err) => this.#broken(err),
       malformed: (why) => this.#malformed(why),
       warn: (context, message) => this.#warn({ tunnel: this.id, ...context }, message),
       control: (text) => this.#control.send(text),

@@ -18,6 +18,14 @@ export interface Subjects {
   tunnelControl(id: string, side: "o" | "a"): string;
   /** Every tunnel's messages: the tunnels stream's subject. */
   readonly tunnels: string;
+  /**
+   * The namespace's own micro protocol subjects, `<ns>.srv.<verb>[.<cluster>[.<id>]]`:
+   * members answer them beside `$SRV.*`, so discovery works where a tenant may
+   * not use `$SRV` (and sees only its own namespace).
+   */
+  discovery(verb: string, cluster?: string, id?: string): string;
+  /** The name members of `cluster` give the micro protocol: `<ns>_<cluster>` (dots of ns as `_`). */
+  microName(cluster: string): string;
 }
 
 /**
@@ -38,5 +46,8 @@ export function subjects(namespace: string): Subjects {
     tunnelData: (id, direction) => `${namespace}.tunnel.${id}.${direction}`,
     tunnelControl: (id, side) => `${namespace}.tunctl.${id}.${side}`,
     tunnels: `${namespace}.tunnel.>`,
+    discovery: (verb, cluster, id) =>
+      `${namespace}.srv.${verb}${cluster === undefined ? "" : `.${cluster}${id === undefined ? "" : `.${id}`}`}`,
+    microName: (cluster) => `${namespace.replaceAll(".", "_")}_${cluster}`,
   };
 }
