@@ -128,6 +128,24 @@ describe("TLS", () => {
     expect(elapsed).toBeLessThan(3_000);
   });
 
+  it.each([
+    ["without a client certificate", {}],
+    ["with a certificate of a CA the server does not know", { certFile: "other-ca.pem", keyFile: "other-ca.key" }],
+  ])(
+    "rejects at once, not retryable, when a server that requires a client certificate refuses it: %s",
+    async (_, cert) => {
+      const started = performance.now();
+      const tls = { caFile: file("ca.pem"), ...Object.fromEntries(Object.entries(cert).map(([k, v]) => [k, file(v)])) };
+      const err = await connect({ servers: mutualServer.url, connectTimeout: 10_000, logger: silentLogger, tls }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConnectionError);
+      expect(err).toMatchObject({ retryable: false });
+      expect((err as Error).message).toMatch(/refused this client's certificate/);
+      expect(performance.now() - started).toBeLessThan(3_000);
+    },
+  );
+
   it("refuses a TLS file that cannot be read before touching the network", async () => {
     for (const key of ["caFile", "certFile", "keyFile"] as const) {
       const err = await connect({

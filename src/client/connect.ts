@@ -28,13 +28,39 @@ const UNTRUSTED_CERTIFICATE: ReadonlySet<string> = new Set([
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 
-/** The code of an untrusted server certificate in `err` or its causes, if that is what it is. */
-function untrustedCertificate(err: unknown): string | undefined {
+/**
+ * OpenSSL's codes for the TLS alert of a server that refuses the client's
+ * certificate, or its lack of one (mutual TLS): no retry brings one.
+ */
+const REFUSED_CLIENT_CERTIFICATE: ReadonlySet<string> = new Set([
+  "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE",
+  "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
+  "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
+  "ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED",
+  "ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+  "ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+  "ERR_SSL_TLSV1_ALERT_ACCESS_DENIED",
+]);
+
+/** The code in `err` or its causes that `codes` has, if any. */
+function codeIn(err: unknown, codes: ReadonlySet<string>): string | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && UNTRUSTED_CERTIFICATE.has(code)) return code;
+    if (typeof code === "string" && codes.has(code)) return code;
   }
   return undefined;
+}
+
+/**
+ * Sets whether `nc` reconnects (the client reads its options on each
+ * disconnect). False when the client does not keep its options where this
+ * looks: the connection is then closed and dialed again with them as given.
+ */
+function allowReconnect(nc: NatsConnection, reconnect: boolean): boolean {
+  const options = (nc as { options?: { reconnect?: unknown } }).options;
+  if (options === undefined || typeof options.reconnect !== "boolean") return false;
+  options.reconnect = reconnect;
+  return true;
 }
 
 /** Pause between attempts to reach a server during connect(). */
@@ -45,8 +71,9 @@ const NATS_DIAL_TIMEOUT_MS = 20_000;
 /**
  * Connects to NATS. Takes a server URL or {@link ConnectOptions}. Keeps trying
  * for `connectTimeout` ms (default 5 000) while no server answers, then
- * rejects with `ConnectionError`; a refused authentication, or a server
- * certificate the client does not trust, rejects at once (not retryable).
+ * rejects with `ConnectionError`; a refused authentication, a server
+ * certificate the client does not trust, or a client certificate (or its
+ * lack) the server refuses, rejects at once (not retryable).
  * Once connected, it reconnects forever unless `maxReconnectAttempts` says
  * otherwise.
  *
@@ -109,7 +136,15 @@ async function dial(
 ): Promise<NatsConnection> {
   const deadline = performance.now() + budget;
   const servers = describeServers(options.servers);
-  const dialOptions = { ...options, timeout: options.timeout ?? Math.min(budget, NATS_DIAL_TIMEOUT_MS) };
+  // Dialed with reconnecting off: with it on, the client takes a connection the server ends
+  // during the handshake (a TLS alert: mutual TLS without a certificate it accepts) for a
+  // disconnect, and the attempt only ends at its time-out. Turned back on once connected.
+  const reconnect = options.reconnect ?? true;
+  const dialOptions = {
+    ...options,
+    timeout: options.timeout ?? Math.min(budget, NATS_DIAL_TIMEOUT_MS),
+    reconnect: false,
+  };
   let last: unknown;
   for (;;) {
     signal?.throwIfAborted();
@@ -131,7 +166,12 @@ async function dial(
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const nc = await Promise.race([attempt, outOfTime]);
-      if (nc && !signal?.aborted) return nc;
+      if (nc && !signal?.aborted) {
+        if (dialOptions.reconnect === reconnect || allowReconnect(nc, reconnect)) return nc;
+        dialOptions.reconnect = reconnect;
+        await nc.close().catch(() => {});
+        continue;
+      }
       if (nc) await nc.close().catch(() => {});
       else
         attempt.then(
@@ -145,12 +185,20 @@ async function dial(
           retryable: false,
         });
       }
-      const untrusted = untrustedCertificate(cause);
+      const why = cause instanceof Error ? cause.message : String(cause);
+      const untrusted = codeIn(cause, UNTRUSTED_CERTIFICATE);
       if (untrusted !== undefined) {
-        const why = cause instanceof Error ? cause.message : String(cause);
         throw new ConnectionError(
           `TLS: the certificate of ${servers} is not trusted (${why}, ${untrusted}): ` +
             "give the CA that signed it as options.tls.caFile, and a certificate that names the host connected to",
+          { cause, retryable: false },
+        );
+      }
+      const refusedCert = codeIn(cause, REFUSED_CLIENT_CERTIFICATE);
+      if (refusedCert !== undefined) {
+        throw new ConnectionError(
+          `TLS: ${servers} refused this client's certificate, or its lack of one (${refusedCert}): ` +
+            "give a certificate signed by a CA the server trusts as options.tls.certFile and keyFile",
           { cause, retryable: false },
         );
       }
