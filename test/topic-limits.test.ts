@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
+import { VERSION } from "../src/config/index.js";
 import { ConfigurationError, connect, DEFAULT_TOPIC_LIMITS, silentLogger } from "../src/index.js";
 import { startNats } from "../src/testing/index.js";
 import { dec, deferred, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
@@ -146,6 +147,23 @@ describe("the topics stream", () => {
     expect(info.config.max_age).toBe(24 * 60 * 60 * 1e9);
     expect(info.config.discard).toBe("old");
     expect(info.state.messages).toBe(6);
+  });
+
+  it("is tagged as jetmesh's in its metadata where the server keeps metadata (2.10 and later), and made without it before", async () => {
+    const ns = uniqueNamespace();
+    const conn = await nats.open(ns);
+    await conn.publish("tagged", enc("x"));
+    const info = await (await jetstreamManager(conn.nats)).streams.info(`JETMESH_TOPICS_${ns}`);
+    const [major = 0, minor = 0] = (conn.nats.info?.version ?? "").split(".").map(Number);
+    if (major > 2 || (major === 2 && minor >= 10)) {
+      expect(info.config.metadata).toMatchObject({
+        "jetmesh.made_by": `jetmesh ${VERSION}`,
+        "jetmesh.kind": "topics",
+        "jetmesh.subject": `${ns}.topic.>`,
+      });
+    } else {
+      expect(info.config.metadata?.["jetmesh.kind"]).toBeUndefined();
+    }
   });
 
   it("takes its settings from connect options", async () => {

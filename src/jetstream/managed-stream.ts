@@ -5,9 +5,13 @@
  */
 import { JetStreamApiError, type JetStreamManager, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { VERSION } from "../config/index.js";
 import { ConfigurationError } from "../errors/index.js";
 import { API, fromJetStreamError, isApiError } from "./api-errors.js";
-import { incompatibilities, type StreamSettings, streamConfig } from "./stream-config.js";
+import { incompatibilities, keepsMetadata, type StreamSettings, streamConfig } from "./stream-config.js";
+
+/** The metadata keys of a stream jetmesh made. */
+export const METADATA = { madeBy: "jetmesh.made_by", kind: "jetmesh.kind", subject: "jetmesh.subject" } as const;
 
 /**
  * A stream jetmesh manages: created on first use with its settings, checked
@@ -78,7 +82,7 @@ export class ManagedStream {
     }
     try {
       // identical settings from several processes at once all succeed
-      await jsm.streams.add(streamConfig(this.settings, this.subject));
+      await jsm.streams.add(streamConfig(this.settings, this.subject, this.#metadata()));
     } catch (err) {
       if (!(err instanceof JetStreamApiError)) throw fromJetStreamError(err, what, this.kind);
       if (err.code === API.streamNameInUse) {
@@ -105,6 +109,12 @@ export class ManagedStream {
       }
       throw fromJetStreamError(err, what, this.kind);
     }
+  }
+
+  /** What tags the stream as jetmesh's, where the server keeps it. */
+  #metadata(): Record<string, string> | undefined {
+    if (!keepsMetadata(this.nc)) return undefined;
+    return { [METADATA.madeBy]: `jetmesh ${VERSION}`, [METADATA.kind]: this.kind, [METADATA.subject]: this.subject };
   }
 
   #check(config: StreamConfig): void {

@@ -1,6 +1,7 @@
 /** The configuration of a stream jetmesh manages, and how an existing one differs from it. */
 import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/nats-core";
+import { type NatsConnection, nanos } from "@nats-io/nats-core";
+import semver from "semver";
 
 /** A stream jetmesh manages (topics, tunnels): its settings, validated, and which of them the user gave. */
 export interface StreamSettings<K extends string = string> {
@@ -15,8 +16,16 @@ export interface StreamSettings<K extends string = string> {
   given: ReadonlySet<K>;
 }
 
-/** The stream configuration these settings ask for. */
-export function streamConfig(t: StreamSettings, subject: string): Partial<StreamConfig> & { name: string } {
+/**
+ * The stream configuration these settings ask for; `metadata` tags the
+ * stream as jetmesh's (nats-server 2.10 and later keep it; leave it out for
+ * older ones).
+ */
+export function streamConfig(
+  t: StreamSettings,
+  subject: string,
+  metadata?: Record<string, string>,
+): Partial<StreamConfig> & { name: string } {
   return {
     name: t.stream,
     subjects: [subject],
@@ -27,7 +36,14 @@ export function streamConfig(t: StreamSettings, subject: string): Partial<Stream
     max_bytes: t.maxBytes === 0 ? -1 : t.maxBytes,
     discard: t.discard === "old" ? DiscardPolicy.Old : DiscardPolicy.New,
     duplicate_window: nanos(t.duplicateWindow),
+    ...(metadata === undefined ? {} : { metadata }),
   };
+}
+
+/** Whether the server `nc` is connected to keeps stream metadata (nats-server 2.10 and later). */
+export function keepsMetadata(nc: NatsConnection): boolean {
+  const version = semver.coerce(nc.info?.version ?? "");
+  return version !== null && semver.gte(version, "2.10.0");
 }
 
 /**
