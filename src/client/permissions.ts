@@ -25,6 +25,8 @@ function streamSubjects(stream: string, extra: string[] = []): string[] {
     `$JS.API.CONSUMER.DELETE.${stream}.*`,
     `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
     `$JS.ACK.${stream}.>`,
+    // the longer ack subjects newer servers may send: $JS.ACK.<domain>.<account hash>.<stream>...
+    `$JS.ACK.*.*.${stream}.>`,
   ];
 }
 
