@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { connect, TUNNELS_DEFAULTS } from "../src/index.js";
+import { permissionsConfig } from "../src/client/index.js";
+import { connect, permissions, TUNNELS_DEFAULTS } from "../src/index.js";
 import { dec, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
 const nats = useNats();
@@ -114,7 +115,17 @@ describe("the jetmesh command", () => {
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr.length, args.join(" ")).toBeGreaterThan(0);
     }
-    for (const command of ["dev", "request", "broadcast", "publish", "subscribe", "tunnel", "ls", "bench"]) {
+    for (const command of [
+      "dev",
+      "request",
+      "broadcast",
+      "publish",
+      "subscribe",
+      "tunnel",
+      "ls",
+      "permissions",
+      "bench",
+    ]) {
       const r = await jetmesh([command, "--help"]);
       expect(r.code, command).toBe(0);
       expect(r.stdout.toString(), command).toContain(`Usage: jetmesh ${command}`);
@@ -269,6 +280,16 @@ describe("the jetmesh command", () => {
     const v2 = JSON.parse((await jetmesh(["ls", "-n", ns, "--json", "--version-range", "^2"])).stdout.toString());
     expect(v2.map((m: { id: string }) => m.id)).toEqual([b.id]);
     expect((await jetmesh(["ls", "-n", uniqueNamespace()])).stdout.toString()).toBe("no members\n");
+  });
+
+  it("permissions prints the least permissions of a namespace, as server configuration or JSON", async () => {
+    const config = await jetmesh(["permissions", "--namespace", "shop", "--role", "client"]);
+    expect(config.code).toBe(0);
+    expect(config.stdout.toString()).toContain(permissionsConfig(permissions("shop", { role: "client" })));
+    const json = await jetmesh(["permissions", "-n", "shop", "--micro", "--json"]);
+    expect(JSON.parse(json.stdout.toString())).toEqual(permissions("shop", { micro: true }));
+    expect((await jetmesh(["permissions", "--role", "boss"])).code).toBe(2);
+    expect((await jetmesh(["permissions", "-n", "bad ns"])).code).toBe(2);
   });
 
   it("dev starts a JetStream server on the port asked for, keeps its store, and stops on Ctrl-C", async () => {
