@@ -139,7 +139,10 @@ describe("discovery: the micro protocol", () => {
     }
     // another member id or another name: no answer from this member
     for (const subject of [`$SRV.PING.${name}.nope`, `$SRV.PING.echo`, `${ns}.srv.PING.other`, `${ns}.srv.FOO`]) {
-      expect((await ask(nc, subject)).filter((r) => r.id === svc.id), subject).toHaveLength(0);
+      expect(
+        (await ask(nc, subject)).filter((r) => r.id === svc.id),
+        subject,
+      ).toHaveLength(0);
     }
 
     const [info] = (await ask(nc, `$SRV.INFO.${name}.${svc.id}`)) as { description: string; endpoints: unknown[] }[];
@@ -257,7 +260,9 @@ describe("discover()", () => {
     release();
     const outcomes = await Promise.all(calls);
     expect(outcomes.filter((o) => o === "OVERLOADED")).toHaveLength(4);
-    const [stats] = (await ask(conn.nats, `$SRV.STATS.${ns}_tight.${svc.id}`)) as { endpoints: Record<string, unknown>[] }[];
+    const [stats] = (await ask(conn.nats, `$SRV.STATS.${ns}_tight.${svc.id}`)) as {
+      endpoints: Record<string, unknown>[];
+    }[];
     expect(stats?.endpoints[0]).toMatchObject({ num_requests: 6, num_errors: 4, data: { overloaded: 4 } });
   });
 
