@@ -709,13 +709,16 @@ describe("hostile wire input, logged by a recording logger", () => {
     await tun.close();
   });
 
-  it("answers $SRV.PING, INFO and STATS on each of its subjects, whatever the payload", async () => {
+  it("answers PING, INFO and STATS on each of its subjects ($SRV and the namespace's), whatever the payload", async () => {
     const payloads = [new Uint8Array(0), garbage(100), enc('{"name":"other"}'), enc("null"), garbage(60_000)];
     const problems: string[] = [];
+    const name = `${m.ns}_victim`;
     for (const verb of ["PING", "INFO", "STATS"]) {
-      for (const suffix of ["", ".victim", `.victim.${m.id}`]) {
+      const subjects = [`$SRV.${verb}`, `$SRV.${verb}.${name}`, `$SRV.${verb}.${name}.${m.id}`];
+      subjects.push(`${m.ns}.srv.${verb}`, `${m.ns}.srv.${verb}.victim`, `${m.ns}.srv.${verb}.victim.${m.id}`);
+      for (const subject of subjects) {
+        const suffix = subject.slice(subject.indexOf(verb) + verb.length);
         for (const p of payloads) {
-          const subject = `$SRV.${verb}${suffix}`;
           raw.publish(subject, p); // without a reply subject: nothing to answer
           count("micro, no reply");
           const h = randomHeaders();
@@ -728,7 +731,7 @@ describe("hostile wire input, logged by a recording logger", () => {
           try {
             const body = JSON.parse(a.body) as { type: string; name: string; id: string };
             if (body.type !== `io.nats.micro.v1.${verb.toLowerCase()}_response`) problems.push(`${subject}: ${a.body}`);
-            if (suffix !== "" && body.name !== "victim") problems.push(`${subject}: answered by ${body.name}`);
+            if (suffix !== "" && body.name !== name) problems.push(`${subject}: answered by ${body.name}`);
             if (suffix.includes(m.id) && body.id !== m.id) problems.push(`${subject}: answered by ${body.id}`);
           } catch {
             problems.push(`${subject}: not JSON: ${a.body.slice(0, 80)}`);
@@ -741,7 +744,7 @@ describe("hostile wire input, logged by a recording logger", () => {
 
   it("reports the malformed requests in micro STATS", async () => {
     const seen = await m.probe();
-    const a = await ask(raw, `$SRV.STATS.victim.${m.id}`, new Uint8Array(0));
+    const a = await ask(raw, `${m.ns}.srv.STATS.victim.${m.id}`, new Uint8Array(0));
     expect(a.kind).toBe("reply");
     const body = JSON.parse(a.kind === "reply" ? a.body : "{}") as {
       endpoints: Array<{ name: string; data: Record<string, number> }>;
