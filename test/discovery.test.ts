@@ -219,6 +219,17 @@ describe("discover()", () => {
     expect(await conn.discover("nobody")).toEqual([]);
   });
 
+  it("works in a namespace of several tokens, and does not list a namespace nested in it", async () => {
+    const ns = `${uniqueNamespace()}.shop`;
+    const member = await nats.open(ns);
+    const svc = await member.register("echo", { handleRequest: (r) => r });
+    const nested = await nats.open(`${ns}.eu`);
+    await nested.register("echo", { handleRequest: (r) => r });
+    const caller = await nats.open(ns);
+    expect((await caller.discover()).map((m) => m.id)).toEqual([svc.id]);
+    expect((await caller.discover("echo")).map((m) => m.id)).toEqual([svc.id]);
+  });
+
   it("stops waiting when its connection closes, or its signal aborts", async () => {
     const conn = await nats.open(uniqueNamespace());
     const pending = conn.discover(undefined, { timeout: 5000 }).catch((e: unknown) => e);

@@ -57,7 +57,7 @@ export class MicroResponder {
       subjects.discovery("*", cluster),
       subjects.discovery("*", cluster, id),
     ]) {
-      this.#listen(subject, 2, (err) => this.refusal.note(err));
+      this.#listen(subject, subjects.discoveryVerbAt, (err) => this.refusal.note(err));
     }
     for (const subject of ["$SRV.*", `$SRV.*.${name}`, `$SRV.*.${name}.${id}`]) {
       this.#listen(subject, 1, (err) => this.#standardFailed(err));

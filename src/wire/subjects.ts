@@ -24,6 +24,8 @@ export interface Subjects {
    * not use `$SRV` (and sees only its own namespace).
    */
   discovery(verb: string, cluster?: string, id?: string): string;
+  /** Which token (from 0) of a {@link discovery} subject is the verb: the namespace may have dots. */
+  readonly discoveryVerbAt: number;
   /** The name members of `cluster` give the micro protocol: `<ns>_<cluster>` (dots of ns as `_`). */
   microName(cluster: string): string;
 }
@@ -48,6 +50,7 @@ export function subjects(namespace: string): Subjects {
     tunnels: `${namespace}.tunnel.>`,
     discovery: (verb, cluster, id) =>
       `${namespace}.srv.${verb}${cluster === undefined ? "" : `.${cluster}${id === undefined ? "" : `.${id}`}`}`,
+    discoveryVerbAt: namespace.split(".").length + 1,
     microName: (cluster) => `${namespace.replaceAll(".", "_")}_${cluster}`,
   };
 }
