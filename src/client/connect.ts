@@ -3,7 +3,7 @@ import { access, readFile } from "node:fs/promises";
 import { type ConnectionOptions, credsAuthenticator, errors, type NatsConnection } from "@nats-io/nats-core";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import type { Connection, ConnectOptions } from "../api/index.js";
-import { ConnectionError, InvalidArgumentError } from "../errors/index.js";
+import { ConnectionError, findCause, InvalidArgumentError } from "../errors/index.js";
 import { resolveConnectOptions } from "./connect-options.js";
 import { JetmeshConnection } from "./connection.js";
 
@@ -44,11 +44,12 @@ const REFUSED_CLIENT_CERTIFICATE: ReadonlySet<string> = new Set([
 
 /** The code in `err` or its causes that `codes` has, if any. */
 function codeIn(err: unknown, codes: ReadonlySet<string>): string | undefined {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && codes.has(code)) return code;
-  }
-  return undefined;
+  const codeOf = (e: Error) => (e as { code?: unknown }).code;
+  const found = findCause(err, (e) => {
+    const code = codeOf(e);
+    return typeof code === "string" && codes.has(code);
+  });
+  return found && (codeOf(found) as string);
 }
 
 /**

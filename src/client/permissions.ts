@@ -9,7 +9,7 @@ import { validateNamespace, validateOptions } from "../config/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
 import { resolveTopics } from "../topics/index.js";
 import { resolveTunnels } from "../tunnel/index.js";
-import { subjects } from "../wire/index.js";
+import { pullSubject, subjects } from "../wire/index.js";
 import { namespaceInbox } from "./connect-options.js";
 
 const KEYS = ["role", "topicsStream", "tunnelsStream", "micro", "inboxPrefix"] as const;
@@ -23,7 +23,7 @@ function streamSubjects(stream: string, extra: string[] = []): string[] {
     `$JS.API.CONSUMER.CREATE.${stream}.>`,
     `$JS.API.CONSUMER.INFO.${stream}.*`,
     `$JS.API.CONSUMER.DELETE.${stream}.*`,
-    `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
+    pullSubject(stream, "*"),
     `$JS.ACK.${stream}.>`,
     // the longer ack subjects newer servers may send: $JS.ACK.<domain>.<account hash>.<stream>...
     `$JS.ACK.*.*.${stream}.>`,

@@ -43,10 +43,30 @@ export function fromNatsError(err: unknown, what: string): JetmeshError {
   return new ConnectionError(`${what}: ${message}`, { cause });
 }
 
-/** The permission violation `err` is or was caused by, if any. */
-function permissionViolation(err: unknown): InstanceType<typeof errors.PermissionViolationError> | undefined {
-  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    if (e instanceof errors.PermissionViolationError) return e;
+/** The first of `err` and its causes (a few deep) that `matches`, if any. */
+export function findCause<T extends Error>(err: unknown, matches: (e: Error) => e is T): T | undefined;
+export function findCause(err: unknown, matches: (e: Error) => boolean): Error | undefined;
+export function findCause(err: unknown, matches: (e: Error) => boolean): Error | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (matches(e)) return e;
   }
   return undefined;
+}
+
+/** The permission violation `err` is or was caused by, if any. */
+function permissionViolation(err: unknown): InstanceType<typeof errors.PermissionViolationError> | undefined {
+  return findCause(
+    err,
+    (e): e is InstanceType<typeof errors.PermissionViolationError> => e instanceof errors.PermissionViolationError,
+  );
+}
+
+/**
+ * `err` as a `PermissionError` (for `what`) when the server refused a
+ * permission it needed, whatever wraps it (a JetStream call's error, say);
+ * undefined otherwise.
+ */
+export function permissionRefusal(err: unknown, what: string): PermissionError | undefined {
+  if (err instanceof PermissionError) return err;
+  return permissionViolation(err) ? (fromNatsError(err, what) as PermissionError) : undefined;
 }

@@ -15,4 +15,4 @@ export {
   RemoteError,
   TimeoutError,
 } from "./errors.js";
-export { fromNatsError } from "./from-nats-error.js";
+export { findCause, fromNatsError, permissionRefusal } from "./from-nats-error.js";

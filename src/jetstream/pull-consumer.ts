@@ -17,10 +17,10 @@
 import { type ConsumerConfig, type ConsumerInfo, DeliverPolicy, type JetStreamManager } from "@nats-io/jetstream";
 import { createInbox, type Msg, nanos, type Subscription } from "@nats-io/nats-core";
 import type { Runtime } from "../core/index.js";
-import { fromNatsError, type JetmeshError, PermissionError } from "../errors/index.js";
+import { fromNatsError, type JetmeshError, PermissionError, permissionRefusal } from "../errors/index.js";
 import { settlesWithin, withDeadline } from "../flow/index.js";
 import { safeCallback } from "../logging/index.js";
-import { HEADER, parseAckSubject } from "../wire/index.js";
+import { HEADER, parseAckSubject, pullSubject } from "../wire/index.js";
 import { API, isApiError } from "./api-errors.js";
 import { orderedConfig, sharedConfig, startConfig } from "./consumer-config.js";
 import type {
@@ -89,6 +89,10 @@ export class PullConsumer {
   /** A reconnect happened while starting: reset once started. */
   #staleAtStart = false;
   #stopped = false;
+  /** start() has resolved: a refusal from now on ends the consumer and is told to its owner. */
+  #live = false;
+  /** What the server refused while starting: start() rejects with it. */
+  #startRefusal: JetmeshError | undefined;
   /** The stream had to be made again: a shared consumer recreated with it reads all of it. */
   #streamRenewed = false;
   /** Deliveries that could not be read (counted for the subscription's stats). */
@@ -119,8 +123,14 @@ export class PullConsumer {
    * are then in `inForce`). On failure nothing is left behind.
    */
   async start(): Promise<void> {
+    // a pull or an ack the server refuses would otherwise go unnoticed: nothing comes, or comes again
+    this.#unwatch = this.#rt.denials.watch(
+      (subject) => this.#consumer !== undefined && isConsumerSubject(subject, this.#plan.stream, this.#consumer),
+      (violation) => this.#refused(fromNatsError(violation, `read "${this.#plan.subject}"`)),
+    );
     try {
       await this.#open();
+      if (this.#startRefusal) throw this.#startRefusal;
     } catch (err) {
       await this.stop();
       throw err;
@@ -131,18 +141,19 @@ export class PullConsumer {
       await this.#deleteOrdered();
       return;
     }
-    // a pull or an ack the server refuses would otherwise go unnoticed: nothing comes, or comes again
-    const next = `$JS.API.CONSUMER.MSG.NEXT.${this.#plan.stream}.`;
-    this.#unwatch = this.#rt.denials.watch(
-      (subject) =>
-        subject === `${next}${this.#consumer}` ||
-        (subject.startsWith("$JS.ACK.") && parseAckSubject(subject)?.consumer === this.#consumer),
-      (violation) => this.#refused(fromNatsError(violation, `read "${this.#plan.subject}"`)),
-    );
     this.#watchdog = setInterval(() => this.#checkSilence(), HEARTBEAT_MS);
     this.#watchdog.unref?.();
     if (this.#staleAtStart) this.#reset("reconnected while starting");
     else this.poke();
+    // a refused first pull is known once the server has answered what was sent before a ping
+    // (and the connection's status stream, which tells of it, has been read)
+    await this.#rt.nc.flush().catch(() => {});
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.#startRefusal) {
+      await this.stop();
+      throw this.#startRefusal;
+    }
+    this.#live = true;
   }
 
   /** The queue has more room (or a free handler): pull if a pull can go out. */
@@ -160,7 +171,7 @@ export class PullConsumer {
     this.#lastHeard = performance.now();
     try {
       this.#rt.nc.publish(
-        `$JS.API.CONSUMER.MSG.NEXT.${this.#plan.stream}.${this.#consumer}`,
+        pullSubject(this.#plan.stream, this.#consumer),
         `{"batch":${batch},"max_bytes":${maxBytes}${this.#requestTail}`,
         { reply: `${this.#inbox}.${id}` },
       );
@@ -332,8 +343,9 @@ export class PullConsumer {
           return;
         } catch (err) {
           if (this.#stopped) return;
-          if (err instanceof PermissionError) {
-            this.#refused(err);
+          const refusal = permissionRefusal(err, `read "${this.#plan.subject}"`);
+          if (refusal) {
+            this.#refused(refusal);
             return;
           }
           this.#rt.logger.warn({ subject: this.#plan.subject, why, err }, "consumer reset failed; retrying");
@@ -346,9 +358,13 @@ export class PullConsumer {
     });
   }
 
-  /** The server refuses what the consumer needs: it stops for good, and its owner is told. */
+  /** The server refuses what the consumer needs: it stops for good, and its owner is told (or start() rejects). */
   #refused(err: JetmeshError): void {
     if (this.#stopped) return;
+    if (!this.#live) {
+      this.#startRefusal ??= err;
+      return;
+    }
     this.#rt.logger.error({ subject: this.#plan.subject, err }, "consumer stopped: the server refuses it a permission");
     void this.stop();
     this.#refusedHook?.(err);
@@ -442,4 +458,12 @@ export class PullConsumer {
     // 408 (expired), 409 (bytes or batch used up, leader changed, ...): pull again
     this.poke();
   }
+}
+
+/** Whether `subject` is a pull or an ack of `consumer` of `stream` (acks in the short or the longer, v2 form). */
+function isConsumerSubject(subject: string, stream: string, consumer: string): boolean {
+  if (subject === pullSubject(stream, consumer)) return true;
+  if (!subject.startsWith("$JS.ACK.")) return false;
+  const t = subject.split(".");
+  return (t[2] === stream && t[3] === consumer) || (t[4] === stream && t[5] === consumer);
 }

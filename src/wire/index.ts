@@ -5,5 +5,5 @@ export { FrozenHeaders } from "./frozen-headers.js";
 export { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
 export { maxDelivery, maxPayload, payloadLimit } from "./max-payload.js";
 export { codeOf, type ErrorKind, errorHeaders, errorOfReply } from "./reply-errors.js";
-export { REQUEST_QUEUE, type Subjects, subjects } from "./subjects.js";
+export { pullSubject, REQUEST_QUEUE, type Subjects, subjects } from "./subjects.js";
 export { parseTimeoutHeader } from "./timeout-header.js";

@@ -54,3 +54,8 @@ export function subjects(namespace: string): Subjects {
     microName: (cluster) => `${namespace.replaceAll(".", "_")}_${cluster}`,
   };
 }
+
+/** Where a pull request for `consumer` of `stream` goes (JetStream's API). */
+export function pullSubject(stream: string, consumer: string): string {
+  return `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`;
+}
