@@ -5,6 +5,7 @@ import { connect as natsConnect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { permissionsConfig } from "../src/client/index.js";
 import {
+  ClosedError,
   type Connection,
   type ConnectOptions,
   connect,
@@ -229,10 +230,14 @@ describe("a missing permission", () => {
     "no-next": without(/^\$JS\.API\.CONSUMER\.MSG\.NEXT\.JETMESH_TOPICS/),
     "no-ack": without(/^\$JS\.ACK\.JETMESH_TOPICS/),
     "no-tunnels": without(/JETMESH_TUNNELS/),
+    // may not take a tunnel opener's control messages
+    "no-control-in": { ...client, subscribe: { allow: client.subscribe.allow.filter((x) => !x.includes(".tunctl.")) } },
   };
   let server: NatsServer;
   beforeAll(async () => {
     const users = [user("full", full), ...Object.entries(lacking).map(([name, perms]) => user(name, perms))];
+    // may not send control messages (credit, heartbeats): a deny inside the namespace's allow
+    users.push(user("no-control-out", client).replace("allow: [", `deny: ["${ns}.tunctl.>"]\n    allow: [`));
     server = await serverWith(`authorization { users = [\n${users.join("\n")}\n] }\n`);
   }, 60_000);
   afterAll(() => server?.stop());
@@ -301,6 +306,34 @@ describe("a missing permission", () => {
     });
     await using conn = await open("no-tunnels");
     await refusedAtOnce(conn.tunnel("echo"), /JETMESH_TUNNELS_lack/);
+  });
+
+  it("to take tunnel control messages: opening a tunnel fails at once", async () => {
+    await using member = await open("full");
+    await member.register("echo", {
+      async handleTunnel(tun) {
+        for await (const msg of tun) await tun.send(msg);
+      },
+    });
+    await using conn = await open("no-control-in");
+    await refusedAtOnce(conn.tunnel("echo"), /^lack\.tunctl\..*\.o$/);
+  });
+
+  it("to send tunnel control messages: the tunnel breaks at once, its error caused by the refusal", async () => {
+    await using member = await open("full");
+    await member.register("echo", {
+      async handleTunnel(tun) {
+        for await (const msg of tun) await tun.send(msg);
+      },
+    });
+    await using conn = await open("no-control-out");
+    const tun = await conn.tunnel("echo");
+    const t0 = performance.now();
+    const err = await tun.recv({ timeout: 15_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClosedError);
+    expect((err as Error).cause).toBeInstanceOf(PermissionError);
+    expect(((err as Error).cause as PermissionError).subject).toMatch(/^lack\.tunctl\..*\.a$/);
+    expect(performance.now() - t0).toBeLessThan(5_000);
   });
 
   it("to ask $SRV: foreign discovery fails at once; namespace discovery works", async () => {

@@ -3,7 +3,9 @@
  * messages out, and the other end's in, decoded. Runs inside a NATS callback,
  * so it never throws: what cannot be read is reported as malformed.
  */
-import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Msg, Subscription } from "@nats-io/nats-core";
+import type { Wiring } from "../core/index.js";
+import { fromNatsError, type JetmeshError, PermissionError } from "../errors/index.js";
 import { type Control, decodeControl } from "./control.js";
 
 /** What the tunnel end does with what arrives. */
@@ -16,26 +18,34 @@ export interface ControlSink {
   malformed(why: string): void;
   /** Something went wrong that the end cannot act on (logged). */
   warn(context: object, message: string): void;
+  /** The server refuses this end's control messages, in or out (a `PermissionError`): the tunnel cannot work. */
+  refused(err: JetmeshError): void;
 }
 
 export class ControlLink {
   #sub: Subscription | undefined;
+  #unwatch: (() => void) | undefined;
 
   constructor(
-    private readonly nc: NatsConnection,
+    private readonly rt: Wiring,
     private readonly subjects: { controlIn: string; controlOut: string },
     private readonly sink: ControlSink,
   ) {}
 
-  /** Starts reading the other end's control messages. */
+  /** Starts reading the other end's control messages (and watching for refusals of its own). */
   listen(): void {
-    this.#sub = this.nc.subscribe(this.subjects.controlIn, { callback: (err, msg) => this.#arrived(err, msg) });
+    const out = this.subjects.controlOut;
+    this.#unwatch = this.rt.denials.watch(
+      (subject) => subject === out,
+      (violation) => this.sink.refused(fromNatsError(violation, "tunnel control")),
+    );
+    this.#sub = this.rt.nc.subscribe(this.subjects.controlIn, { callback: (err, msg) => this.#arrived(err, msg) });
   }
 
   /** Sends one control message (best effort: on a closed connection the tunnel ends with it). */
   send(text: string): void {
     try {
-      this.nc.publish(this.subjects.controlOut, text);
+      this.rt.nc.publish(this.subjects.controlOut, text);
     } catch {
       // closed connection
     }
@@ -43,6 +53,7 @@ export class ControlLink {
 
   /** Stops reading. */
   stop(): void {
+    this.#unwatch?.();
     try {
       this.#sub?.unsubscribe();
     } catch {
@@ -53,7 +64,9 @@ export class ControlLink {
   #arrived(err: Error | null, msg: Msg): void {
     try {
       if (err) {
-        this.sink.warn({ err }, "tunnel control subscription failed");
+        const why = fromNatsError(err, "tunnel control");
+        if (why instanceof PermissionError) this.sink.refused(why);
+        else this.sink.warn({ err }, "tunnel control subscription failed");
         return;
       }
       if (!this.sink.open) return;

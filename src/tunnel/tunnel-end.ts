@@ -69,6 +69,10 @@ export class TunnelEnd implements Tunnel {
   readonly #writer: Writer;
   /** Set once the other end is there (set-up done). */
   #begun = false;
+  /** listen() has resolved: a refusal from now on breaks the tunnel. */
+  #listening = false;
+  /** What the server refused while listening began: listen() rejects with it. */
+  #startRefusal: JetmeshError | undefined;
 
   constructor(rt: Runtime, shared: TunnelShared, plan: TunnelPlan) {
     this.#rt = rt;
@@ -111,13 +115,14 @@ export class TunnelEnd implements Tunnel {
       plan,
     );
     this.#badInput = new ThrottledWarning(rt.logger, "malformed tunnel input dropped");
-    this.#control = new ControlLink(rt.nc, plan, {
+    this.#control = new ControlLink(rt, plan, {
       get open() {
         return end.#ended === undefined;
       },
       control: (c) => this.#onControl(c),
       malformed: (why) => this.#malformed(why),
       warn: (context, message) => this.#warn({ tunnel: this.id, ...context }, message),
+      refused: (err) => this.#refused(err),
     });
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -132,7 +137,7 @@ export class TunnelEnd implements Tunnel {
         this.#endRemote();
       },
       streamLost: () => this.#streamLost(),
-      refused: (err) => this.#broken(err),
+      refused: (err) => this.#refused(err),
       malformed: (why) => this.#malformed(why),
       warn: (context, message) => this.#warn({ tunnel: this.id, ...context }, message),
       control: (text) => this.#control.send(text),
@@ -146,10 +151,19 @@ export class TunnelEnd implements Tunnel {
   async listen(): Promise<void> {
     this.#control.listen();
     try {
+      // its start flushes: a refused control subscription has been told by then too
       await this.#reader.consumer.start();
     } catch (err) {
       throw fromJetStreamError(err, `tunnel "${this.id}": reading its messages`);
     }
+    this.#listening = true;
+    if (this.#startRefusal) throw this.#startRefusal;
+  }
+
+  /** The server refuses something the tunnel needs: set-up fails with it, or the tunnel breaks. */
+  #refused(err: JetmeshError): void {
+    if (this.#listening) this.#broken(err);
+    else this.#startRefusal ??= err;
   }
 
   /** The other end is there, with its terms: start sending and heartbeats. */
