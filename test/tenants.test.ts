@@ -343,3 +343,48 @@ describe("a missing permission", () => {
     await refusedAtOnce(member.discover(undefined, { foreign: true, timeout: 10_000 }), /^\$SRV\./);
   });
 });
+
+/**
+ * Permissions that change while connected (the server's configuration is
+ * reloaded): a member whose user may no longer take its cluster's requests
+ * leaves, and is told why, instead of staying registered and getting nothing.
+ */
+describe("permissions revoked while connected", () => {
+  it("make a member leave, its handleDrop and closed told the PermissionError", async () => {
+    const ns = "revoked";
+    const file = join(tmpdir(), `jetmesh-revoke-${process.pid}-${Date.now()}.conf`);
+    const config = (perms: UserPermissions) =>
+      `authorization { users = [\n${user("member", perms)}\n${user("caller", permissions(ns, { role: "client" }))}\n] }\n`;
+    await writeFile(file, config(permissions(ns)));
+    await using server = await startNats({ useEnv: false, docker: false, args: ["-c", file] });
+    const opts = (u: string): ConnectOptions => ({
+      servers: server.url,
+      user: u,
+      pass: "pw",
+      namespace: ns,
+      logger: silentLogger,
+    });
+    await using member = await connect(opts("member"));
+    const dropped = deferred<Error>();
+    const svc = await member.register("echo", {
+      handleRequest: (r) => r,
+      handleDrop: (reason) => dropped.resolve(reason),
+    });
+    await using caller = await connect(opts("caller"));
+    expect(dec(await caller.request("echo", enc("before")))).toBe("before");
+
+    // the member's user may no longer subscribe to the namespace's subjects (its inbox stays)
+    const full = permissions(ns);
+    await writeFile(
+      file,
+      config({ ...full, subscribe: { allow: full.subscribe.allow.filter((x) => x !== `${ns}.>`) } }),
+    );
+    await server.reload();
+    const reason = await dropped.promise;
+    expect(reason).toBeInstanceOf(PermissionError);
+    expect((reason as PermissionError).subject).toMatch(new RegExp(`^${ns}\\.`));
+    expect(await svc.closed).toBe(reason);
+    // gone from discovery, and its cluster has no member
+    await expect(caller.request("echo", enc("after"), { timeout: 2_000 })).rejects.toBeInstanceOf(NoRespondersError);
+  });
+});

@@ -95,7 +95,12 @@ export interface ServiceHandler {
    * one that throws has its tunnel closed. Tunnels end with the service.
    */
   handleTunnel?(tunnel: Tunnel): void | Promise<void>;
-  /** The connection to NATS was lost for good (never called after `unregister()`/`close()`). */
+  /**
+   * The member is gone for good without `unregister()`/`close()`: the
+   * connection to NATS was lost, or the server stopped letting its user take
+   * the cluster's requests, broadcasts or tunnels (a `PermissionError`: its
+   * permissions changed; the member has left).
+   */
   handleDrop?(reason: Error): void | Promise<void>;
 }
 

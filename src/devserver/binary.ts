@@ -93,6 +93,10 @@ export async function startBinary(options: StartNatsOptions): Promise<NatsServer
       }
       watch(child);
     },
+    async reload() {
+      if (stopped) throw new Error("reload: the server was stopped");
+      child.kill("SIGHUP");
+    },
     [Symbol.asyncDispose]() {
       return server.stop();
     },

@@ -57,6 +57,9 @@ export async function startDocker(options: StartNatsOptions): Promise<NatsServer
     async restart() {
       throw new Error("restart() needs the nats-server binary; unset DOCKER_HOST or pass { docker: false }");
     },
+    async reload() {
+      throw new Error("reload() needs the nats-server binary; unset DOCKER_HOST or pass { docker: false }");
+    },
     [Symbol.asyncDispose]() {
       return server.stop();
     },

@@ -13,6 +13,12 @@ export interface NatsServer extends AsyncDisposable {
    * (JetStream file storage survives). Only for `binary`.
    */
   restart(): Promise<void>;
+  /**
+   * Makes the server read its configuration file again (`-c` in `args`), as
+   * SIGHUP does: changed users and permissions apply to connected clients.
+   * Only for `binary`.
+   */
+  reload(): Promise<void>;
 }
 
 /** Options of {@link startNats}. */

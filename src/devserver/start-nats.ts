@@ -32,6 +32,9 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
       restart: async () => {
         throw new Error("restart() is not possible on the server given by NATS_URL");
       },
+      reload: async () => {
+        throw new Error("reload() is not possible on the server given by NATS_URL");
+      },
       [Symbol.asyncDispose]: async () => {},
     };
     return server;

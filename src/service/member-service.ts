@@ -11,7 +11,7 @@ import type {
 } from "../api/index.js";
 import { validateHandler, validateName } from "../config/index.js";
 import type { Runtime } from "../core/index.js";
-import { ClosedError, fromNatsError, InvalidArgumentError } from "../errors/index.js";
+import { ClosedError, fromNatsError, InvalidArgumentError, type JetmeshError } from "../errors/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { ATTR, type Observer } from "../telemetry/index.js";
 import { REQUEST_QUEUE } from "../wire/index.js";
@@ -176,11 +176,13 @@ class MemberService implements ServiceImpl, MicroSource {
       await this.stop();
       throw fromNatsError(err, `register to cluster "${this.cluster}"`);
     }
-    const refused = [this.#requests, this.#broadcasts, this.#tunnels, this.#micro].find((p) => p?.refusal.error);
+    const parts = [this.#requests, this.#broadcasts, this.#tunnels, this.#micro];
+    const refused = parts.find((p) => p?.refusal.error);
     if (refused) {
       await this.stop();
       throw refused.refusal.error;
     }
+    for (const p of parts) if (p) p.refusal.whenRefused = (err) => this.#refusedLater(err);
     this.#rt.logger.info({ cluster: this.cluster, id: this.id }, "service registered");
   }
 
@@ -332,7 +334,16 @@ class MemberService implements ServiceImpl, MicroSource {
     return this.#stopping;
   }
 
-  async #drainAndStop(): Promise<void> {
+  /**
+   * The server ended one of the member's subscriptions after it registered
+   * (its user's permissions changed): it leaves as if unregistered, and
+   * handleDrop is told why.
+   */
+  #refusedLater(reason: JetmeshError): void {
+    this.#stopping ??= this.#drainAndStop(reason);
+  }
+
+  async #drainAndStop(refused?: JetmeshError): Promise<void> {
     // a member going away is no longer discovered
     this.#micro.stop();
     const dispatchers = [this.#requests, this.#broadcasts].filter((d) => d !== undefined);
@@ -351,9 +362,18 @@ class MemberService implements ServiceImpl, MicroSource {
     }
     this.#requests?.stop(new ClosedError(`service "${this.cluster}" stopped`));
     await settlesWithin(this.#rt.nc.flush(), this.#rt.drainTimeout);
+    if (refused) await this.#tellDrop(refused);
     this.#owner.forget(this);
     this.#rt.logger.info({ cluster: this.cluster, id: this.id }, "service unregistered");
-    this.#resolveClosed(undefined);
+    this.#resolveClosed(refused);
+  }
+
+  async #tellDrop(reason: Error): Promise<void> {
+    try {
+      await this.#handler.handleDrop?.(reason);
+    } catch (err) {
+      this.#rt.logger.error({ cluster: this.cluster, err }, "handleDrop threw");
+    }
   }
 
   async #dropped(reason: Error): Promise<void> {
@@ -364,11 +384,7 @@ class MemberService implements ServiceImpl, MicroSource {
     }
     this.#requests?.stop(reason);
     // the connection's end abandons its tunnels too
-    try {
-      await this.#handler.handleDrop?.(reason);
-    } catch (err) {
-      this.#rt.logger.error({ cluster: this.cluster, err }, "handleDrop threw");
-    }
+    await this.#tellDrop(reason);
     this.#owner.forget(this);
     this.#resolveClosed(reason);
   }

@@ -9,6 +9,8 @@ import { fromNatsError, type JetmeshError } from "../errors/index.js";
  */
 export class Refusal {
   error: JetmeshError | undefined;
+  /** Told of a refusal once the member has registered (its permissions changed since). */
+  whenRefused: ((err: JetmeshError) => void) | undefined;
 
   constructor(
     private readonly rt: Runtime,
@@ -21,5 +23,6 @@ export class Refusal {
   note(err: Error): void {
     this.error ??= fromNatsError(err, `${this.what} of cluster "${this.cluster}"`);
     this.rt.logger.error({ cluster: this.cluster, err: this.error }, `the member no longer gets ${this.what}`);
+    this.whenRefused?.(this.error);
   }
 }
