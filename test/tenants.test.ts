@@ -139,6 +139,14 @@ describe("two tenants as users with jetmesh's least permissions", () => {
     }
     // at once, not at the 10 s time-out
     expect(performance.now() - t0).toBeLessThan(5_000);
+    // a broadcast is fire and forget: the first is refused after it resolved, the next ones fail at once
+    await intruder.broadcast("vault", enc("x"));
+    await intruder.nats.flush();
+    await new Promise((r) => setImmediate(r));
+    await expect(intruder.broadcast("vault", enc("x"))).rejects.toMatchObject({
+      code: "PERMISSION",
+      subject: "bank.bcast.vault",
+    });
     await using posing = await connect(opts("shop-member", "bank"));
     await expect(posing.register("vault", { handleRequest: (r) => r })).rejects.toBeInstanceOf(PermissionError);
     // shop's discovery does not see bank's members

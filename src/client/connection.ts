@@ -149,6 +149,8 @@ export class JetmeshConnection implements Connection {
       validatePayload("payload", payload);
       this.#checkSize(payload, `broadcast to cluster "${cluster}"`);
       const subject = this.#rt.subjects.broadcast(cluster);
+      const refused = this.#rt.denials.recent(subject);
+      if (refused) throw refused;
       if (this.#rt.telemetry.tracing) tracedBroadcast(this.#rt, subject, cluster, payload);
       else this.#rt.nc.publish(subject, payload);
       return DONE;

@@ -8,6 +8,12 @@
  */
 import { errors, type NatsConnection, type QueuedIterator, type Status } from "@nats-io/nats-core";
 import type { Logger } from "../api/index.js";
+import { ThrottledWarning } from "../logging/index.js";
+
+/** How long a refused subject is remembered, in ms: a publish to it meanwhile fails at once. */
+const REMEMBER_MS = 5_000;
+/** At most this many refused subjects are remembered. */
+const REMEMBER_MAX = 1_000;
 
 /** Told of each refused publish whose subject `matches`. */
 interface Watcher {
@@ -18,11 +24,15 @@ interface Watcher {
 export class Denials {
   readonly #watchers = new Set<Watcher>();
   readonly #status: QueuedIterator<Status>;
+  /** Subjects refused lately, with when, and the client's error. */
+  readonly #recent = new Map<string, { at: number; violation: Error }>();
+  readonly #unclaimed: ThrottledWarning;
 
   constructor(
     nc: NatsConnection,
     private readonly logger: Logger,
   ) {
+    this.#unclaimed = new ThrottledWarning(logger, "the server refused a publish: this user has no permission for it");
     const status = nc.status() as QueuedIterator<Status>;
     this.#status = status;
     (async () => {
@@ -43,6 +53,20 @@ export class Denials {
     return () => this.#watchers.delete(w);
   }
 
+  /**
+   * The client's error for `subject` when a publish to it was refused within
+   * the last few seconds: a fire-and-forget publish (a broadcast) learns of a
+   * refusal only after it resolved, so the next ones fail at once instead.
+   */
+  recent(subject: string): Error | undefined {
+    if (this.#recent.size === 0) return undefined;
+    const r = this.#recent.get(subject);
+    if (r === undefined) return undefined;
+    if (performance.now() - r.at <= REMEMBER_MS) return r.violation;
+    this.#recent.delete(subject);
+    return undefined;
+  }
+
   /** Stops watching (the connection is closing). */
   stop(): void {
     this.#watchers.clear();
@@ -52,13 +76,21 @@ export class Denials {
   #refused(violation: InstanceType<typeof errors.PermissionViolationError>): void {
     if (violation.operation !== "publish") return;
     const subject = violation.subject;
-    this.logger.debug({ subject }, "the server refused a publish");
+    this.#recent.delete(subject);
+    if (this.#recent.size >= REMEMBER_MAX) this.#recent.delete(this.#recent.keys().next().value as string);
+    this.#recent.set(subject, { at: performance.now(), violation });
+    let claimed = false;
     for (const w of [...this.#watchers]) {
       try {
-        if (w.matches(subject)) w.denied(violation, subject);
+        if (w.matches(subject)) {
+          claimed = true;
+          w.denied(violation, subject);
+        }
       } catch (error) {
         this.logger.warn({ subject, err: error }, "a refused publish could not be handled");
       }
     }
+    // nothing was waiting for it (a broadcast, a reply): say so, or it is lost silently
+    if (!claimed) this.#unclaimed.note({ subject });
   }
 }
