@@ -5,6 +5,7 @@
  * the server more than the data.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
+import { permissionRefusal } from "../errors/index.js";
 import { FRAME_HEAD, KIND } from "./frame.js";
 
 export class Purger {
@@ -18,6 +19,8 @@ export class Purger {
     private readonly stream: string,
     private readonly subject: string,
     private readonly window: number,
+    /** Told of a purge the server refused (a permission): the stream keeps what was read, until it is full. */
+    private readonly refused: (err: Error) => void,
   ) {}
 
   /** Purges up to stream sequence `upTo` (read) when half a window was released since the last purge, or `force`. */
@@ -29,7 +32,11 @@ export class Purger {
     this.#releasedAtPurge = released;
     this.jsm()
       .then((jsm) => jsm.streams.purge(this.stream, { filter: this.subject, seq: upTo + 1 }))
-      .catch(() => {})
+      .catch((err: unknown) => {
+        // a purge that failed for a passing reason is done again with the next one
+        const refusal = permissionRefusal(err, `tunnel purge of "${this.subject}"`);
+        if (refusal) this.refused(refusal);
+      })
       .finally(() => {
         this.#purging = false;
       });

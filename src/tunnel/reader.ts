@@ -51,7 +51,14 @@ export class Reader {
     private readonly events: ReaderEvents,
   ) {
     this.#read = new ReadCredit(plan.window);
-    this.#purger = new Purger(() => stream.manager(), plan.stream, plan.inSubject, plan.window);
+    this.#purger = new Purger(
+      () => stream.manager(),
+      plan.stream,
+      plan.inSubject,
+      plan.window,
+      (err) =>
+        events.warn({ err }, "the server refuses to purge what this tunnel end read; the tunnels stream will fill"),
+    );
     this.inbound = new Inbound(plan.maxMessage, plan.window, {
       deliver: (r) => this.queue.put(r),
       release: (n) => this.#release(n),
