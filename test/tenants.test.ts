@@ -29,17 +29,30 @@ async function serverWith(config: string): Promise<NatsServer> {
   return startNats({ useEnv: false, docker: false, args: ["-c", file] });
 }
 
-/** Everything one namespace's member and client do: every pattern, durable and group subscriptions, discovery. */
-async function everyPattern(server: NatsServer, namespace: string, member: string, client: string) {
-  const opts = (u: string): ConnectOptions => ({
+/** Connect options of user `u` (password "pw") of `server`, with small test streams; `more` adds or overrides. */
+function as(server: NatsServer, u: string, more: ConnectOptions = {}): ConnectOptions {
+  return {
     servers: server.url,
     user: u,
     pass: "pw",
-    namespace,
     logger: silentLogger,
-    timeout: 5_000,
     topics: { maxBytes: TEST_STREAM_BYTES },
+    ...more,
+  };
+}
+
+/** Registers on `conn` a member of "echo" that sends back every message of every tunnel. */
+function echoTunnels(conn: Connection) {
+  return conn.register("echo", {
+    async handleTunnel(tun) {
+      for await (const msg of tun) await tun.send(msg);
+    },
   });
+}
+
+/** Everything one namespace's member and client do: every pattern, durable and group subscriptions, discovery. */
+async function everyPattern(server: NatsServer, namespace: string, member: string, client: string) {
+  const opts = (u: string) => as(server, u, { namespace, timeout: 5_000 });
   await using m = await connect(opts(member));
   await using c = await connect(opts(client));
   // one subscription per topic and connection: the group subscriber is a connection of its own
@@ -105,15 +118,7 @@ describe("two tenants as users with jetmesh's least permissions", () => {
   });
 
   it("neither reaches the other: calls, events, streams and subscriptions there fail at once, naming the subject", async () => {
-    const opts = (u: string, namespace: string): ConnectOptions => ({
-      servers: server.url,
-      user: u,
-      pass: "pw",
-      namespace,
-      logger: silentLogger,
-      timeout: 10_000,
-      topics: { maxBytes: TEST_STREAM_BYTES },
-    });
+    const opts = (u: string, namespace: string) => as(server, u, { namespace, timeout: 10_000 });
     await using bank = await connect(opts("bank-member", "bank"));
     await bank.register("vault", { handleRequest: () => enc("gold") });
     await bank.publish("ledger", enc("secret"));
@@ -185,14 +190,7 @@ describe("two tenants as separate accounts", () => {
   }, 60_000);
   afterAll(() => server?.stop());
 
-  const open = (u: string): Promise<Connection> =>
-    connect({
-      servers: server.url,
-      user: u,
-      pass: "pw",
-      logger: silentLogger,
-      topics: { maxBytes: TEST_STREAM_BYTES },
-    });
+  const open = (u: string): Promise<Connection> => connect(as(server, u));
 
   it("each uses every pattern in its own account", async () => {
     await everyPattern(server, "jetmesh", "a", "a");
@@ -250,16 +248,7 @@ describe("a missing permission", () => {
   }, 60_000);
   afterAll(() => server?.stop());
 
-  const open = (u: string): Promise<Connection> =>
-    connect({
-      servers: server.url,
-      user: u,
-      pass: "pw",
-      namespace: ns,
-      logger: silentLogger,
-      timeout: 15_000,
-      topics: { maxBytes: TEST_STREAM_BYTES },
-    });
+  const open = (u: string): Promise<Connection> => connect(as(server, u, { namespace: ns, timeout: 15_000 }));
 
   /** `p` rejects with a PermissionError naming a subject `subject` matches, within 5 s (the time-out is 15 s). */
   async function refusedAtOnce(p: Promise<unknown>, subject: RegExp): Promise<void> {
@@ -307,33 +296,21 @@ describe("a missing permission", () => {
 
   it("to use the tunnels stream: opening a tunnel fails at once", async () => {
     await using member = await open("full");
-    await member.register("echo", {
-      async handleTunnel(tun) {
-        for await (const msg of tun) await tun.send(msg);
-      },
-    });
+    await echoTunnels(member);
     await using conn = await open("no-tunnels");
     await refusedAtOnce(conn.tunnel("echo"), /JETMESH_TUNNELS_lack/);
   });
 
   it("to take tunnel control messages: opening a tunnel fails at once", async () => {
     await using member = await open("full");
-    await member.register("echo", {
-      async handleTunnel(tun) {
-        for await (const msg of tun) await tun.send(msg);
-      },
-    });
+    await echoTunnels(member);
     await using conn = await open("no-control-in");
     await refusedAtOnce(conn.tunnel("echo"), /^lack\.tunctl\..*\.o$/);
   });
 
   it("to send tunnel control messages: the tunnel breaks at once, its error caused by the refusal", async () => {
     await using member = await open("full");
-    await member.register("echo", {
-      async handleTunnel(tun) {
-        for await (const msg of tun) await tun.send(msg);
-      },
-    });
+    await echoTunnels(member);
     await using conn = await open("no-control-out");
     const tun = await conn.tunnel("echo");
     const t0 = performance.now();
@@ -365,13 +342,7 @@ describe("permissions revoked while connected", () => {
       `authorization { users = [\n${user("member", perms)}\n${user("caller", permissions(ns, { role: "client" }))}\n] }\n`;
     await writeFile(file, config(permissions(ns)));
     await using server = await startNats({ useEnv: false, docker: false, args: ["-c", file] });
-    const opts = (u: string): ConnectOptions => ({
-      servers: server.url,
-      user: u,
-      pass: "pw",
-      namespace: ns,
-      logger: silentLogger,
-    });
+    const opts = (u: string) => as(server, u, { namespace: ns });
     await using member = await connect(opts("member"));
     const dropped = deferred<Error>();
     const svc = await member.register("echo", {
