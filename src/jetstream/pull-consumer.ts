@@ -38,16 +38,27 @@ import { bindShared } from "./shared-consumer.js";
 /** Pull requests end after this long without a message (the server then says so, and we pull again). */
 const EXPIRES_MS = 30_000;
 /** The server sends a heartbeat on an open pull after this long without a message. */
-const HEARTBEAT_MS = 5_000;
-/** A pull is presumed lost after this long without a message, status or heartbeat. */
+const HEARTBEAT_MS = 1_000;
+/**
+ * An ordered consumer's pull is presumed lost after this long without a
+ * message, status or heartbeat: the consumer (one replica) died with its
+ * server, and nothing else says so.
+ */
 const SILENCE_MS = 2 * HEARTBEAT_MS + 1_000;
+/**
+ * A shared consumer's, after this long: when its leader dies, the leader its
+ * replicas elect (4-9 s later, mostly within 7) answers the pulls it knows of
+ * with 409 Leadership Change; re-binding sooner would wait for the election.
+ */
+const SHARED_SILENCE_MS = 8_000;
 /** Waits between tries to (re)create a consumer, in ms. */
 const RESET_MIN_MS = 100;
 const RESET_MAX_MS = 2_000;
 
 /**
  * How long each step of re-creating an ordered consumer (the stream check,
- * the create) may take before it is tried again (a create under a new name).
+ * the create), or binding a shared one again, may take before it is tried
+ * again (a create under a new name).
  * In a JetStream cluster an R1 consumer is placed on one of the stream's
  * peers, and one placed on a peer that is down never answers; while a
  * stream has no leader, nothing does (the API's own time-out is 5 s), in ms.
@@ -72,7 +83,7 @@ export class PullConsumer {
   #inbox = "";
   #consumer: string | undefined;
   /** The pull in flight: its reply token, how many events and bytes it asked for and got (as the server counts them). */
-  #pull: { id: string; batch: number; maxBytes: number; got: number; bytes: number } | undefined;
+  #pull: { id: string; batch: number; maxBytes: number; got: number; bytes: number; at: number } | undefined;
   #pullSeq = 0;
   /** The next event did not fit the last pull's bytes: pull it alone once the queue is empty. */
   #big = false;
@@ -81,6 +92,8 @@ export class PullConsumer {
   #cursorKnown = false;
   #dseq = 0;
   #lastHeard = performance.now();
+  /** When the watchdog last looked. */
+  #lastCheck = performance.now();
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #resetting: Promise<void> | undefined;
   #resetTries = 0;
@@ -167,7 +180,7 @@ export class PullConsumer {
     this.#big = false;
     const { batch, maxBytes } = size;
     const id = (this.#pullSeq++).toString(36);
-    this.#pull = { id, batch, maxBytes, got: 0, bytes: 0 };
+    this.#pull = { id, batch, maxBytes, got: 0, bytes: 0, at: performance.now() };
     this.#lastHeard = performance.now();
     try {
       this.#rt.nc.publish(
@@ -244,7 +257,7 @@ export class PullConsumer {
     const jsm = await this.#stream.manager();
     const shared = this.#plan.shared;
     if (shared) {
-      const bound = await bindShared({
+      const binding = bindShared({
         jsm,
         stream: this.#plan.stream,
         shared,
@@ -259,6 +272,8 @@ export class PullConsumer {
             this.#streamRenewed ? { deliver_policy: DeliverPolicy.All } : this.#startConfig(),
           ),
       });
+      // bound again: while the consumer has no leader, nothing answers; try again sooner
+      const bound = this.#started ? await withDeadline(binding, RECREATE_MS, undefined, noAnswer) : await binding;
       this.#consumer = bound.name;
       this.inForce = bound.inForce;
       return;
@@ -326,17 +341,22 @@ export class PullConsumer {
     this.#pull = undefined;
     this.#rt.logger.debug({ subject: this.#plan.subject, why }, "resetting consumer");
     this.#resetting = (async () => {
+      let tried: number | undefined;
       while (!this.#stopped) {
         // resets without a delivery in between wait longer each time, so a server
-        // that keeps refusing is not asked in a tight loop
+        // that keeps refusing is not asked in a tight loop (a try that waited for an answer has waited)
         if (this.#resetTries > 0) {
+          const wait =
+            Math.min(RESET_MAX_MS, RESET_MIN_MS * 2 ** this.#resetTries) -
+            (tried === undefined ? 0 : performance.now() - tried);
           await new Promise<void>((done) => {
-            const timer = setTimeout(done, Math.min(RESET_MAX_MS, RESET_MIN_MS * 2 ** this.#resetTries));
+            const timer = setTimeout(done, Math.max(0, wait));
             this.#resetWait = { timer, done };
           });
           this.#resetWait = undefined;
           if (this.#stopped) return;
         }
+        tried = performance.now();
         this.#resetTries++;
         try {
           await this.#open();
@@ -371,8 +391,13 @@ export class PullConsumer {
   }
 
   #checkSilence(): void {
-    if (this.#pull === undefined || this.#resetting !== undefined || this.#rt.nc.isClosed()) return;
-    if (performance.now() - this.#lastHeard > SILENCE_MS) this.#reset("no heartbeat from the server");
+    const now = performance.now();
+    // a late tick: the event loop was busy, and what arrived meanwhile may not have been read yet
+    const late = now - this.#lastCheck > 1.5 * HEARTBEAT_MS;
+    this.#lastCheck = now;
+    if (late || this.#pull === undefined || this.#resetting !== undefined || this.#rt.nc.isClosed()) return;
+    const silence = this.#plan.shared === undefined ? SILENCE_MS : SHARED_SILENCE_MS;
+    if (now - this.#lastHeard > silence) this.#reset("no heartbeat from the server");
   }
 
   #onMsg(err: Error | null, msg: Msg): void {
@@ -443,7 +468,16 @@ export class PullConsumer {
       return;
     }
     const pull = this.#pull;
-    if (pull === undefined || msg.subject !== `${this.#inbox}.${pull.id}`) return; // an earlier pull
+    if (pull === undefined || msg.subject !== `${this.#inbox}.${pull.id}`) {
+      // an earlier pull; but a consumer's new leader answers only the pulls it knew of, which may
+      // miss the one out since before the election: that one is pulled again
+      const stale = pull !== undefined && pull.got === 0 && performance.now() - pull.at > HEARTBEAT_MS;
+      if (stale && code === 409 && /leadership change/i.test(h?.description ?? "")) {
+        this.#pull = undefined;
+        this.poke();
+      }
+      return;
+    }
     this.#pull = undefined;
     const description = h?.description ?? "";
     if (code === 409 && /consumer deleted/i.test(description)) {
