@@ -36,7 +36,9 @@ export async function discover(
     "foreign",
   ]);
   const given = validateSignal(o.signal);
-  const signal = given ? AbortSignal.any([given, closing]) : closing;
+  // a refused subscription or question ends the wait, as the caller's signal does
+  const refusal = new AbortController();
+  const signal = AbortSignal.any(given ? [given, closing, refusal.signal] : [closing, refusal.signal]);
   signal.throwIfAborted();
   const timeout = validateTimeout("options.timeout", o.timeout, DEFAULT_TIMEOUT);
   if (o.version !== undefined && (typeof o.version !== "string" || semver.validRange(o.version) === null)) {
@@ -64,21 +66,16 @@ export async function discover(
     asked.add(rt.subjects.discovery(verb, cluster as string | undefined));
     if (foreign) asked.add(cluster === undefined ? `$SRV.${verb}` : `$SRV.${verb}.${cluster}`);
   }
-  let refused: (err: unknown) => void = () => {};
-  const failed = new Promise<never>((_, reject) => {
-    refused = reject;
-  });
-  failed.catch(() => {});
   const unwatch = rt.denials.watch(
     (subject) => asked.has(subject),
-    (violation) => refused(fromNatsError(violation, "discover")),
+    (violation) => refusal.abort(fromNatsError(violation, "discover")),
   );
   let sub: Subscription;
   try {
     sub = nc.subscribe(inbox, {
       callback: safeCallback(logger, "discovery", (err, msg) => {
         if (err) {
-          refused(fromNatsError(err, "discover"));
+          refusal.abort(fromNatsError(err, "discover"));
           return;
         }
         const answer = readAnswer(msg.data);
@@ -105,7 +102,7 @@ export async function discover(
     throw fromNatsError(err, "discover");
   }
   try {
-    const waited = new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         clearTimeout(timer);
         reject(signal.reason);
@@ -115,13 +112,7 @@ export async function discover(
         resolve();
       }, timeout);
       signal.addEventListener("abort", onAbort, { once: true });
-      failed.catch((err: unknown) => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      });
     });
-    await waited;
   } finally {
     unwatch();
     try {
