@@ -14,6 +14,17 @@ const required = process.env.JETMESH_REQUIRE_INTEROP === "1";
 if (missing && !required) console.warn(`go-interop: skipped, ${missing}`);
 const withTools = it.skipIf(missing !== undefined);
 
+/** In `namespace`, a member of "echo" answering `echo: <request>`, and one of "fails" throwing "not there" with `code`. */
+async function echoAndFailing(namespace: string, code: number | string): Promise<void> {
+  const member = await nats.open(namespace);
+  await member.register("echo", { handleRequest: (req) => enc(`echo: ${dec(req)}`) });
+  await member.register("fails", {
+    handleRequest: () => {
+      throw Object.assign(new Error("not there"), { code });
+    },
+  });
+}
+
 let tools: GoTools;
 beforeAll(async () => {
   // the first time, go builds the CLI and the Go program into .tools/: minutes
@@ -81,13 +92,7 @@ describe(`beside the nats CLI ${NATS_CLI_VERSION} and nats.go`, () => {
 
   withTools("nats req gets a member's answer, and its error in the micro protocol's headers", async () => {
     const namespace = uniqueNamespace();
-    const member = await nats.open(namespace);
-    await member.register("echo", { handleRequest: (req) => enc(`echo: ${dec(req)}`) });
-    await member.register("fails", {
-      handleRequest: () => {
-        throw Object.assign(new Error("not there"), { code: 404 });
-      },
-    });
+    await echoAndFailing(namespace, 404);
     const ok = await cli("req", `${namespace}.req.echo`, "hello from the CLI", "--raw");
     expect(ok.stdout.trim()).toBe("echo: hello from the CLI");
     // the CLI prints an answer's headers to stderr
@@ -98,13 +103,7 @@ describe(`beside the nats CLI ${NATS_CLI_VERSION} and nats.go`, () => {
 
   withTools("a Go client calls a member and reads its error", async () => {
     const namespace = uniqueNamespace();
-    const member = await nats.open(namespace);
-    await member.register("echo", { handleRequest: (req) => enc(`echo: ${dec(req)}`) });
-    await member.register("fails", {
-      handleRequest: () => {
-        throw Object.assign(new Error("not there"), { code: "E_NOT_FOUND" });
-      },
-    });
+    await echoAndFailing(namespace, "E_NOT_FOUND");
     expect(await goOnce("request", "-subject", `${namespace}.req.echo`, "-data", "from go")).toEqual([
       { data: "echo: from go", headers: null },
     ]);
