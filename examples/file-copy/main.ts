@@ -1,8 +1,9 @@
 /**
  * The file-copy example: a "files" service takes files over tunnels. The
  * client streams a file (a 24 MiB one it makes, or the path given) as 256 KiB
- * messages, closes its side, and the service answers with the SHA-256 of what
- * it wrote, which the client checks against its own.
+ * messages and ends its side (`tun.end()`: the service's iteration ends after
+ * the last byte); the service answers with the SHA-256 of what it wrote, which
+ * the client checks against its own, and ends too: the tunnel closes by itself.
  *
  *   npm run demo:file-copy               # starts its own server
  *   NATS_URL=nats://host:4222 npm run demo:file-copy -- path/to/file
@@ -18,25 +19,23 @@ import { exampleServer } from "../shared/server.js";
 const server = await exampleServer();
 const dir = await mkdtemp(join(tmpdir(), "jetmesh-file-copy-"));
 
-/** The service: each tunnel brings a header ({ name, size }), the file's bytes, then its end. */
+/** The service: each tunnel brings a header ({ name }), then the file's bytes until the client's end. */
 async function receive(tun: Tunnel): Promise<void> {
-  const header = JSON.parse(new TextDecoder().decode(await tun.recv({ timeout: 5000 }))) as {
-    name: string;
-    size: number;
-  };
+  const header = JSON.parse(new TextDecoder().decode(await tun.recv({ timeout: 5000 }))) as { name: string };
   const target = join(dir, `received-${header.name}`);
   const out = createWriteStream(target);
   const hash = createHash("sha256");
   let received = 0;
-  for await (const chunk of header.size > 0 ? tun : []) {
+  // ends after the last byte the client sent before its end()
+  for await (const chunk of tun) {
     hash.update(chunk);
     received += chunk.byteLength;
     if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
-    if (received === header.size) break;
   }
   await new Promise<void>((resolve) => out.end(() => resolve()));
   await tun.send(new TextEncoder().encode(JSON.stringify({ received, sha256: hash.digest("hex") })));
-  await tun.close();
+  // the client ended already: ending here too closes the tunnel at both ends
+  await tun.end();
 }
 
 const files = await register(server.url, "files", { handleTunnel: receive });
@@ -52,13 +51,15 @@ const size = (await stat(source)).size;
 const conn = await connect(server.url);
 const started = performance.now();
 const tun = await conn.tunnel("files", { timeout: 5000 });
-await tun.send(new TextEncoder().encode(JSON.stringify({ name: "copy.bin", size })));
+await tun.send(new TextEncoder().encode(JSON.stringify({ name: "copy.bin" })));
 const hash = createHash("sha256");
 for await (const chunk of createReadStream(source, { highWaterMark: 256 * 1024 })) {
   const bytes = chunk as Buffer;
   hash.update(bytes);
   await tun.send(bytes);
 }
+// nothing more to send: the service reads to the last byte, then its iteration ends
+await tun.end();
 const answer = JSON.parse(new TextDecoder().decode(await tun.recv({ timeout: 30_000 }))) as {
   received: number;
   sha256: string;
@@ -72,7 +73,9 @@ console.log(`sha256 here  ${local}`);
 console.log(`sha256 there ${answer.sha256}`);
 console.log(answer.sha256 === local && answer.received === size ? "hashes match" : "HASHES DIFFER");
 
-await tun.close();
+// the service ended too: the tunnel closed by itself (undefined: normally)
+const ended = await tun.closed;
+if (ended) throw ended;
 await conn.close();
 await files.unregister();
 await rm(dir, { recursive: true, force: true });

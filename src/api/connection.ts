@@ -1,5 +1,6 @@
 import type { Authenticator, ConnectionOptions, NatsConnection, TlsOptions } from "@nats-io/nats-core";
 import type { JetmeshError } from "../errors/index.js";
+import type { GatherOptions, GatherReply, Interceptor, RetryOptions } from "./calls.js";
 import type { ContractHandler, ServiceClient, ServiceContract, TopicClient, TopicContract } from "./contract.js";
 import type { Logger } from "./logger.js";
 import type { MicroEndpointStats, Service, ServiceHandler, ServiceOptions } from "./service.js";
@@ -19,8 +20,26 @@ import type { Tunnel, TunnelOptions, TunnelsOptions } from "./tunnel.js";
 export interface RequestOptions {
   /** Time-out in ms (integer >= 1). Default: the connection's `timeout` (10 000). */
   timeout?: number;
-  /** Aborts the request; it rejects with the signal's reason. */
+  /**
+   * Aborts the request; it rejects with the signal's reason, and the member
+   * handling it is told (its `ctx.signal` aborts), best effort.
+   */
   signal?: AbortSignal;
+  /** The method of the cluster to call (see `ServiceHandler.methods`); default its `handleRequest`. */
+  method?: string;
+  /**
+   * Tries again after a failure that is safe to retry, within the same
+   * overall `timeout` and `signal` (see {@link RetryOptions}; a number is the
+   * attempts). Default: the connection's `retry`, else one attempt. `false`
+   * turns a connection-wide default off for this call.
+   */
+  retry?: RetryOptions | number | false;
+  /**
+   * The handler may safely run more than once for this request: retries then
+   * also cover failures after it may have started (a member that left while
+   * handling it). Default false.
+   */
+  idempotent?: boolean;
 }
 
 /**
@@ -53,6 +72,16 @@ export interface Connection extends AsyncDisposable {
    * cluster has no member.
    */
   broadcast(cluster: string, payload: Uint8Array): Promise<void>;
+  /**
+   * Sends `payload` to every member of `cluster` and yields each member's
+   * answer as it comes, with the member's id. It ends at the time-out, after
+   * `max` answers, or once every member present (every member that said it
+   * got the request) has answered; at once when the cluster has no member.
+   * A member's own failure (overloaded, its handler threw) is an answer with
+   * `ok: false`; the iteration itself rejects only for the call's signal, a
+   * closed connection, or a refused publish.
+   */
+  gather(cluster: string, payload: Uint8Array, options?: GatherOptions): AsyncIterable<GatherReply>;
   /**
    * Registers this process as a member of `cluster`. Resolves once the member
    * is live on the server. `unregister()` leaves this connection open.
@@ -160,6 +189,14 @@ export interface ConnectOptions {
   topics?: TopicsOptions;
   /** Settings of tunnels: their stream, window, largest message and heartbeat (see {@link TunnelsOptions}). */
   tunnels?: TunnelsOptions;
+  /**
+   * Interceptors around every outgoing call of this connection and every
+   * handler of its services and subscriptions (see {@link Interceptor}).
+   * Default none, at no cost.
+   */
+  interceptors?: Interceptor[];
+  /** Retry settings of every request that gives none (see {@link RetryOptions}). Default: one attempt. */
+  retry?: RetryOptions | number;
   /** Any other NATS client connection option, passed through as is. */
   nats?: Partial<ConnectionOptions>;
   /** Aborts connect() while it is still trying; it rejects with the signal's reason. */
@@ -169,7 +206,7 @@ export interface ConnectOptions {
 /** Options of a Connection built over an existing NATS connection. */
 export type ConnectionSettings = Pick<
   ConnectOptions,
-  "namespace" | "timeout" | "drainTimeout" | "logger" | "telemetry" | "topics" | "tunnels"
+  "namespace" | "timeout" | "drainTimeout" | "logger" | "telemetry" | "topics" | "tunnels" | "interceptors" | "retry"
 >;
 
 /**

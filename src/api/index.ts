@@ -1,5 +1,15 @@
 /** The public interfaces and option types (types only). */
 export type {
+  GatherOptions,
+  GatherReply,
+  IncomingCall,
+  IncomingKind,
+  Interceptor,
+  OutgoingCall,
+  OutgoingKind,
+  RetryOptions,
+} from "./calls.js";
+export type {
   Connection,
   ConnectionSettings,
   ConnectionStatus,
@@ -35,9 +45,11 @@ export type {
 } from "./schema.js";
 export type {
   BroadcastContext,
+  MethodStats,
   MicroEndpoint,
   MicroEndpointStats,
   RequestContext,
+  RequestHandler,
   Service,
   ServiceHandler,
   ServiceInfo,

@@ -1,4 +1,5 @@
 import type { MsgHdrs } from "@nats-io/nats-core";
+import type { Interceptor } from "./calls.js";
 import type { Connection } from "./connection.js";
 import type { Tunnel } from "./tunnel.js";
 
@@ -34,6 +35,8 @@ export interface ServiceOptions extends Partial<ServiceLimits> {
   description?: string;
   /** Free-form strings such as region or env; `discover()` filters on them. */
   metadata?: Record<string, string>;
+  /** Interceptors around this service's handlers, inside the connection's (see {@link Interceptor}). */
+  interceptors?: Interceptor[];
 }
 
 /** What a request handler gets besides the bytes. */
@@ -42,13 +45,19 @@ export interface RequestContext {
   readonly cluster: string;
   /** The NATS subject it arrived on. */
   readonly subject: string;
+  /** The method it was sent to; undefined for `handleRequest`. */
+  readonly method: string | undefined;
   /** The request's NATS headers, if any. */
   readonly headers: MsgHdrs | undefined;
   /** When the caller gives up (ms since the epoch, local clock); Infinity when the caller sent none. */
   readonly deadline: number;
   /** Milliseconds until the caller gives up. */
   remaining(): number;
-  /** Aborts when the caller's deadline passes, or when the service stops before the handler finished. */
+  /**
+   * Aborts when the caller's deadline passes, when the caller cancels (its
+   * signal aborted or its connection closed: a `CancelledError`, best
+   * effort), or when the service stops before the handler finished.
+   */
   readonly signal: AbortSignal;
 }
 
@@ -62,10 +71,16 @@ export interface BroadcastContext {
   readonly headers: MsgHdrs | undefined;
 }
 
+/** Answers one request: bytes (nothing replies with empty bytes), or a throw for the caller's `RemoteError`. */
+export type RequestHandler = (
+  req: Uint8Array,
+  ctx: RequestContext,
+) => Uint8Array | undefined | void | Promise<Uint8Array | undefined | void>;
+
 /**
  * The callbacks of a service. Every method is optional; each may be sync or
- * async. A service without `handleRequest` takes no requests (callers get
- * `NoRespondersError` when no member has one).
+ * async. A service without `handleRequest` takes no requests without a
+ * method (callers get `NoRespondersError` when no member has one).
  *
  * @example
  * ```ts
@@ -87,6 +102,13 @@ export interface ServiceHandler {
     req: Uint8Array,
     ctx: RequestContext,
   ): Uint8Array | undefined | void | Promise<Uint8Array | undefined | void>;
+  /**
+   * Named operations: callers pick one with `request(cluster, bytes, { method })`.
+   * Each is its own subject (`<ns>.req.<cluster>.<method>`) and micro
+   * endpoint; all share the service's request limits. Names follow the
+   * cluster-name rule. A method no member has answers `NoRespondersError`.
+   */
+  methods?: Record<string, RequestHandler>;
   /** Handles one broadcast to the cluster. */
   handleBroadcast?(msg: Uint8Array, ctx: BroadcastContext): void | Promise<void>;
   /**
@@ -118,6 +140,10 @@ export interface ServiceStats {
   overloaded: number;
   /** Requests skipped because the caller had already given up. */
   expired: number;
+  /** Requests whose caller cancelled them (its signal aborted, or its connection closed) before they were answered. */
+  cancelled: number;
+  /** Per method (`""` is `handleRequest`): the same request counters, for that method alone. */
+  methods: Record<string, MethodStats>;
   /** Broadcasts handed to the handler. */
   broadcasts: number;
   /** Broadcasts whose handler threw. */
@@ -142,6 +168,18 @@ export interface ServiceStats {
   broadcastsQueuedBytes: number;
   /** The most bytes of broadcasts ever waiting at once. */
   broadcastsPeakQueuedBytes: number;
+}
+
+/** The request counters of one method (or of `handleRequest`). */
+export interface MethodStats {
+  requests: number;
+  requestErrors: number;
+  processingTime: number;
+  averageProcessingTime: number;
+  overloaded: number;
+  expired: number;
+  malformed: number;
+  cancelled: number;
 }
 
 /**

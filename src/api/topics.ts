@@ -1,5 +1,6 @@
 import type { MsgHdrs } from "@nats-io/nats-core";
 import type { JetmeshError } from "../errors/index.js";
+import type { Interceptor } from "./calls.js";
 
 /**
  * Iris's topic limits: at most `eventThreads` handler calls run at once, and
@@ -82,6 +83,8 @@ export interface SubscribeOptions extends Partial<TopicLimits> {
   signal?: AbortSignal;
   /** Durable and group: called with an event given up after `maxDeliver` failed deliveries, and the last error. */
   onDeadLetter?: (event: Uint8Array, ctx: EventContext, error: unknown) => void | Promise<void>;
+  /** Interceptors around this subscription's handler, inside the connection's (see {@link Interceptor}). */
+  interceptors?: Interceptor[];
 }
 
 /** Counters of one subscription, since it started. */

@@ -26,14 +26,15 @@ export interface RecvOptions {
  * An ordered, flow-controlled stream of byte messages to one member of a
  * cluster (from `conn.tunnel`) or from a caller (in `handleTunnel`). Messages
  * arrive whole, once, in order; a sender waits while the reader is a window
- * behind.
+ * behind. Either end may `end()` its sending and go on reading (half-close).
  *
  * @example
  * ```ts
  * await using tun = await conn.tunnel("files", { timeout: 1000 });
  * await tun.send(bytes);
  * const reply = await tun.recv({ timeout: 1000 });
- * for await (const msg of tun) console.log(msg.length); // ends when the other end closes; throws when it broke
+ * await tun.end(); // sends nothing more; still reads
+ * for await (const msg of tun) console.log(msg.length); // ends when the other end ends or closes; throws when it broke
  * ```
  */
 export interface Tunnel extends AsyncDisposable, AsyncIterable<Uint8Array> {
@@ -42,26 +43,54 @@ export interface Tunnel extends AsyncDisposable, AsyncIterable<Uint8Array> {
   /** The cluster of the member at the accepting end. */
   readonly cluster: string;
   /**
-   * Resolves once the tunnel has ended: undefined when either end closed it,
-   * the reason (a `ClosedError`) when it broke: the other end gone, an outage
-   * past `tunnels.outageTimeout`, a message not stored. The reason says how
-   * many messages sent from this end were not confirmed received.
+   * Resolves once the tunnel has ended: undefined when either end closed it
+   * (or both ended it), the reason (a `ClosedError`) when it broke: the other
+   * end gone, an outage past `tunnels.outageTimeout`, a message not stored.
+   * The reason says how many messages sent from this end were not confirmed
+   * received.
    */
   readonly closed: Promise<Error | undefined>;
   /**
    * Sends one message (not empty; at most `maxMessage` bytes). Resolves once
    * it is on its way; waits while the reader is a window behind. Rejects
-   * `TimeoutError` (nothing of the message is delivered), `ClosedError`,
-   * `PayloadTooLargeError` or `InvalidArgumentError`.
+   * `TimeoutError` (nothing of the message is delivered), `ClosedError` (also
+   * after `end()` here), `PayloadTooLargeError` or `InvalidArgumentError`.
    */
   send(message: Uint8Array, options?: SendOptions): Promise<void>;
   /**
    * The next message. Rejects `TimeoutError`, or `ClosedError` once the tunnel
-   * is closed here, or closed (or broken) there and every message sent before
-   * is read. Iterating the tunnel ends after a close and throws the
-   * `ClosedError` when the tunnel broke.
+   * is closed here, or ended, closed (or broken) there and every message sent
+   * before is read: that `ClosedError` is the end of the stream. Iterating the
+   * tunnel ends after an end or a close, and throws the `ClosedError` when the
+   * tunnel broke.
    */
   recv(options?: RecvOptions): Promise<Uint8Array>;
+  /**
+   * Half-close: this end sends nothing more, and goes on reading. The other
+   * end reads every message sent here before, in order, then its `recv`
+   * rejects `ClosedError` and its iteration ends; it may go on sending until
+   * it ends or closes too. Once both ends have ended, the tunnel closes by
+   * itself at both (`closed` resolves undefined; messages received and not
+   * read stay readable).
+   *
+   * A `send` called before `end()` goes out before the end; one called after
+   * rejects `ClosedError`. Resolves once the end, and every message before
+   * it, are stored on the way to the other end (not when the other end has
+   * read them: reading may wait on this end). Idempotent (later calls return
+   * the first call's promise); on a tunnel already closed (here or there) it
+   * resolves and does nothing. Rejects `ClosedError` when the tunnel broke
+   * first, and `ConfigurationError` (changing nothing) when the other end
+   * runs an earlier jetmesh that cannot half-close. `close()` still works
+   * after it.
+   *
+   * @example
+   * ```ts
+   * for (const part of parts) await tun.send(part);
+   * await tun.end();
+   * for await (const answer of tun) console.log(answer.length); // ends when the other end ends
+   * ```
+   */
+  end(): Promise<void>;
   /**
    * Closes the tunnel: the other end reads what was sent before, then gets
    * `ClosedError`. Here, waiting `send`s and `recv`s reject `ClosedError` at

@@ -5,6 +5,8 @@ import type {
   ContractHandler,
   DiscoverOptions,
   EventHandler,
+  GatherOptions,
+  GatherReply,
   Member,
   PublishAck,
   PublishOptions,
@@ -49,6 +51,7 @@ import { maxPayload, subjects } from "../wire/index.js";
 import type { ResolvedSettings } from "./connect-options.js";
 import { toConnectionStatus } from "./connection-status.js";
 import { discover } from "./discover.js";
+import { gather } from "./gather.js";
 
 const CALL_KEYS = ["timeout", "signal"] as const;
 const DONE: Promise<void> = Promise.resolve();
@@ -157,6 +160,11 @@ export class JetmeshConnection implements Connection {
     } catch (err) {
       return Promise.reject(fromNatsError(err, `broadcast to cluster "${cluster}"`));
     }
+  }
+
+  gather(cluster: string, payload: Uint8Array, options?: GatherOptions): AsyncIterable<GatherReply> {
+    this.#ensureOpen("gather");
+    return gather(this.#rt, cluster, payload, options, this.#closeSignal.signal);
   }
 
   publish(topic: string, payload: Uint8Array, options?: PublishOptions): Promise<PublishAck> {

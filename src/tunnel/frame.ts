@@ -4,6 +4,11 @@
  * then the payload; a FIRST frame (the start of a split message) adds the
  * message's total size. Frames come from the wire, so decoding checks
  * everything and says what is wrong instead of throwing.
+ *
+ * An END frame (half-close) goes only to a peer that said at set-up that it
+ * reads one (`halfClose` in the set-up terms): an earlier version drops a
+ * kind it does not know without taking its sequence, so the frames after it
+ * would wait for it for ever.
  */
 
 /** Frame kinds: the first byte of every frame. */
@@ -18,6 +23,12 @@ export const KIND = {
   abort: 4,
   /** The sender closed: nothing follows. */
   close: 5,
+  /**
+   * The sender ended its half (`tun.end()`): no message follows, only its
+   * close may. (6 stays unused: checks of hostile input forge it as a kind
+   * no version knows.)
+   */
+  end: 7,
 } as const;
 
 export type FrameKind = (typeof KIND)[keyof typeof KIND];
@@ -92,6 +103,7 @@ export function decodeFrame(data: Uint8Array): Frame | string {
     }
     case KIND.abort:
     case KIND.close:
+    case KIND.end:
       if (data.byteLength !== FRAME_HEAD) return `a frame of kind ${kind} with a payload`;
       return { kind, seq, total: 0, payload: data.subarray(FRAME_HEAD) };
     default:

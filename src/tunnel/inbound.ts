@@ -23,6 +23,8 @@ export interface InboundSink {
   release(n: number): void;
   /** The writer's close, in order: nothing follows. */
   closed(): void;
+  /** The writer's end (half-close), in order: no message follows, only its close may. */
+  ended?(): void;
   /** Something that cannot be right was dropped. */
   malformed(why: string): void;
 }
@@ -41,6 +43,8 @@ export class Inbound {
   #lastStreamSeq = 0;
   #highestSeen = -1;
   #ended = false;
+  /** The writer's END frame was handled: only its close may follow. */
+  #writerEnded = false;
 
   constructor(
     private readonly maxMessage: number,
@@ -130,6 +134,11 @@ export class Inbound {
 
   /** Acts on one frame in its turn; `owned`: its bytes are a copy already (else they view the socket buffer). */
   #handle(f: Frame, owned: boolean): void {
+    if (this.#writerEnded && f.kind !== KIND.close) {
+      // an honest writer sends nothing but its close after its end
+      this.sink.malformed(`a frame of kind ${f.kind} after the writer's end`);
+      return;
+    }
     switch (f.kind) {
       case KIND.whole: {
         if (f.payload.byteLength > this.maxMessage) {
@@ -176,6 +185,12 @@ export class Inbound {
         return;
       case KIND.close:
         this.sink.closed();
+        return;
+      case KIND.end:
+        if (this.#assembly !== undefined) this.sink.malformed("the writer ended in the middle of a message");
+        this.#assembly = undefined;
+        this.#writerEnded = true;
+        this.sink.ended?.();
         return;
     }
   }

@@ -30,8 +30,12 @@ export interface PeerWatchHost {
   readonly hasRoom: boolean;
   /** Makes the consumer anew. */
   refreshConsumer(why: string): void;
-  /** Whether the last message the other end stored is its close (then this end reads up to it). */
-  closedThere(): Promise<boolean>;
+  /**
+   * Whether the other end is done and need not be heard any more: the last
+   * message it stored is its close, or its end while this end ended too
+   * (then this end reads up to it).
+   */
+  doneThere(): Promise<boolean>;
   /** The tunnel cannot go on: `outage` of this end's connection, the other end `silent`, or a `gap` that never filled. */
   lost(why: "outage" | "silent" | "gap", bound: number): void;
 }
@@ -43,7 +47,7 @@ export class PeerWatch {
   readonly #outageTimeout: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastBeat = performance.now();
-  /** The other end stored its close: it stopped its heartbeats, and this end reads up to it. */
+  /** The other end stored its close (or both ends their end): it stopped its heartbeats, and this end reads up to it. */
   #peerClosing = false;
   #checking = false;
   /** How long frames have waited for a missing one, in connected ms. */
@@ -129,15 +133,16 @@ export class PeerWatch {
   }
 
   /**
-   * The other end has been silent: if the last thing it stored is its close, it
-   * closed and this end has not read that far yet (it will); else it is gone.
+   * The other end has been silent: if the last thing it stored is its close
+   * (or its end, both ends having ended), it is done and this end has not read
+   * that far yet (it will); else it is gone.
    */
   async #checkPeer(): Promise<void> {
     this.#checking = true;
-    const closedThere = await this.#host.closedThere().catch(() => false);
+    const doneThere = await this.#host.doneThere().catch(() => false);
     this.#checking = false;
     if (this.#host.over) return;
-    if (closedThere) {
+    if (doneThere) {
       this.#peerClosing = true;
       return;
     }

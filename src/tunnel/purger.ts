@@ -42,11 +42,12 @@ export class Purger {
       });
   }
 
-  /** Whether the last message stored on the subject is the writer's close. */
-  async lastIsClose(): Promise<boolean> {
+  /** Whether the last message stored on the subject is the writer's close or its end, and which. */
+  async lastFinal(): Promise<"close" | "end" | undefined> {
     const jsm = await this.jsm();
     const last = await jsm.streams.getMessage(this.stream, { last_by_subj: this.subject });
-    return last?.data[0] === KIND.close && last.data.byteLength === FRAME_HEAD;
+    if (last?.data.byteLength !== FRAME_HEAD) return undefined;
+    return last.data[0] === KIND.close ? "close" : last.data[0] === KIND.end ? "end" : undefined;
   }
 
   /** Drops everything on `subjects` (the tunnel's, as it ends). */

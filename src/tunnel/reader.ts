@@ -22,6 +22,8 @@ export interface ReaderEvents {
   frameArrived(): void;
   /** The other end's close arrived, in order: nothing follows. */
   closed(): void;
+  /** The other end's end (half-close) arrived, in order: no message follows, only its close may. */
+  endedThere(): void;
   /** The stream was made anew (memory storage and a server restart): what was on the way is lost. */
   streamLost(): void;
   /** The server refuses a read the end needs (a `PermissionError`): the end cannot go on. */
@@ -63,6 +65,7 @@ export class Reader {
       deliver: (r) => this.queue.put(r),
       release: (n) => this.#release(n),
       closed: () => events.closed(),
+      ended: () => events.endedThere(),
       malformed: (why) => events.malformed(why),
     });
     const queue = this.queue;
@@ -94,9 +97,9 @@ export class Reader {
     this.#purger.maybe(this.inbound.lastStreamSeq, this.#read.released, force);
   }
 
-  /** Whether the last message the other end stored is its close. */
-  closedThere(): Promise<boolean> {
-    return this.#purger.lastIsClose();
+  /** Whether the last message the other end stored is its close or its end, and which. */
+  finalThere(): Promise<"close" | "end" | undefined> {
+    return this.#purger.lastFinal();
   }
 
   /** Drops everything on `subjects` (the tunnel's, as it ends). */

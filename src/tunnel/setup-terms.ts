@@ -4,6 +4,8 @@
  * and the member's answer (its window, largest message and max payload).
  * Anything out of range is refused (undefined), never thrown; fields a
  * peer of an earlier version leaves out take the reader's own values.
+ * `halfClose: true` says the end reads END frames (`tun.end()`); an earlier
+ * version leaves it out (and ignores it), so an END frame never reaches it.
  */
 import { MAX_HEARTBEAT, MAX_OUTAGE, MIN_OUTAGE, MIN_WINDOW } from "./settings.js";
 
@@ -22,16 +24,24 @@ export interface SetUpRequest {
   maxMessage: number;
   outageTimeout: number;
   maxPayload: number;
+  /** The opener reads END frames; left out by an earlier version. */
+  halfClose?: boolean;
 }
 
 export interface SetUpAnswer {
   window: number;
   maxMessage: number;
   maxPayload: number;
+  /** The member reads END frames; left out by an earlier version. */
+  halfClose?: boolean;
 }
 
 const count = (n: unknown, min: number, max: number): n is number =>
   typeof n === "number" && Number.isSafeInteger(n) && n >= min && n <= max;
+
+/** `halfClose` as read: set only when it is `true` (anything else, or nothing, is an end without it). */
+const halfCloseOf = (v: Record<string, unknown>): { halfClose?: true } =>
+  v.halfClose === true ? { halfClose: true } : {};
 
 function parse(data: Uint8Array): Record<string, unknown> | undefined {
   try {
@@ -56,7 +66,7 @@ export function readSetUpRequest(
   if (!count(window, MIN_WINDOW, MAX_SIZE) || !count(heartbeat, 10, MAX_HEARTBEAT)) return undefined;
   if (!count(maxMessage, 1, MAX_SIZE) || !count(outageTimeout, MIN_OUTAGE, MAX_OUTAGE)) return undefined;
   if (!count(maxPayload, MIN_PAYLOAD, MAX_PAYLOAD)) return undefined;
-  return { id, window, heartbeat, maxMessage, outageTimeout, maxPayload };
+  return { id, window, heartbeat, maxMessage, outageTimeout, maxPayload, ...halfCloseOf(v) };
 }
 
 /** The member's answer, or undefined when it is not one. */
@@ -67,7 +77,7 @@ export function readSetUpAnswer(data: Uint8Array, own: { maxPayload: number }): 
   const maxPayload = v.maxPayload ?? own.maxPayload;
   if (!count(window, MIN_WINDOW, MAX_SIZE) || !count(maxMessage, 1, MAX_SIZE)) return undefined;
   if (!count(maxPayload, MIN_PAYLOAD, MAX_PAYLOAD)) return undefined;
-  return { window, maxMessage, maxPayload };
+  return { window, maxMessage, maxPayload, ...halfCloseOf(v) };
 }
 
 export function encodeTerms(terms: SetUpRequest | SetUpAnswer): Uint8Array {

@@ -16,16 +16,23 @@
  * and this end gives up once its own connection has been down for
  * `outageTimeout`. Either way the tunnel ends visibly: calls reject
  * `ClosedError` with the reason.
+ *
+ * Half-close: `end()` sends an END frame in order after every message sent
+ * before it ({@link HalfClose}); the other end reads up to it, then its `recv`
+ * rejects `ClosedError` and its iteration ends, while it may still send. Once
+ * both ends have ended, each releases the tunnel by itself (nothing more to
+ * tell: each purges what it read).
  */
 import type { RecvOptions, SendOptions, Tunnel } from "../api/index.js";
 import type { Runtime } from "../core/index.js";
-import { ClosedError, type JetmeshError } from "../errors/index.js";
+import { ClosedError, ConfigurationError, type JetmeshError } from "../errors/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { fromJetStreamError, type ManagedStream, type Publisher } from "../jetstream/index.js";
 import { ThrottledWarning } from "../logging/index.js";
 import { checkRecv, checkSend } from "./call-checks.js";
 import { BROKE, type Control, encodeSent } from "./control.js";
 import { ControlLink } from "./control-link.js";
+import { HalfClose } from "./half-close.js";
 import { lostError, lostPeerReason } from "./lost-reason.js";
 import { PeerWatch } from "./peer-watch.js";
 import { Reader } from "./reader.js";
@@ -65,6 +72,10 @@ export class TunnelEnd implements Tunnel {
   #lost: JetmeshError | undefined;
   #closing: Promise<void> | undefined;
   #releasing: Promise<void> | undefined;
+  /** Half-close: this end's `end()`, the other end's END, both. */
+  readonly #half = new HalfClose();
+  /** The other end reads END frames (it said so at set-up). */
+  #peerReadsEnd = false;
 
   readonly #writer: Writer;
   /** Set once the other end is there (set-up done). */
@@ -93,7 +104,7 @@ export class TunnelEnd implements Tunnel {
     this.#watch = new PeerWatch(
       {
         get over() {
-          return (end.#ended ?? end.#remoteEnd) !== undefined;
+          return (end.#ended ?? end.#remoteEnd) !== undefined || end.#half.bothEnded;
         },
         beat: () => {
           this.#reader.grant(true);
@@ -109,7 +120,7 @@ export class TunnelEnd implements Tunnel {
           return end.#reader.queue.bytes <= plan.window / 2;
         },
         refreshConsumer: (why) => this.#reader.consumer.refresh(why),
-        closedThere: () => this.#reader.closedThere(),
+        doneThere: async () => this.#half.doneThere(await this.#reader.finalThere()),
         lost: (why, bound) => this.#lostPeer(why, bound),
       },
       plan,
@@ -136,6 +147,7 @@ export class TunnelEnd implements Tunnel {
         this.#remoteEnd = new ClosedError("the tunnel was closed by the other end");
         this.#endRemote();
       },
+      endedThere: () => this.#endedThere(),
       streamLost: () => this.#streamLost(),
       refused: (err) => this.#refused(err),
       malformed: (why) => this.#malformed(why),
@@ -170,6 +182,7 @@ export class TunnelEnd implements Tunnel {
   begin(peer: PeerTerms): void {
     if (this.#ended ?? this.#remoteEnd) return;
     this.#begun = true;
+    this.#peerReadsEnd = peer.halfClose === true;
     this.#writer.begin(peer);
     this.#reader.grant();
     this.#watch.start();
@@ -179,6 +192,7 @@ export class TunnelEnd implements Tunnel {
     try {
       const { timeout, signal } = checkSend(message, options, this.#rt.timeout, this.#writer.maxMessage);
       if (this.#ended ?? this.#remoteEnd) throw this.#closedError("send");
+      if (this.#half.sendEnded) throw this.#half.sendError();
       if (signal?.aborted) return Promise.reject(signal.reason);
       return this.#writer.send(message, performance.now() + timeout, timeout, signal);
     } catch (err) {
@@ -192,6 +206,8 @@ export class TunnelEnd implements Tunnel {
       if (this.#ended) throw this.#closedError("recv");
       const next = this.#reader.queue.take();
       if (next !== undefined) return Promise.resolve(next);
+      // the other end's END came before whatever happened to it after: reading ended normally
+      if (this.#half.endedThere) throw this.#half.endedThere;
       if (this.#remoteEnd) throw this.#remoteEnd;
       if (signal?.aborted) return Promise.reject(signal.reason);
       return this.#reader.queue.wait(timeout, signal);
@@ -200,21 +216,54 @@ export class TunnelEnd implements Tunnel {
     }
   }
 
-  /** Ends when the tunnel was closed (here or there); rejects `ClosedError` when it broke. */
+  /** Ends when the tunnel was closed (here or there) or the other end ended; rejects `ClosedError` when it broke. */
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     while (true) {
       try {
         yield await this.recv();
       } catch (err) {
-        if (err instanceof ClosedError && this.#lost === undefined) return;
+        if (err instanceof ClosedError && (this.#lost === undefined || err === this.#half.endedThere)) return;
         throw err;
       }
     }
   }
 
+  end(): Promise<void> {
+    if (this.#half.ending) return this.#half.ending;
+    // closed (here or there): nothing more is sent anyway; broken: that is the answer
+    if (this.#ended ?? this.#remoteEnd)
+      return this.#lost ? Promise.reject(this.#closedError("end")) : Promise.resolve();
+    if (!this.#peerReadsEnd) {
+      return Promise.reject(
+        new ConfigurationError(
+          "end: the other end of the tunnel runs an earlier jetmesh that cannot half-close; close() the tunnel instead",
+        ),
+      );
+    }
+    this.#half.ending = this.#endHere();
+    return this.#half.ending;
+  }
+
+  /**
+   * Sends the END frame after what was sent before; once it is stored, a
+   * tunnel ended at both ends closes. A tunnel closed meanwhile needs no END;
+   * one that broke (a frame not stored, the other end gone) rejects.
+   */
+  async #endHere(): Promise<void> {
+    try {
+      await this.#writer.end();
+    } catch (err) {
+      if (this.#lost) throw this.#closedError("end");
+      if (this.#ended ?? this.#remoteEnd) return;
+      throw new ClosedError(`end: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (this.#half.stored()) this.#finish();
+  }
+
   close(): Promise<void> {
     if (this.#ended === undefined) {
-      const tellPeer = this.#remoteEnd === undefined;
+      // after both ends ended, each released the tunnel already: nothing to tell
+      const tellPeer = this.#remoteEnd === undefined && !this.#half.bothEnded;
       this.#end(new ClosedError("the tunnel was closed"));
       this.#closing = (async () => {
         if (tellPeer) {
@@ -283,7 +332,8 @@ export class TunnelEnd implements Tunnel {
   /** A control message of the other end (inside a subscription callback: the link catches what throws). */
   #onControl(c: Control): void {
     if (c.kind === "grant") {
-      if (this.#writer.grant(c.credit) === "invalid") {
+      // the member's first grant may overtake its set-up answer: credit starts at the window the answer brings
+      if (this.#begun && this.#writer.grant(c.credit) === "invalid") {
         this.#malformed(`a grant of ${c.credit} bytes beyond what was sent`);
         return;
       }
@@ -337,6 +387,21 @@ export class TunnelEnd implements Tunnel {
   }
 
   // --- ending ---
+
+  /** The other end's END arrived, in order: `recv` ends once what came before is read; sends go on. */
+  #endedThere(): void {
+    if (this.#ended ?? this.#remoteEnd) return;
+    const both = this.#half.arrived();
+    if (this.#reader.queue.length === 0) this.#reader.queue.rejectWaiting(this.#half.endedThere);
+    if (both) this.#finish();
+  }
+
+  /** Both ends ended: the tunnel closes by itself; messages here stay readable, then `recv` ends. */
+  #finish(): void {
+    if (this.#ended ?? this.#remoteEnd) return;
+    this.#stopTimers();
+    void this.#releaseOnce();
+  }
 
   /** The other end closed or is gone: sends fail now, messages here stay readable, then `recv` fails. */
   #endRemote(): void {

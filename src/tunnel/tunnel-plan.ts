@@ -22,5 +22,5 @@ export interface TunnelPlan {
   maxEvent: number;
 }
 
-/** What the other end said at set-up. */
-export type PeerTerms = ReaderTerms;
+/** What the other end said at set-up: its terms as a reader, and whether it reads END frames. */
+export type PeerTerms = ReaderTerms & { halfClose?: boolean };

@@ -5,7 +5,8 @@
  * Set-up: the opener starts listening on its incoming subject, then asks the
  * cluster (`<ns>.tun.<cluster>`, queue group: one member) with the tunnel's
  * random id, its window and heartbeat; the member that accepts starts
- * listening too and answers with its window. Only then does either end send.
+ * listening too and answers with its window. Both say they read END frames
+ * (`halfClose`). Only then does either end send.
  */
 import { randomBytes } from "node:crypto";
 import type { Msg, MsgHdrs } from "@nats-io/nats-core";
@@ -16,7 +17,7 @@ import { ClosedError, JetmeshError, RemoteError, TimeoutError } from "../errors/
 import { withDeadline } from "../flow/index.js";
 import { fromJetStreamError, ManagedStream, Publisher } from "../jetstream/index.js";
 import { ATTR, endSpan, type Observer, SpanKind } from "../telemetry/index.js";
-import { ERROR_KIND, errorHeaders, maxDelivery, payloadLimit } from "../wire/index.js";
+import { ERROR_KIND, errorHeaders, HEADER, maxDelivery, payloadLimit } from "../wire/index.js";
 import type { ResolvedTunnels } from "./settings.js";
 import { encodeTerms, readSetUpAnswer, readSetUpRequest, type SetUpRequest } from "./setup-terms.js";
 import { TunnelEnd, type TunnelShared } from "./tunnel-end.js";
@@ -58,17 +59,25 @@ export class Tunnels {
     return this.#traffic.malformed;
   }
 
-  /** Opens a tunnel to one member of `cluster` (arguments validated by the caller). */
-  async open(cluster: string, timeout: number, signal: AbortSignal | undefined): Promise<Tunnel> {
+  /**
+   * Opens a tunnel to one member of `cluster` (arguments validated by the
+   * caller). `extra`: headers its set-up request carries (an interceptor's).
+   */
+  async open(
+    cluster: string,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    extra?: MsgHdrs,
+  ): Promise<Tunnel> {
     const t = this.#rt.telemetry;
-    if (!t.tracing) return this.#open(cluster, timeout, signal, undefined);
+    if (!t.tracing) return this.#open(cluster, timeout, signal, undefined, extra);
     const span = t.start("tunnel", cluster, SpanKind.CLIENT, {
       [ATTR.destination]: this.#rt.subjects.tunnelSetup(cluster),
       [ATTR.operationType]: "send",
       [ATTR.cluster]: cluster,
     });
     try {
-      const tun = await this.#open(cluster, timeout, signal, span);
+      const tun = await this.#open(cluster, timeout, signal, span, extra);
       span.setAttribute(ATTR.tunnel, tun.id);
       span.end();
       return tun;
@@ -90,6 +99,7 @@ export class Tunnels {
     timeout: number,
     signal: AbortSignal | undefined,
     span: Span | undefined,
+    extra: MsgHdrs | undefined,
   ): Promise<Tunnel> {
     // every step waits within the call's time-out and signal, whatever its own time-outs are
     const deadline = performance.now() + timeout;
@@ -115,15 +125,17 @@ export class Tunnels {
       maxMessage: settings.maxMessage,
       outageTimeout: settings.outageTimeout,
       maxPayload: payloadLimit(this.#rt.nc),
+      halfClose: true,
     };
     let reply: Uint8Array;
     try {
       await step(end.listen(), `tunnel to cluster "${cluster}"`);
       const left = Math.floor(deadline - performance.now());
       if (left < 1) throw timedOut();
-      let hdrs: MsgHdrs | undefined;
+      let hdrs = extra;
+      if (hdrs) hdrs.set(HEADER.timeout, String(left));
       if (span && this.#rt.telemetry.carries(span)) {
-        hdrs = this.#rt.requester.headersWith(left);
+        hdrs ??= this.#rt.requester.headersWith(left);
         this.#rt.telemetry.inject(span, hdrs);
       }
       const asking = this.#rt.requester.request(
@@ -213,9 +225,17 @@ export class Tunnels {
       );
       return undefined;
     }
-    const peer: PeerTerms = { window: setUp.window, maxMessage: setUp.maxMessage, maxPayload: setUp.maxPayload };
+    const peer: PeerTerms = {
+      window: setUp.window,
+      maxMessage: setUp.maxMessage,
+      maxPayload: setUp.maxPayload,
+      halfClose: setUp.halfClose === true,
+    };
     end.begin(peer);
-    this.#respond(msg, encodeTerms({ window: settings.window, maxMessage: settings.maxMessage, maxPayload }));
+    this.#respond(
+      msg,
+      encodeTerms({ window: settings.window, maxMessage: settings.maxMessage, maxPayload, halfClose: true }),
+    );
     return end;
   }
 

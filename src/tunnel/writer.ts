@@ -77,6 +77,21 @@ export class Writer {
     return turn;
   }
 
+  /**
+   * Publishes the end frame after every message whose send came before
+   * (those waiting for credit go first), then resolves once it and every
+   * frame before it are stored. Rejects when the tunnel ends first, or a frame
+   * is not stored (the host is told, as for any frame).
+   */
+  end(): Promise<void> {
+    const turn = this.#turn.then(async () => {
+      this.#sendFrame(KIND.end, undefined, 0);
+      await Promise.all([...this.inflight]);
+    });
+    this.#turn = turn.catch(() => {});
+    return turn;
+  }
+
   /** Publishes the close frame, in order after everything sent. */
   close(): Promise<unknown> {
     return this.#host.publish(encodeFrame(KIND.close, this.#seq++));

@@ -16,6 +16,10 @@ export const HEADER = {
   pendingMessages: "Nats-Pending-Messages",
   /** The last delivery sequence of a consumer, on its idle heartbeats. */
   lastConsumerSeq: "Nats-Last-Consumer",
+  /** The member that sent a gather answer (its id). */
+  member: "Jetmesh-Member",
+  /** On a member's first answer to a gather, `ack`: it got the request; its reply follows. */
+  gather: "Jetmesh-Gather",
 } as const;
 
 /** Values of the {@link HEADER.errorKind} header. */

@@ -2,8 +2,15 @@
 export interface Subjects {
   /** The namespace every subject below lives under. */
   readonly namespace: string;
-  /** Requests to a cluster (members subscribe in queue group {@link REQUEST_QUEUE}). */
-  request(cluster: string): string;
+  /**
+   * Requests to a cluster (members subscribe in queue group {@link REQUEST_QUEUE}),
+   * or to one of its methods: `<ns>.req.<cluster>[.<method>]`.
+   */
+  request(cluster: string, method?: string): string;
+  /** Gathers: to every member of a cluster (no queue group), `<ns>.all.<cluster>[.<method>]`. */
+  gather(cluster: string, method?: string): string;
+  /** Cancellations of requests to a cluster: every member hears them, `<ns>.cancel.<cluster>`. */
+  cancel(cluster: string): string;
   /** Broadcasts to every member of a cluster. */
   broadcast(cluster: string): string;
   /** Events of one topic, stored in the namespace's topics stream. */
@@ -40,7 +47,9 @@ export const REQUEST_QUEUE = "q";
 export function subjects(namespace: string): Subjects {
   return {
     namespace,
-    request: (cluster) => `${namespace}.req.${cluster}`,
+    request: (cluster, method) => `${namespace}.req.${cluster}${method === undefined ? "" : `.${method}`}`,
+    gather: (cluster, method) => `${namespace}.all.${cluster}${method === undefined ? "" : `.${method}`}`,
+    cancel: (cluster) => `${namespace}.cancel.${cluster}`,
     broadcast: (cluster) => `${namespace}.bcast.${cluster}`,
     topic: (topic) => `${namespace}.topic.${topic}`,
     topics: `${namespace}.topic.>`,
