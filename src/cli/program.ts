@@ -9,6 +9,7 @@ import { InvalidArgumentError, JetmeshError, RemoteError } from "../errors/index
 import { addBenchCommand } from "./commands/bench.js";
 import { addBroadcastCommand } from "./commands/broadcast.js";
 import { addDevCommand } from "./commands/dev.js";
+import { addHealthCommand } from "./commands/health.js";
 import { addLsCommand } from "./commands/ls.js";
 import { addPermissionsCommand } from "./commands/permissions.js";
 import { addPublishCommand } from "./commands/publish.js";
@@ -62,6 +63,7 @@ function build(io: Io): Command {
   addSubscribeCommand(program, io);
   addTunnelCommand(program, io);
   addLsCommand(program, io);
+  addHealthCommand(program, io);
   addPermissionsCommand(program, io);
   addBenchCommand(program, io);
 
