@@ -4,5 +4,6 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/unit/**/*.test.ts"],
+    env: { JETMESH_LOG: process.env.JETMESH_LOG ?? "silent" },
   },
 });

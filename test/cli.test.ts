@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { permissionsConfig } from "../src/client/index.js";
-import { connect, permissions, TUNNELS_DEFAULTS } from "../src/index.js";
-import { dec, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
+import { connect, contract, permissions, TUNNELS_DEFAULTS, topicContract } from "../src/index.js";
+import { dec, deferred, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
 const nats = useNats();
 const CLI = fileURLToPath(new URL("../.build/test-dist/cli/main.js", import.meta.url));
@@ -206,21 +206,26 @@ describe("the jetmesh command", () => {
     expect(r.stdout.toString()).toBe("tick 1\n");
   });
 
-  it("tunnel copies stdin through a member and back to stdout, byte for byte", async () => {
+  it("tunnel copies stdin through a member and back to stdout, byte for byte, ending its sending when stdin ends", async () => {
     const ns = uniqueNamespace();
     // the member takes the tunnels stream as the command makes it (the default size, in memory)
     const conn = await nats.open(ns, { tunnels: { maxBytes: TUNNELS_DEFAULTS.maxBytes } });
     await conn.register("files", {
       async handleTunnel(tun) {
+        // echoes until the command's input ends, answers a moment later, then ends too
         for await (const msg of tun) await tun.send(msg);
+        await new Promise((r) => setTimeout(r, 1500));
+        await tun.send(enc("<done>"));
+        await tun.end();
       },
     });
     const data = randomBytes(3 * 1024 * 1024 + 17);
-    const r = await jetmesh(["tunnel", "files", "-n", ns, "--idle", "500"], data);
+    const r = await jetmesh(["tunnel", "files", "-n", ns], data);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout.byteLength).toBe(data.byteLength);
-    expect(r.stdout.equals(data)).toBe(true);
+    // everything, and what came after the input ended (later than the old --idle wait), then the command ends
+    expect(r.stdout.byteLength).toBe(data.byteLength + 6);
+    expect(r.stdout.equals(Buffer.concat([data, Buffer.from("<done>")]))).toBe(true);
     // input goes out as it comes: an answer arrives before the input ends
     const live = start(["tunnel", "files", "-n", ns]);
     const liveDone = finished(live);
@@ -232,7 +237,38 @@ describe("the jetmesh command", () => {
     await waitFor("the first line back", () => echoed === "line-a\n");
     live.stdin?.end("line-b\n");
     expect((await liveDone).code).toBe(0);
-    expect(echoed).toBe("line-a\nline-b\n");
+    expect(echoed).toBe("line-a\nline-b\n<done>");
+    // a member that ends first: the command goes on sending its input, and ends once it has
+    const heard = deferred<number>();
+    await conn.register("greeter", {
+      async handleTunnel(tun) {
+        await tun.send(enc("hello"));
+        await tun.end();
+        let n = 0;
+        for await (const msg of tun) n += msg.byteLength;
+        heard.resolve(n);
+      },
+    });
+    const greeted = start(["tunnel", "greeter", "-n", ns]);
+    const greetedDone = finished(greeted);
+    let exited = false;
+    void greetedDone.then(() => {
+      exited = true;
+    });
+    let greeting = "";
+    greeted.stdout?.on("data", (d: Buffer) => {
+      greeting += d.toString();
+    });
+    greeted.stdin?.write("x".repeat(1000));
+    await waitFor("the greeting", () => greeting === "hello");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(exited, "exited while its input is open").toBe(false);
+    greeted.stdin?.end("y".repeat(500));
+    const g = await greetedDone;
+    expect(g).toMatchObject({ code: 0, stderr: "" });
+    expect(await heard.promise).toBe(1500);
+    // --idle is gone: the member's end or close says when the answers are over
+    expect((await jetmesh(["tunnel", "files", "-n", ns, "--idle", "500"], "x")).code).toBe(2);
     // a member that closes ends the command, though its input is still open
     await conn.register("closer", {
       async handleTunnel(tun) {
@@ -356,5 +392,159 @@ describe("the jetmesh command", () => {
     );
     for (const ratio of Object.values(headline)) expect(ratio).toBeGreaterThan(0);
     expect((await jetmesh(["bench", "nonsense"])).code).toBe(2);
+  });
+});
+
+describe("the jetmesh command with --codec", () => {
+  const Orders = (codec: "msgpack" | "json") =>
+    contract({
+      name: "orders",
+      request: { type: "object", properties: { sku: { type: "string" } }, required: ["sku"] } as const,
+      reply: { type: "object" } as const,
+      broadcast: { type: "string" } as const,
+      codec,
+    });
+  const lines = (out: Buffer) =>
+    out
+      .toString()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+
+  it("request and broadcast speak a typed contract: JSON text in, the reply printed as one line of JSON", async () => {
+    for (const codec of ["msgpack", "json"] as const) {
+      const ns = uniqueNamespace();
+      const conn = await nats.open(ns);
+      const heard: string[] = [];
+      await conn.register(Orders(codec), {
+        handleRequest: (req) => ({ sku: req.sku, ok: true, at: [1, 2] }),
+        handleBroadcast: (msg) => void heard.push(msg),
+      });
+      const r = await jetmesh(["request", "orders", '{"sku":"A1"}', "-n", ns, "--codec", codec]);
+      expect(r, codec).toMatchObject({ code: 0, stderr: "" });
+      expect(r.stdout.toString()).toBe('{"sku":"A1","ok":true,"at":[1,2]}\n');
+      const piped = await jetmesh(["request", "orders", "-", "-n", ns, "--codec", codec, "--json"], '{"sku":"B2"}');
+      expect(JSON.parse(piped.stdout.toString())).toEqual({
+        cluster: "orders",
+        value: { sku: "B2", ok: true, at: [1, 2] },
+      });
+      // the member checks its contract: a request that does not match is its BAD_REQUEST
+      const refused = await jetmesh(["request", "orders", '{"qty":1}', "-n", ns, "--codec", codec]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^jetmesh: REMOTE \(BAD_REQUEST\): /);
+      expect((await jetmesh(["broadcast", "orders", '"to all"', "-n", ns, "--codec", codec])).code).toBe(0);
+      await waitFor("the broadcast", () => heard.length === 1);
+      expect(heard).toEqual(["to all"]);
+    }
+    // without --codec, the bytes of a msgpack reply are printed as they are (today's behaviour)
+    const ns = uniqueNamespace();
+    await (await nats.open(ns)).register(Orders("msgpack"), { handleRequest: () => ({}) });
+    const raw = await jetmesh(["request", "orders", "x", "-n", ns]);
+    expect(raw.code).toBe(1);
+    expect(raw.stderr).toMatch(/BAD_REQUEST/);
+  });
+
+  it("takes data that is JSON text only, and says so (exit 2)", async () => {
+    for (const args of [
+      ["request", "orders", "{sku: A1}", "--codec", "msgpack"],
+      ["request", "orders", "--codec", "json"],
+      ["publish", "news", "hi", "--codec", "json"],
+      ["request", "orders", "{}", "--codec", "yaml"],
+    ]) {
+      const r = await jetmesh(args);
+      expect(r.code, args.join(" ")).toBe(2);
+    }
+    const r = await jetmesh(["publish", "news", "hi", "--codec", "json"]);
+    expect(r.stderr).toMatch(/with --codec json, the data is JSON text \(a string is written '"text"'\)/);
+  });
+
+  it("publish encodes events for typed subscribers; subscribe prints typed events as JSON, one line each", async () => {
+    for (const codec of ["msgpack", "json"] as const) {
+      const ns = uniqueNamespace();
+      const conn = await nats.open(ns);
+      const Prices = topicContract({ name: "prices", event: { type: "object" } as const, codec });
+      const typed: unknown[] = [];
+      await conn.use(Prices).subscribe((p) => typed.push(p));
+      const sub = start(["subscribe", "prices", "-n", ns, "--codec", codec, "--count", "2"]);
+      sub.stdin?.end();
+      const subDone = finished(sub);
+      let said = "";
+      sub.stderr?.on("data", (d: Buffer) => {
+        said += d.toString();
+      });
+      await waitFor("the subscription", () => said.includes("subscribed to prices"));
+      const published = await jetmesh(["publish", "prices", '{"sku":"A1","eur":12.5}', "-n", ns, "--codec", codec]);
+      expect(published.stdout.toString()).toMatch(/^published to prices: seq 1\n$/);
+      await conn.use(Prices).publish({ sku: "B2", eur: 3 });
+      const done = await subDone;
+      expect(done.code, codec).toBe(0);
+      expect(lines(done.stdout)).toEqual([
+        { sku: "A1", eur: 12.5 },
+        { sku: "B2", eur: 3 },
+      ]);
+      await waitFor("the typed subscriber", () => typed.length === 2);
+      expect(typed[0]).toEqual({ sku: "A1", eur: 12.5 });
+      // --json: the value beside the sequence and time; a durable's leftover past --count is not logged
+      const json = await jetmesh(
+        [
+          "subscribe",
+          "prices",
+          "-n",
+          ns,
+          "--codec",
+          codec,
+          "--json",
+          "--durable",
+          "d",
+          "--from-seq",
+          "1",
+          "--count",
+          "1",
+        ],
+        undefined,
+        { JETMESH_LOG: "warn" },
+      );
+      expect(json.code).toBe(0);
+      expect(lines(json.stdout)).toEqual([
+        { topic: "prices", seq: 1, time: expect.any(String), value: { sku: "A1", eur: 12.5 } },
+      ]);
+      expect(json.stderr).toBe("subscribed to prices; Ctrl-C to stop\n");
+    }
+  });
+});
+
+describe("the jetmesh command's error messages", () => {
+  it("dev on a port in use says so in one line, the server's log only with --verbose", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const r = await jetmesh(["dev", "--port", String(port)], undefined, { NATS_URL: "" });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `jetmesh: ERROR: nats-server could not start: port ${port} is already in use; ` +
+          "is another server running there? stop it, or pick another port with --port " +
+          "(--verbose prints the server's log)\n",
+      );
+      const verbose = await jetmesh(["dev", "--port", String(port), "--verbose"], undefined, { NATS_URL: "" });
+      expect(verbose.code).toBe(1);
+      expect(verbose.stderr).toMatch(
+        /^nats-server said:\n\S*nats-server -a 127\.0\.0\.1 -p \d+ [^\n]*\n.*\[INF\] Starting nats-server/,
+      );
+      expect(verbose.stderr).toMatch(/\[FTL\].*address already in use/);
+      expect(verbose.stderr.trimEnd().split("\n").at(-1)).toMatch(
+        /^jetmesh: ERROR: nats-server could not start: port \d+ is already in use/,
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("a server URL that cannot be right is a usage error at once, naming it", async () => {
+    const r = await jetmesh(["request", "echo", "x", "-s", "nats:/127.0.0.1:4222"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^jetmesh: INVALID_ARGUMENT: options\.servers: "nats:\/127\.0\.0\.1:4222" is not a server URL/,
+    );
   });
 });

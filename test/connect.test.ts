@@ -127,6 +127,38 @@ describe("connect", () => {
     await expect(connect({ credsFile: "/nonexistent/user.creds" })).rejects.toThrow(/credsFile/);
   });
 
+  it("checks each server URL before dialing, naming the URL and what is wrong with it", async () => {
+    const cases: Array<[string | string[], RegExp]> = [
+      // one slash: once tried for the connect time-out, then "getaddrinfo ENOTFOUND nats"
+      ["nats:/127.0.0.1:4222", /"nats:\/127\.0\.0\.1:4222" is not a server URL: write it nats:\/\/host:port/],
+      ["http://127.0.0.1:4222", /the scheme must be nats:\/\/ or tls:\/\/, not http:\/\//],
+      ["ws://127.0.0.1:4222", /does not speak WebSocket/],
+      ["nats://:4222", /names no host/],
+      [["nats://127.0.0.1:4222", "nats://127.0.0.1:70000"], /"nats:\/\/127\.0\.0\.1:70000".*port must be 1 to 65535/],
+    ];
+    for (const [servers, message] of cases) {
+      const started = performance.now();
+      const err = await connect({ servers, connectTimeout: 5000, logger: silentLogger }).catch((e: unknown) => e);
+      expect(err, String(servers)).toBeInstanceOf(InvalidArgumentError);
+      expect((err as Error).message).toMatch(message);
+      expect(performance.now() - started, "nothing dialed").toBeLessThan(500);
+    }
+  });
+
+  it("still dials host:port and a bare host, as the NATS client does", async () => {
+    const { port } = new URL(nats.server().url);
+    await using hostPort = await connect({ servers: `127.0.0.1:${port}`, logger: silentLogger });
+    expect(hostPort.nats.isClosed()).toBe(false);
+    await using tls = await connect({ servers: `tls://127.0.0.1:${port}`, logger: silentLogger });
+    expect(tls.nats.isClosed()).toBe(false);
+    // a bare host means port 4222: refused here (no server there), but dialed, not rejected
+    const bare = await connect({ servers: "127.0.0.1", connectTimeout: 300, logger: silentLogger }).catch(
+      (e: unknown) => e,
+    );
+    expect(bare).not.toBeInstanceOf(InvalidArgumentError);
+    if (!(bare instanceof Error)) await (bare as { close(): Promise<void> }).close();
+  });
+
   it("reconnects after a server restart and reports it through status()", async () => {
     const server = await startNats({ useEnv: false, docker: false });
     try {

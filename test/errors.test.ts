@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { headers } from "@nats-io/nats-core";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import {
   ClosedError,
   ConnectionError,
@@ -12,6 +13,7 @@ import {
   RemoteError,
   TimeoutError,
 } from "../src/index.js";
+import { errorOfReply, HEADER } from "../src/wire/index.js";
 
 describe("errors", () => {
   it("form one family with stable codes, class names and retry flags", () => {
@@ -38,6 +40,19 @@ describe("errors", () => {
     expect(new TimeoutError("t")).not.toBeInstanceOf(ClosedError);
     expect(new RemoteError("r", "E1").remoteCode).toBe("E1");
     expect(new PermissionError("p", "a.b").subject).toBe("a.b");
+  });
+
+  it("give RemoteError a remoteCode always: the remote side's, else 500", () => {
+    expectTypeOf<RemoteError["remoteCode"]>().toEqualTypeOf<string>();
+    expect(new RemoteError("r").remoteCode).toBe("500");
+    expect(new RemoteError("r", "").remoteCode).toBe("500");
+    // a micro service of another client that answers with a message and no code
+    const h = headers();
+    h.set(HEADER.serviceError, "it broke");
+    const err = errorOfReply(h, "other");
+    expect(err).toBeInstanceOf(RemoteError);
+    expect((err as RemoteError).remoteCode).toBe("500");
+    expect(err?.message).toBe("it broke");
   });
 
   it("keep the cause", () => {

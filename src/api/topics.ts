@@ -31,12 +31,17 @@ export interface EventContext {
   readonly deliveries: number;
 }
 
-/** Handles one event; may be async. Throwing is logged and counted; a durable or group subscription gets the event again. */
-export type EventHandler = (event: Uint8Array, ctx: EventContext) => void | Promise<void>;
+/**
+ * Handles one event; may be async. What it returns is ignored, except that a
+ * promise is awaited (so `(e) => seen.push(e)` is a handler too). Throwing
+ * (or a rejected promise) is logged and counted; a durable or group
+ * subscription gets the event again.
+ */
+export type EventHandler = (event: Uint8Array, ctx: EventContext) => unknown;
 
-/** Iris's topic handler shape, accepted as well as a function. */
+/** Iris's topic handler shape, accepted as well as a function. What `handleEvent` returns is as for {@link EventHandler}. */
 export interface TopicHandler {
-  handleEvent(event: Uint8Array, ctx: EventContext): void | Promise<void>;
+  handleEvent(event: Uint8Array, ctx: EventContext): unknown;
 }
 
 /**
@@ -82,7 +87,7 @@ export interface SubscribeOptions extends Partial<TopicLimits> {
   /** Aborts set-up: `subscribe` rejects with the signal's reason, and nothing is left subscribed. */
   signal?: AbortSignal;
   /** Durable and group: called with an event given up after `maxDeliver` failed deliveries, and the last error. */
-  onDeadLetter?: (event: Uint8Array, ctx: EventContext, error: unknown) => void | Promise<void>;
+  onDeadLetter?: (event: Uint8Array, ctx: EventContext, error: unknown) => unknown;
   /** Interceptors around this subscription's handler, inside the connection's (see {@link Interceptor}). */
   interceptors?: Interceptor[];
 }

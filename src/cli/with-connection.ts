@@ -3,10 +3,14 @@ import type { Connection, ConnectOptions } from "../api/index.js";
 import { connect } from "../client/index.js";
 import type { ServerFlags } from "./server-options.js";
 
-async function open(flags: ServerFlags): Promise<Connection> {
+async function open(flags: ServerFlags, extra: Pick<ConnectOptions, "logger">): Promise<Connection> {
   // several servers (a cluster) are given comma-separated, as the nats command takes them
   const servers = (flags.server ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim());
-  const o: ConnectOptions = { servers: servers.length === 1 ? (servers[0] as string) : servers, name: "jetmesh-cli" };
+  const o: ConnectOptions = {
+    servers: servers.length === 1 ? (servers[0] as string) : servers,
+    name: "jetmesh-cli",
+    ...extra,
+  };
   if (flags.namespace !== undefined) o.namespace = flags.namespace;
   if (flags.user !== undefined) o.user = flags.user;
   if (flags.password !== undefined) o.pass = flags.password;
@@ -24,9 +28,13 @@ async function open(flags: ServerFlags): Promise<Connection> {
   return connect(o);
 }
 
-/** Runs `fn` with a connection, closed afterwards. */
-export async function withConnection<T>(flags: ServerFlags, fn: (conn: Connection) => Promise<T>): Promise<T> {
-  const conn = await open(flags);
+/** Runs `fn` with a connection, closed afterwards; `extra` are connect options of the command's own. */
+export async function withConnection<T>(
+  flags: ServerFlags,
+  fn: (conn: Connection) => Promise<T>,
+  extra: Pick<ConnectOptions, "logger"> = {},
+): Promise<T> {
+  const conn = await open(flags, extra);
   try {
     return await fn(conn);
   } finally {

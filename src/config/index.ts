@@ -1,5 +1,6 @@
 /** Defaults, the validation of user input (before any I/O), and the version. */
 export { DEFAULTS } from "./defaults.js";
+export { showValue, typeName } from "./type-name.js";
 export {
   validateHandler,
   validateLimits,

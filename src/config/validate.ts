@@ -5,21 +5,15 @@
 
 import { InvalidArgumentError } from "../errors/index.js";
 import { DEFAULTS } from "./defaults.js";
+import { showValue } from "./type-name.js";
 
 const NAME = /^[A-Za-z0-9_-]{1,128}$/;
 const NAMESPACE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
-function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (typeof value === "bigint") return `${value}n`;
-  if (value === null || typeof value !== "object") return String(value);
-  return Object.prototype.toString.call(value);
-}
-
 /** A cluster or topic name: one NATS-safe token, `[A-Za-z0-9_-]{1,128}`. */
 export function validateName(what: string, value: unknown): string {
   if (typeof value !== "string" || !NAME.test(value)) {
-    throw new InvalidArgumentError(`${what} must be 1-128 characters of [A-Za-z0-9_-], got ${show(value)}`);
+    throw new InvalidArgumentError(`${what} must be 1-128 characters of [A-Za-z0-9_-], got ${showValue(value)}`);
   }
   return value;
 }
@@ -28,7 +22,7 @@ export function validateName(what: string, value: unknown): string {
 export function validateNamespace(value: unknown): string {
   if (typeof value !== "string" || value.length > 128 || !NAMESPACE.test(value)) {
     throw new InvalidArgumentError(
-      `namespace must be dot-separated tokens of [A-Za-z0-9_-], at most 128 characters, got ${show(value)}`,
+      `namespace must be dot-separated tokens of [A-Za-z0-9_-], at most 128 characters, got ${showValue(value)}`,
     );
   }
   return value;
@@ -43,7 +37,7 @@ export function validateTimeout(what: string, value: unknown, fallback: number, 
   const min = zeroMeansForever ? 0 : 1;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > DEFAULTS.maxTimeout) {
     throw new InvalidArgumentError(
-      `${what} must be an integer >= ${min} ms${zeroMeansForever ? " (0 waits forever)" : ""} and <= ${DEFAULTS.maxTimeout}, got ${show(value)}`,
+      `${what} must be an integer >= ${min} ms${zeroMeansForever ? " (0 waits forever)" : ""} and <= ${DEFAULTS.maxTimeout}, got ${showValue(value)}`,
     );
   }
   return value;
@@ -52,7 +46,7 @@ export function validateTimeout(what: string, value: unknown, fallback: number, 
 /** Bytes to send. Any Uint8Array (a Buffer is one) is accepted as it is. */
 export function validatePayload(what: string, value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array)) {
-    throw new InvalidArgumentError(`${what} must be a Uint8Array, got ${show(value)}`);
+    throw new InvalidArgumentError(`${what} must be a Uint8Array, got ${showValue(value)}`);
   }
   return value;
 }
@@ -61,7 +55,7 @@ export function validatePayload(what: string, value: unknown): Uint8Array {
 export function validateSignal(value: unknown): AbortSignal | undefined {
   if (value === undefined) return undefined;
   if (!(value instanceof AbortSignal)) {
-    throw new InvalidArgumentError(`signal must be an AbortSignal, got ${show(value)}`);
+    throw new InvalidArgumentError(`signal must be an AbortSignal, got ${showValue(value)}`);
   }
   return value;
 }
@@ -70,11 +64,11 @@ export function validateSignal(value: unknown): AbortSignal | undefined {
 export function validateOptions<T extends object>(what: string, value: unknown, known: readonly string[]): Partial<T> {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new InvalidArgumentError(`${what} must be an object, got ${show(value)}`);
+    throw new InvalidArgumentError(`${what} must be an object, got ${showValue(value)}`);
   }
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
-      throw new InvalidArgumentError(`${what} has an unknown key ${show(key)}; known keys: ${known.join(", ")}`);
+      throw new InvalidArgumentError(`${what} has an unknown key ${showValue(key)}; known keys: ${known.join(", ")}`);
     }
   }
   return value as Partial<T>;
@@ -90,7 +84,7 @@ export function validateLimits<T extends Record<string, number>>(what: string, v
   for (const [key, v] of Object.entries(given)) {
     if (v === undefined) continue;
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
-      throw new InvalidArgumentError(`${what}.${key} must be a positive integer, got ${show(v)}`);
+      throw new InvalidArgumentError(`${what}.${key} must be a positive integer, got ${showValue(v)}`);
     }
     out[key] = v;
   }
@@ -100,12 +94,12 @@ export function validateLimits<T extends Record<string, number>>(what: string, v
 /** A handler object: an object whose listed keys, where present, are functions. */
 export function validateHandler(what: string, value: unknown, methods: readonly string[]): void {
   if (typeof value !== "object" || value === null) {
-    throw new InvalidArgumentError(`${what} must be an object with handler methods, got ${show(value)}`);
+    throw new InvalidArgumentError(`${what} must be an object with handler methods, got ${showValue(value)}`);
   }
   for (const m of methods) {
     const fn = (value as Record<string, unknown>)[m];
     if (fn !== undefined && typeof fn !== "function") {
-      throw new InvalidArgumentError(`${what}.${m} must be a function, got ${show(fn)}`);
+      throw new InvalidArgumentError(`${what}.${m} must be a function, got ${showValue(fn)}`);
     }
   }
 }

@@ -4,6 +4,7 @@ import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import type { NatsServer, StartNatsOptions } from "./nats-server.js";
+import { lastLines, NatsServerStartError, startFailure } from "./server-log.js";
 
 export const MISSING =
   "nats-server not found: apt-get install nats-server (or download it from the NATS releases), " +
@@ -111,7 +112,13 @@ async function launch(bin: string, args: string[], timeout: number): Promise<{ c
     const fail = (why: string) => {
       clearTimeout(timer);
       child.kill("SIGKILL");
-      reject(new Error(`nats-server ${args.join(" ")}: ${why}\n${log.slice(-2000)}`));
+      // the cause first, in a few words; the whole log stays on the error
+      const cause = startFailure(log);
+      const tail = lastLines(log, 5);
+      const message = cause
+        ? `nats-server could not start: ${cause}`
+        : `nats-server could not start: ${why}${tail ? `; its last lines:\n${tail}` : ""}`;
+      reject(new NatsServerStartError(message, `${bin} ${args.join(" ")}\n${log}`));
     };
     const timer = setTimeout(() => fail(`not ready within ${timeout} ms`), timeout);
     let port = 0;

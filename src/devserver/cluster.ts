@@ -10,8 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { showValue } from "../config/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
 import { findNatsServer, MISSING } from "./binary.js";
+import { lastLines, NatsServerStartError, startFailure } from "./server-log.js";
 
 /** One node of a {@link NatsCluster}. */
 export interface ClusterNode {
@@ -105,7 +107,7 @@ export interface StartNatsClusterOptions {
 export async function startNatsCluster(options: StartNatsClusterOptions = {}): Promise<NatsCluster> {
   const count = options.nodes ?? 3;
   if (!Number.isInteger(count) || count < 2 || count > 9) {
-    throw new InvalidArgumentError(`nodes must be an integer from 2 to 9, got ${String(options.nodes)}`);
+    throw new InvalidArgumentError(`nodes must be an integer from 2 to 9, got ${showValue(options.nodes)}`);
   }
   const startTimeout = options.startTimeout ?? 60_000;
   const bin = await findNatsServer();
@@ -178,9 +180,20 @@ export async function startNatsCluster(options: StartNatsClusterOptions = {}): P
       startTimeout,
     );
   } catch (err) {
-    const logs = nodes.map((n) => `--- ${n.name}\n${n.log.slice(-2000)}`).join("\n");
+    // the cause first, in a few words (a node's fatal error); every node's log stays on the error
+    const causes = nodes.flatMap((n) => {
+      const cause = startFailure(n.log);
+      return cause === undefined ? [] : [`${n.name}: ${cause}`];
+    });
+    const tails = nodes.map((n) => `--- ${n.name}\n${lastLines(n.log, 5)}`).join("\n");
+    const logs = nodes.map((n) => `--- ${n.name}\n${n.log}`).join("\n");
     await stop();
-    throw new Error(`${(err as Error).message}\n${logs}`);
+    throw new NatsServerStartError(
+      causes.length > 0
+        ? `nats-server cluster could not start: ${causes.join("; ")}`
+        : `${(err as Error).message}; the nodes' last lines:\n${tails}`,
+      logs,
+    );
   }
   return {
     get nodes() {

@@ -7,7 +7,9 @@ import type { NatsServer, StartNatsOptions } from "./nats-server.js";
  * order: `NATS_URL` if set; Docker through testcontainers if an engine
  * answers; the `nats-server` binary (`NATS_SERVER_BIN` or PATH) on a free
  * loopback port with a temp store dir. Fails with a message naming the fix
- * when none is available.
+ * when none is available; a server that does not start fails with why, in a
+ * few words (`nats-server could not start: port 4222 is already in use`),
+ * and everything it printed in the error's `log`.
  *
  * @example
  * ```ts

@@ -48,10 +48,11 @@ export function keepsMetadata(nc: NatsConnection): boolean {
 
 /**
  * Why an existing stream cannot serve these settings: each difference in
- * words, empty when it can.
+ * words, empty when it can. Each names the option as the user gives it
+ * (`topics.maxAge`) and both values in its units (ms, bytes), not the
+ * server's (nanoseconds, -1 for unlimited).
  */
 export function incompatibilities(t: StreamSettings, subject: string, existing: StreamConfig, kind: string): string[] {
-  const wanted = streamConfig(t, subject);
   const out: string[] = [];
   if (!existing.subjects?.includes(subject)) {
     out.push(`its subjects are ${JSON.stringify(existing.subjects ?? [])}, not including "${subject}"`);
@@ -59,6 +60,14 @@ export function incompatibilities(t: StreamSettings, subject: string, existing: 
   if (existing.retention !== RetentionPolicy.Limits) {
     out.push(`its retention is "${existing.retention}", jetmesh needs "limits"`);
   }
+  // compared as the server keeps them; shown as the user gives them (ms, bytes), naming the
+  // option as the user writes it and the stream's field as `nats stream info` shows it
+  const wanted = streamConfig(t, subject);
+  const shown: Record<string, (v: unknown) => string> = {
+    max_age: (v) => duration(Number(v) / 1e6, "forever"),
+    duplicate_window: (v) => duration(Number(v) / 1e6, "none"),
+    max_bytes: (v) => bytes(Number(v)),
+  };
   const compare: Array<[string, keyof StreamConfig]> = [
     ["storage", "storage"],
     ["replicas", "num_replicas"],
@@ -71,8 +80,37 @@ export function incompatibilities(t: StreamSettings, subject: string, existing: 
     if (!t.given.has(option)) continue;
     const have = existing[field];
     const want = wanted[field];
-    if (have !== want)
-      out.push(`its ${field} is ${JSON.stringify(have)}, ${kind}.${option} asks for ${JSON.stringify(want)}`);
+    if (have === want) continue;
+    const show = shown[field] ?? ((v: unknown) => JSON.stringify(v));
+    out.push(`${kind}.${option} asks for ${show(want)}, the stream's ${field} is ${show(have)}`);
   }
   return out;
+}
+
+const UNITS: ReadonlyArray<readonly [number, string]> = [
+  [86_400_000, "d"],
+  [3_600_000, "h"],
+  [60_000, "min"],
+  [1_000, "s"],
+];
+
+/** A duration in ms as the user writes it, with the largest whole unit beside it: `3600000 ms (1 h)`. */
+function duration(ms: number, zero: string): string {
+  if (!Number.isFinite(ms) || ms <= 0) return `0 (${zero})`;
+  const whole = Number.isInteger(ms) ? ms : Number(ms.toFixed(3));
+  const unit = UNITS.find(([size]) => whole % size === 0);
+  return unit ? `${whole} ms (${whole / unit[0]} ${unit[1]})` : `${whole} ms`;
+}
+
+const SIZES: ReadonlyArray<readonly [number, string]> = [
+  [1024 ** 3, "GiB"],
+  [1024 ** 2, "MiB"],
+  [1024, "KiB"],
+];
+
+/** A byte count as the user writes it, with the largest whole binary unit beside it; 0 or less is unlimited. */
+function bytes(n: number): string {
+  if (n <= 0) return "0 (unlimited)";
+  const unit = SIZES.find(([size]) => n % size === 0);
+  return unit ? `${n} bytes (${n / unit[0]} ${unit[1]})` : `${n} bytes`;
 }

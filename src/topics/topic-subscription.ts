@@ -30,7 +30,7 @@ export interface SharedSettings {
   ackWait: number;
   maxDeliver: number;
   retryDelay: number;
-  onDeadLetter: ((event: Uint8Array, ctx: EventContext, error: unknown) => void | Promise<void>) | undefined;
+  onDeadLetter: ((event: Uint8Array, ctx: EventContext, error: unknown) => unknown) | undefined;
 }
 
 export interface SubscriptionPlan {

@@ -1,6 +1,6 @@
 /** `jetmesh dev`: a local JetStream-enabled nats-server (or a cluster of them) for development, until Ctrl-C. */
 import type { Command } from "commander";
-import { startNats, startNatsCluster } from "../../devserver/index.js";
+import { NatsServerStartError, startNats, startNatsCluster } from "../../devserver/index.js";
 import { interrupted } from "../interrupted.js";
 import type { Io } from "../io.js";
 import { clusterSize, port } from "../option-parsers.js";
@@ -11,6 +11,7 @@ interface DevFlags {
   store?: string;
   cluster?: number;
   json?: boolean;
+  verbose?: boolean;
 }
 
 /** What `dev` runs: its URLs, how to stop it, and when it ends on its own. */
@@ -45,8 +46,11 @@ export function addDevCommand(program: Command, io: Io): void {
     .option("--store <dir>", "JetStream store directory (kept); default a temporary one (one server)")
     .option("--cluster <nodes>", "start a JetStream cluster of 2 to 9 nodes on free ports instead", clusterSize)
     .option("--json", "machine-readable output")
+    .option("--verbose", "when the server cannot start, print all it said, not only why")
     .action(async (o: DevFlags) => {
-      const running = await start(o);
+      const running = await start(o).catch((err: unknown) => {
+        throw startFailed(err, o, io);
+      });
       const url = running.urls.join(",");
       if (o.json) io.stdout.write(`${JSON.stringify({ url, urls: running.urls })}\n`);
       else {
@@ -56,7 +60,20 @@ export function addDevCommand(program: Command, io: Io): void {
       const died = running.exited.then(() => "died" as const);
       const why = await Promise.race([interrupted().then(() => "stopped" as const), died]);
       await running.stop();
-      if (why === "died") throw new Error("nats-server ended on its own (its output is above, if any)");
+      if (why === "died") throw new Error("nats-server ended on its own");
       if (!o.json) io.stdout.write("stopped\n");
     });
+}
+
+/**
+ * A server that did not start: why, in a line (its log only with
+ * --verbose, before that line), and what to do about a port in use.
+ */
+function startFailed(err: unknown, o: DevFlags, io: Io): unknown {
+  if (!(err instanceof NatsServerStartError)) return err;
+  if (o.verbose) io.stderr.write(`nats-server said:\n${err.log.trimEnd()}\n`);
+  const taken = o.cluster === undefined && / is already in use/.test(err.message);
+  const hint = taken ? `; is another server running there? stop it, or pick another port with --port` : "";
+  const more = o.verbose ? "" : " (--verbose prints the server's log)";
+  return new Error(`${err.message}${hint}${more}`, { cause: err });
 }
