@@ -1,4 +1,8 @@
-/** request/reply: jetmesh vs a hand-tuned raw requester vs the raw client's default request(). */
+/**
+ * request/reply: jetmesh vs a hand-tuned raw requester vs the raw client's
+ * default request(); and jetmesh with one no-op interceptor, the cost of the
+ * call pipeline.
+ */
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { connect } from "jetmesh";
 import {
@@ -16,6 +20,11 @@ import { RawMux } from "./raw-mux.js";
 
 export async function benchRequest(url: string, config: BenchConfig): Promise<Record<string, number>> {
   const conn = await connect({ servers: url, namespace: "bench" });
+  const intercepted = await connect({
+    servers: url,
+    namespace: "bench",
+    interceptors: [{ outgoing: (_call, next) => next() }],
+  });
   const ncDefault = await natsConnect({ servers: url });
   const ncTuned = await natsConnect({ servers: url, noAsyncTraces: true });
   const mux = new RawMux(ncTuned, 10_000);
@@ -32,6 +41,7 @@ export async function benchRequest(url: string, config: BenchConfig): Promise<Re
         const res = await interleave<Sample>(
           {
             jetmesh: run(() => conn.request("bench", payload)),
+            "+interceptor": run(() => intercepted.request("bench", payload)),
             "raw tuned": run(() => mux.request("raw.req", payload)),
             "raw request()": run(() => ncDefault.request("raw.req", payload, { timeout: 10_000 })),
           },
@@ -40,6 +50,7 @@ export async function benchRequest(url: string, config: BenchConfig): Promise<Re
         const rate = (name: string) => (res[name] ?? []).map((s) => s.ops / s.seconds);
         const ratio = median(rate("jetmesh")) / median(rate("raw tuned"));
         const ratioDefault = median(rate("jetmesh")) / median(rate("raw request()"));
+        const ratioIntercepted = median(rate("+interceptor")) / median(rate("jetmesh"));
         headline[`request ${size}B x${inflight}`] = ratio;
         rows.push([
           `${size} B`,
@@ -49,12 +60,13 @@ export async function benchRequest(url: string, config: BenchConfig): Promise<Re
           spread(rate("raw request()")),
           `${ratio.toFixed(2)}x`,
           `${ratioDefault.toFixed(2)}x`,
+          `${ratioIntercepted.toFixed(2)}x`,
         ]);
         if (latency) {
           const lat = (name: string) => (res[name] ?? []).flatMap((s) => s.latencies ?? []);
           latencyRows.push([
             `${size} B`,
-            ...["jetmesh", "raw tuned", "raw request()"].map(
+            ...["jetmesh", "+interceptor", "raw tuned", "raw request()"].map(
               (n) => `${fmt(percentile(lat(n), 50) * 1000)} / ${fmt(percentile(lat(n), 99) * 1000)}`,
             ),
           ]);
@@ -63,16 +75,25 @@ export async function benchRequest(url: string, config: BenchConfig): Promise<Re
     }
   } finally {
     mux.close();
-    await Promise.all([conn.close(), ncDefault.close(), ncTuned.close()]);
+    await Promise.all([conn.close(), intercepted.close(), ncDefault.close(), ncTuned.close()]);
   }
   table(
     "request/reply, requests/s: median [min-max] over rounds",
-    ["size", "in flight", "jetmesh", "raw tuned", "raw request()", "jetmesh/tuned", "jetmesh/request()"],
+    [
+      "size",
+      "in flight",
+      "jetmesh",
+      "raw tuned",
+      "raw request()",
+      "jetmesh/tuned",
+      "jetmesh/request()",
+      "1 no-op interceptor/none",
+    ],
     rows,
   );
   table(
     "request/reply, sequential latency p50 / p99 in microseconds",
-    ["size", "jetmesh", "raw tuned", "raw request()"],
+    ["size", "jetmesh", "+interceptor", "raw tuned", "raw request()"],
     latencyRows,
   );
   return headline;

@@ -1,7 +1,7 @@
 import type { Authenticator, ConnectionOptions, NatsConnection, TlsOptions } from "@nats-io/nats-core";
 import type { JetmeshError } from "../errors/index.js";
 import type { GatherOptions, GatherReply, Interceptor, RetryOptions } from "./calls.js";
-import type { ContractHandler, ServiceClient, ServiceContract, TopicClient, TopicContract } from "./contract.js";
+import type { ContractHandlerOf, ServiceClientOf, ServiceContract, TopicClient, TopicContract } from "./contract.js";
 import type { Logger } from "./logger.js";
 import type { MicroEndpointStats, Service, ServiceHandler, ServiceOptions } from "./service.js";
 import type { TelemetryOptions } from "./telemetry.js";
@@ -83,24 +83,28 @@ export interface Connection extends AsyncDisposable {
    */
   gather(cluster: string, payload: Uint8Array, options?: GatherOptions): AsyncIterable<GatherReply>;
   /**
+   * Registers this process as a member of the contract's cluster, with a
+   * typed handler: requests, method calls and broadcasts arrive decoded and
+   * checked, and replies are checked before they are sent. (The handler's
+   * type is read off the contract alone, so a reply such as `{ status: "ok" }`
+   * keeps its literal type against an `enum` schema; this overload comes
+   * first, so a mistake in a typed handler is reported against it first.)
+   */
+  register<C extends ServiceContract>(
+    contract: C,
+    handler: ContractHandlerOf<C>,
+    options?: ServiceOptions,
+  ): Promise<Service>;
+  /**
    * Registers this process as a member of `cluster`. Resolves once the member
    * is live on the server. `unregister()` leaves this connection open.
    */
   register(cluster: string, handler: ServiceHandler, options?: ServiceOptions): Promise<Service>;
   /**
-   * Registers this process as a member of the contract's cluster, with a
-   * typed handler: requests and broadcasts arrive decoded and checked, and
-   * replies are checked before they are sent.
+   * A typed client of a service contract (see `contract()`): `request` and
+   * `broadcast`, and one function per method of the contract.
    */
-  register<Req, Rep, Msg, ReqIn, RepIn, MsgIn>(
-    contract: ServiceContract<Req, Rep, Msg, ReqIn, RepIn, MsgIn>,
-    handler: ContractHandler<NoInfer<Req>, NoInfer<RepIn>, NoInfer<Msg>>,
-    options?: ServiceOptions,
-  ): Promise<Service>;
-  /** A typed client of a service contract (see `contract()`). */
-  use<Req, Rep, Msg, ReqIn, RepIn, MsgIn>(
-    contract: ServiceContract<Req, Rep, Msg, ReqIn, RepIn, MsgIn>,
-  ): ServiceClient<ReqIn, Rep, MsgIn>;
+  use<C extends ServiceContract>(contract: C): ServiceClientOf<C>;
   /** A typed client of a topic contract (see `topicContract()`). */
   use<Event, EventIn>(contract: TopicContract<Event, EventIn>): TopicClient<Event, EventIn>;
   /**
@@ -179,8 +183,11 @@ export interface ConnectOptions {
   tls?: TlsOptions | null;
   /**
    * A pino-compatible logger (`debug`/`info`/`warn`/`error`, each taking a
-   * context object and a message). Default: quiet, unless the `JETMESH_LOG`
-   * environment variable names a level, then the console at that level.
+   * context object and a message). Default: warnings and errors to stderr,
+   * with the stack of each error (`consoleLogger("warn")`). The `JETMESH_LOG`
+   * environment variable changes the default: a level (`debug`, `info`,
+   * `warn`, `error`), or `silent` (or `off`) for nothing. Pass
+   * `silentLogger` to silence one connection in code.
    */
   logger?: Logger;
   /** Where traces and metrics go. Default: the global OpenTelemetry providers (see {@link TelemetryOptions}). */

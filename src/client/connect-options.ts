@@ -1,7 +1,16 @@
 import type { ConnectionOptions } from "@nats-io/nats-core";
-import type { ConnectOptions, Logger, TelemetryOptions } from "../api/index.js";
-import { DEFAULTS, validateNamespace, validateOptions, validateSignal, validateTimeout } from "../config/index.js";
+import type { ConnectOptions, Interceptor, Logger, TelemetryOptions } from "../api/index.js";
+import {
+  DEFAULTS,
+  showValue,
+  validateNamespace,
+  validateOptions,
+  validateSignal,
+  validateTimeout,
+} from "../config/index.js";
+import { validateInterceptors } from "../core/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
+import { type ResolvedRetry, resolveRetry } from "../flow/index.js";
 import { defaultLogger, guardedLogger } from "../logging/index.js";
 import { type ResolvedTopics, resolveTopics } from "../topics/index.js";
 import { type ResolvedTunnels, resolveTunnels } from "../tunnel/index.js";
@@ -21,6 +30,9 @@ export interface ResolvedSettings {
   telemetry: TelemetryOptions;
   topics: ResolvedTopics;
   tunnels: ResolvedTunnels;
+  interceptors: Interceptor[];
+  /** Requests' default retries; undefined: one attempt. */
+  retry: ResolvedRetry | undefined;
 }
 
 const CONNECT_KEYS = [
@@ -42,11 +54,23 @@ const CONNECT_KEYS = [
   "telemetry",
   "topics",
   "tunnels",
+  "interceptors",
+  "retry",
   "nats",
   "signal",
 ] as const;
 
-const SETTINGS_KEYS = ["namespace", "timeout", "drainTimeout", "logger", "telemetry", "topics", "tunnels"] as const;
+const SETTINGS_KEYS = [
+  "namespace",
+  "timeout",
+  "drainTimeout",
+  "logger",
+  "telemetry",
+  "topics",
+  "tunnels",
+  "interceptors",
+  "retry",
+] as const;
 const TELEMETRY_KEYS = ["tracerProvider", "meterProvider"] as const;
 
 export function resolveSettings(value: unknown, known: readonly string[] = SETTINGS_KEYS): ResolvedSettings {
@@ -71,6 +95,8 @@ export function resolveSettings(value: unknown, known: readonly string[] = SETTI
     drainTimeout: validateTimeout("options.drainTimeout", o.drainTimeout, DEFAULTS.drainTimeout),
     logger: guardedLogger(logger),
     telemetry,
+    interceptors: validateInterceptors("options.interceptors", o.interceptors),
+    retry: o.retry === undefined ? undefined : resolveRetry("options.retry", o.retry),
   };
 }
 
@@ -89,8 +115,11 @@ export function resolveConnectOptions(value: unknown): ResolvedConnectOptions {
   const servers = o.servers ?? "nats://127.0.0.1:4222";
   const list = Array.isArray(servers) ? servers : [servers];
   if (list.length === 0 || list.some((s) => typeof s !== "string" || s.trim() === "")) {
-    throw new InvalidArgumentError(`options.servers must be a non-empty URL or list of URLs, got ${String(servers)}`);
+    throw new InvalidArgumentError(
+      `options.servers must be a non-empty URL or list of URLs, got ${showValue(servers)}`,
+    );
   }
+  for (const url of list) checkServerUrl(url);
   const maxReconnectAttempts = o.maxReconnectAttempts ?? DEFAULTS.maxReconnectAttempts;
   if (!Number.isInteger(maxReconnectAttempts) || maxReconnectAttempts < -1) {
     throw new InvalidArgumentError(
@@ -129,4 +158,74 @@ export function resolveConnectOptions(value: unknown): ResolvedConnectOptions {
     credsFile: o.credsFile,
     nats,
   };
+}
+
+/**
+ * The schemes of a server URL the NATS client's Node transport dials. It
+ * reads only the host and port (TLS comes from `options.tls`, or from a
+ * server that asks for it), so anything else would be dialed as if it were
+ * nats://, and a typo such as `nats:/host` as a host named "nats".
+ */
+const SCHEMES: ReadonlySet<string> = new Set(["nats", "tls"]);
+
+const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
+
+/** A server URL for messages, without the credentials it may carry. */
+function withoutCredentials(url: string): string {
+  return url.replace(/^((?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?)[^@/]*@/, "$1");
+}
+
+/**
+ * Checks one server URL before anything touches the network: `nats://` or
+ * `tls://` (or none: `host`, `host:port`), a host, and a port from 1 to
+ * 65535 if one is given. Throws an `InvalidArgumentError` naming the URL
+ * (credentials left out) and what is wrong with it.
+ */
+export function checkServerUrl(raw: string): void {
+  const url = raw.trim();
+  const bad = (why: string) =>
+    new InvalidArgumentError(`options.servers: ${JSON.stringify(withoutCredentials(url))} is not a server URL: ${why}`);
+  if (url.includes(",")) throw bad("give several servers as a list of URLs, one URL each");
+  let rest = url;
+  const scheme = SCHEME.exec(url);
+  if (scheme) {
+    const name = (scheme[1] as string).toLowerCase();
+    if (name === "ws" || name === "wss") {
+      throw bad(
+        `connect() dials NATS over TCP and does not speak WebSocket (${name}://); ` +
+          "use nats://host:4222, or make a WebSocket connection with @nats-io/nats-core's wsconnect() and pass it to fromNats()",
+      );
+    }
+    if (!SCHEMES.has(name)) throw bad(`the scheme must be nats:// or tls://, not ${name}://`);
+    rest = url.slice(scheme[0].length);
+  } else if (url.includes("/")) {
+    throw bad("write it nats://host:port (a scheme is followed by two slashes), or host:port");
+  }
+  if (rest.endsWith("/")) rest = rest.slice(0, -1);
+  if (/[/?#]/.test(rest)) throw bad("a server URL has no path, query or fragment: nats://host:port");
+  const hostPort = rest.slice(rest.lastIndexOf("@") + 1);
+  let host: string;
+  let port: string | undefined;
+  if (hostPort.startsWith("[")) {
+    const close = hostPort.indexOf("]");
+    if (close < 0) throw bad("an IPv6 address in brackets lacks its closing ]");
+    host = hostPort.slice(0, close + 1);
+    const after = hostPort.slice(close + 1);
+    if (after !== "" && !after.startsWith(":")) throw bad("after an IPv6 address in brackets comes :port");
+    if (after !== "") port = after.slice(1);
+  } else if (hostPort.split(":").length > 2 && /^[0-9A-Fa-f:.]+$/.test(hostPort)) {
+    // a bare IPv6 address (the client brackets it itself); it has no port
+    host = `[${hostPort}]`;
+  } else {
+    const parts = hostPort.split(":");
+    if (parts.length > 2) throw bad("write it nats://host:port (a scheme is followed by two slashes), or host:port");
+    host = parts[0] as string;
+    port = parts[1];
+  }
+  if (host === "") throw bad("it names no host");
+  if (!URL.canParse(`http://${host}`)) throw bad(`${JSON.stringify(host)} is not a host name or IP address`);
+  if (port !== undefined) {
+    const n = /^[0-9]{1,5}$/.test(port) ? Number(port) : Number.NaN;
+    if (!(n >= 1 && n <= 65535)) throw bad(`the port must be 1 to 65535, got ${JSON.stringify(port)}`);
+  }
 }

@@ -1,13 +1,16 @@
-import type { NatsConnection } from "@nats-io/nats-core";
+import { headers, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import type {
   Connection,
   ConnectionStatus,
   ContractHandler,
   DiscoverOptions,
+  EventContext,
   EventHandler,
   GatherOptions,
   GatherReply,
+  Interceptor,
   Member,
+  OutgoingCall,
   PublishAck,
   PublishOptions,
   RequestOptions,
@@ -28,39 +31,51 @@ import { validateName, validateOptions, validatePayload, validateSignal, validat
 import { byteHandler, clientOf, type DecodedRequest, isContract } from "../contract/index.js";
 import {
   Denials,
+  intercepted,
+  type OutgoingChain,
   observedRequest,
+  outgoingChain,
   type ReplyDecoder,
   Requester,
   type Runtime,
   tracedBroadcast,
+  validateInterceptors,
 } from "../core/index.js";
 import {
   ClosedError,
   ConnectionError,
   fromNatsError,
+  InvalidArgumentError,
   type JetmeshError,
   PayloadTooLargeError,
 } from "../errors/index.js";
-import { settlesWithin } from "../flow/index.js";
+import { type ResolvedRetry, resolveRetry, settlesWithin, withRetries } from "../flow/index.js";
 import { PUBLISH_HEADER_BYTES } from "../jetstream/index.js";
 import { createService, type ServiceImpl } from "../service/index.js";
 import { Telemetry } from "../telemetry/index.js";
 import { Topics } from "../topics/index.js";
 import { Tunnels } from "../tunnel/index.js";
-import { maxPayload, subjects } from "../wire/index.js";
+import { HEADER, maxPayload, subjects } from "../wire/index.js";
 import type { ResolvedSettings } from "./connect-options.js";
 import { toConnectionStatus } from "./connection-status.js";
 import { discover } from "./discover.js";
 import { gather } from "./gather.js";
 
 const CALL_KEYS = ["timeout", "signal"] as const;
+const REQUEST_KEYS = ["timeout", "signal", "method", "retry", "idempotent"] as const;
 const DONE: Promise<void> = Promise.resolve();
+const EMPTY = new Uint8Array(0);
 
 export class JetmeshConnection implements Connection {
   readonly #rt: Runtime;
   readonly #topics: Topics;
   readonly #tunnels: Tunnels;
   readonly #ownsNats: boolean;
+  /** Every handler's interceptors (the connection's), and the chain around outgoing calls: undefined when none. */
+  readonly #interceptors: readonly Interceptor[];
+  readonly #outgoing: OutgoingChain | undefined;
+  /** Requests' default retries; undefined: one attempt. */
+  readonly #retry: ResolvedRetry | undefined;
   /** Aborted (with a ClosedError) when the connection starts closing: waits that hold no other handle end with it. */
   readonly #closeSignal = new AbortController();
   readonly #services = new Set<ServiceImpl>();
@@ -78,11 +93,12 @@ export class JetmeshConnection implements Connection {
       inboxPrefix: settings.inboxPrefix,
       denials: new Denials(nc, settings.logger),
     };
+    const names = subjects(settings.namespace);
     const rt: Runtime = {
       ...wiring,
-      subjects: subjects(settings.namespace),
+      subjects: names,
       telemetry: new Telemetry(settings.telemetry),
-      requester: new Requester(wiring),
+      requester: new Requester(wiring, names.cancel),
       timeout: settings.timeout,
       drainTimeout: settings.drainTimeout,
     };
@@ -95,6 +111,9 @@ export class JetmeshConnection implements Connection {
       this.#tunnels.report(observe);
     });
     this.#ownsNats = ownsNats;
+    this.#interceptors = settings.interceptors;
+    this.#outgoing = outgoingChain(settings.interceptors);
+    this.#retry = settings.retry;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -128,20 +147,64 @@ export class JetmeshConnection implements Connection {
       this.#ensureOpen("request");
       validateName("cluster", cluster);
       validatePayload("payload", payload);
-      const o = validateOptions<RequestOptions>("options", options, CALL_KEYS);
+      const o = validateOptions<RequestOptions>("options", options, REQUEST_KEYS);
       const timeout = validateTimeout("options.timeout", o.timeout, this.#rt.timeout);
       const signal = validateSignal(o.signal);
-      this.#checkSize(payload, `request to cluster "${cluster}"`);
-      if (signal?.aborted) return Promise.reject(signal.reason);
-      const subject = this.#rt.subjects.request(cluster);
-      const t = this.#rt.telemetry;
-      if (t.tracing || t.clientDuration) {
-        return observedRequest(this.#rt, { subject, cluster, payload, timeout, signal, decode });
+      const method = o.method === undefined ? undefined : validateName("options.method", o.method);
+      const retry =
+        o.retry === undefined ? this.#retry : o.retry === false ? undefined : resolveRetry("options.retry", o.retry);
+      if (o.idempotent !== undefined && typeof o.idempotent !== "boolean") {
+        throw new InvalidArgumentError(`options.idempotent must be a boolean, got ${String(o.idempotent)}`);
       }
-      return this.#rt.requester.request(subject, cluster, payload, timeout, signal, undefined, decode);
+      this.#checkRequestSize(payload, cluster);
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      const subject = this.#rt.subjects.request(cluster, method);
+      const t = this.#rt.telemetry;
+      if (this.#outgoing === undefined && retry === undefined && !t.tracing && !t.clientDuration) {
+        // the plain path: nothing made per call beyond the requester's own
+        return this.#rt.requester.request(subject, cluster, payload, timeout, signal, undefined, decode);
+      }
+      const call: Attempt = {
+        subject,
+        cluster,
+        payload,
+        timeout,
+        signal,
+        decode,
+        headers: undefined,
+      };
+      const attempts = (c: Attempt) =>
+        retry === undefined
+          ? this.#attempt(c)
+          : withRetries(retry, timeout, signal, o.idempotent === true, (remaining) =>
+              this.#attempt({ ...c, timeout: remaining }),
+            );
+      if (this.#outgoing === undefined) return attempts(call);
+      const outgoing: OutgoingCall = {
+        kind: "request",
+        target: cluster,
+        method,
+        payload,
+        headers: headers(),
+        timeout,
+      };
+      return this.#outgoing(outgoing, (sent) => {
+        if (sent.payload !== payload) this.#checkRequestSize(sent.payload, cluster);
+        return attempts({ ...call, payload: sent.payload, headers: sent.headers });
+      }) as Promise<Uint8Array>;
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** One attempt of a request. */
+  #attempt(call: Attempt): Promise<Uint8Array> {
+    const t = this.#rt.telemetry;
+    // an interceptor's headers carry this attempt's deadline too
+    if (call.headers) call.headers.set(HEADER.timeout, String(call.timeout));
+    if (t.tracing || t.clientDuration) return observedRequest(this.#rt, call);
+    const { subject, cluster, payload, timeout, signal, headers, decode } = call;
+    return this.#rt.requester.request(subject, cluster, payload, timeout, signal, headers, decode);
   }
 
   broadcast(cluster: string, payload: Uint8Array): Promise<void> {
@@ -154,17 +217,39 @@ export class JetmeshConnection implements Connection {
       const subject = this.#rt.subjects.broadcast(cluster);
       const refused = this.#rt.denials.recent(subject);
       if (refused) throw refused;
-      if (this.#rt.telemetry.tracing) tracedBroadcast(this.#rt, subject, cluster, payload);
-      else this.#rt.nc.publish(subject, payload);
+      if (this.#outgoing) {
+        const call: OutgoingCall = {
+          kind: "broadcast",
+          target: cluster,
+          method: undefined,
+          payload,
+          headers: headers(),
+          timeout: undefined,
+        };
+        return this.#outgoing(call, async (sent) => {
+          if (sent.payload !== payload) this.#checkSize(sent.payload, `broadcast to cluster "${cluster}"`);
+          this.#broadcast(subject, cluster, sent.payload, sent.headers);
+        }).then(() => undefined);
+      }
+      this.#broadcast(subject, cluster, payload, undefined);
       return DONE;
     } catch (err) {
       return Promise.reject(fromNatsError(err, `broadcast to cluster "${cluster}"`));
     }
   }
 
+  #broadcast(subject: string, cluster: string, payload: Uint8Array, hdrs: MsgHdrs | undefined): void {
+    try {
+      if (this.#rt.telemetry.tracing) tracedBroadcast(this.#rt, subject, cluster, payload, hdrs);
+      else this.#rt.nc.publish(subject, payload, hdrs ? { headers: hdrs } : undefined);
+    } catch (err) {
+      throw fromNatsError(err, `broadcast to cluster "${cluster}"`);
+    }
+  }
+
   gather(cluster: string, payload: Uint8Array, options?: GatherOptions): AsyncIterable<GatherReply> {
     this.#ensureOpen("gather");
-    return gather(this.#rt, cluster, payload, options, this.#closeSignal.signal);
+    return gather(this.#rt, cluster, payload, options, this.#closeSignal.signal, this.#outgoing);
   }
 
   publish(topic: string, payload: Uint8Array, options?: PublishOptions): Promise<PublishAck> {
@@ -177,7 +262,20 @@ export class JetmeshConnection implements Connection {
       const signal = validateSignal(o.signal);
       this.#checkSize(payload, `publish to topic "${topic}"`, PUBLISH_HEADER_BYTES);
       if (signal?.aborted) return Promise.reject(signal.reason);
-      return this.#topics.publish(topic, payload, timeout, signal);
+      if (this.#outgoing === undefined) return this.#topics.publish(topic, payload, timeout, signal);
+      const call: OutgoingCall = {
+        kind: "publish",
+        target: topic,
+        method: undefined,
+        payload,
+        headers: headers(),
+        timeout,
+      };
+      return this.#outgoing(call, (sent) => {
+        if (sent.payload !== payload)
+          this.#checkSize(sent.payload, `publish to topic "${topic}"`, PUBLISH_HEADER_BYTES);
+        return this.#topics.publish(topic, sent.payload, timeout, signal, sent.headers);
+      }) as Promise<PublishAck>;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -189,7 +287,13 @@ export class JetmeshConnection implements Connection {
     options?: SubscribeOptions,
   ): Promise<Subscription> {
     this.#ensureOpen("subscribe");
-    const sub = await this.#topics.subscribe(topic, handler, options);
+    const own = validateInterceptors("options.interceptors", (options as SubscribeOptions | undefined)?.interceptors);
+    const all = own.length === 0 ? this.#interceptors : [...this.#interceptors, ...own];
+    const sub = await this.#topics.subscribe(
+      topic,
+      all.length === 0 ? handler : interceptEvents(all, topic, handler),
+      options,
+    );
     if (this.#closing) {
       await sub.unsubscribe();
       throw new ClosedError("subscribe: the connection was closed while subscribing");
@@ -209,7 +313,13 @@ export class JetmeshConnection implements Connection {
     const timeout = validateTimeout("options.timeout", o.timeout, this.#rt.timeout);
     const signal = validateSignal(o.signal);
     signal?.throwIfAborted();
-    const tun = await this.#tunnels.open(cluster, timeout, signal);
+    const tun =
+      this.#outgoing === undefined
+        ? await this.#tunnels.open(cluster, timeout, signal)
+        : ((await this.#outgoing(
+            { kind: "tunnel", target: cluster, method: undefined, payload: EMPTY, headers: headers(), timeout },
+            (sent) => this.#tunnels.open(cluster, timeout, signal, sent.headers),
+          )) as Tunnel);
     if (this.#closing) {
       await tun.close();
       throw new ClosedError("tunnel: the connection was closed while opening the tunnel");
@@ -243,6 +353,7 @@ export class JetmeshConnection implements Connection {
       {
         connection: this,
         ownsConnection,
+        interceptors: this.#interceptors,
         forget: (svc) => this.#services.delete(svc),
         acceptTunnel: (msg, cluster, malformed) => this.#tunnels.accept(msg, cluster, malformed),
       },
@@ -289,6 +400,11 @@ export class JetmeshConnection implements Connection {
     if (this.#closing) throw new ClosedError(`${what}: the connection is closed`);
   }
 
+  /** A request's payload, with the deadline header every request carries. */
+  #checkRequestSize(payload: Uint8Array, cluster: string): void {
+    this.#checkSize(payload, `request to cluster "${cluster}"`, this.#rt.requester.headerBytes);
+  }
+
   /** Payloads (plus the `overhead` of headers jetmesh adds) above the server's max payload are refused here. */
   #checkSize(payload: Uint8Array, what: string, overhead = 0): void {
     const max = maxPayload(this.#rt.nc);
@@ -321,6 +437,8 @@ export class JetmeshConnection implements Connection {
       cause: lost,
     });
     this.#closeSignal.abort(closed);
+    // the members still handling this connection's requests may stop: nobody will read their replies
+    if (!lost) this.#rt.requester.cancelAll();
     this.#rt.requester.rejectAll(closed);
     this.#topics.rejectAll(closed);
     const services = [...this.#services];
@@ -349,4 +467,34 @@ export function serviceTarget(
     return [target.name, byteHandler(target as ServiceContract, handler as ContractHandler<unknown, unknown, unknown>)];
   }
   return [target as string, handler as ServiceHandler];
+}
+
+/** `handler` (a function or a `{ handleEvent }`) within `interceptors`. */
+function interceptEvents(
+  interceptors: readonly Interceptor[],
+  topic: string,
+  handler: EventHandler | TopicHandler,
+): EventHandler {
+  const fn = typeof handler === "function" ? handler : handler?.handleEvent?.bind(handler);
+  // a handler that is neither is refused by subscribe, as without interceptors
+  if (typeof fn !== "function") return handler as EventHandler;
+  return intercepted(interceptors, fn, (payload: Uint8Array, ctx: EventContext) => ({
+    kind: "event" as const,
+    target: topic,
+    method: undefined,
+    payload,
+    headers: ctx.headers,
+  })) as EventHandler;
+}
+
+/** One attempt of a request, as sent. */
+interface Attempt {
+  subject: string;
+  cluster: string;
+  payload: Uint8Array;
+  timeout: number;
+  signal: AbortSignal | undefined;
+  decode: ReplyDecoder;
+  /** An interceptor's headers; undefined: the deadline's alone. */
+  headers: MsgHdrs | undefined;
 }

@@ -1,8 +1,8 @@
 /**
  * The parts of a contract: each kind of value it carries (request, reply,
- * broadcast, or event), checked by its schema and encoded by the codec, and
- * the registry that keeps them for every contract made by contract() or
- * topicContract().
+ * broadcast, each method's request and reply, or event), checked by its
+ * schema and encoded by the codec, and the registry that keeps them for
+ * every contract made by contract() or topicContract().
  */
 import type { Schema, ServiceContract, TopicContract } from "../api/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
@@ -83,6 +83,14 @@ export interface ServiceParts {
   request: Part;
   reply: Part;
   broadcast: Part;
+  /** The contract's methods, by name (empty when it has none). */
+  methods: ReadonlyMap<string, MethodParts>;
+}
+
+/** One method of a service contract: its requests and replies. */
+export interface MethodParts {
+  request: Part;
+  reply: Part;
 }
 
 export interface TopicParts {

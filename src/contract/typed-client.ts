@@ -1,7 +1,7 @@
 /**
  * The typed clients of contracts, returned by `conn.use()`: a service's
- * requests and broadcasts, or a topic's publish and subscribe, each encoded
- * and checked on the way out and decoded and checked on the way in.
+ * requests, methods and broadcasts, or a topic's publish and subscribe, each
+ * encoded and checked on the way out and decoded and checked on the way in.
  */
 import type {
   Connection,
@@ -21,6 +21,7 @@ import { InvalidArgumentError } from "../errors/index.js";
 import { isContract } from "./contract.js";
 import { incoming, outgoing, replyAtCaller } from "./failures.js";
 import { mapMaybePromise } from "./maybe-promise.js";
+import { methodList } from "./methods.js";
 import { type Part, type ServiceParts, serviceParts, topicParts } from "./parts.js";
 
 /**
@@ -33,6 +34,9 @@ export type DecodedRequest = (
   options: RequestOptions | undefined,
   decode: (reply: Uint8Array) => unknown,
 ) => Promise<unknown>;
+
+/** The options of a typed call: a method is called by its own function. */
+type MethodCallOptions = Omit<RequestOptions, "method">;
 
 /** The typed client of `c` over `conn`, sending requests with `request`. */
 export function clientOf(
@@ -58,23 +62,49 @@ class TypedService implements ServiceClient<unknown, unknown, unknown> {
     const p = serviceParts(c);
     this.#parts = p;
     this.#decode = (reply) => p.reply.decode(reply, replyAtCaller);
-  }
-
-  request(request: unknown, options?: RequestOptions): Promise<unknown> {
-    try {
-      const p = this.#parts;
-      if (!p.request.declared) throw new InvalidArgumentError(`contract "${this.cluster}" has no request schema`);
-      const bytes = p.request.encode(request, outgoing);
-      if (bytes instanceof Uint8Array) return this.#send(bytes, options);
-      return bytes.then((b) => this.#send(b, options));
-    } catch (err) {
-      return Promise.reject(err);
+    // one function per method: its names were checked not to hide this client's own members
+    for (const [method, m] of p.methods) {
+      const decode = (reply: Uint8Array) => m.reply.decode(reply, replyAtCaller);
+      const call = (req: unknown, options?: MethodCallOptions) => this.#call(m.request, req, options, method, decode);
+      Object.defineProperty(this, method, { value: call, enumerable: true });
     }
   }
 
-  /** Sends the encoded request; the reply is decoded as it arrives (a Standard Schema may check it asynchronously). */
-  #send(bytes: Uint8Array, options: RequestOptions | undefined): Promise<unknown> {
-    return this.#request(this.cluster, bytes, options, this.#decode);
+  request(request: unknown, options?: MethodCallOptions): Promise<unknown> {
+    const p = this.#parts;
+    if (!p.request.declared) {
+      const methods = p.methods.size === 0 ? "" : ` (call its methods instead: ${methodList(p.methods)})`;
+      return Promise.reject(new InvalidArgumentError(`contract "${this.cluster}" has no request schema${methods}`));
+    }
+    return this.#call(p.request, request, options, undefined, this.#decode);
+  }
+
+  /**
+   * Checks and encodes `request`, then sends it (to `method`, if given); the
+   * reply is decoded as it arrives (a Standard Schema may check it
+   * asynchronously).
+   */
+  #call(
+    part: Part,
+    request: unknown,
+    options: MethodCallOptions | undefined,
+    method: string | undefined,
+    decode: (reply: Uint8Array) => unknown,
+  ): Promise<unknown> {
+    try {
+      const named = (options as RequestOptions | undefined)?.method;
+      if (named !== undefined) {
+        throw new InvalidArgumentError(
+          `options.method is not taken by a typed client of "${this.cluster}": call the method by its own function (client.${String(named)}(...))`,
+        );
+      }
+      const sent = method === undefined ? options : withMethod(options, method);
+      const bytes = part.encode(request, outgoing);
+      if (bytes instanceof Uint8Array) return this.#request(this.cluster, bytes, sent, decode);
+      return bytes.then((b) => this.#request(this.cluster, b, sent, decode));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async broadcast(message: unknown): Promise<void> {
@@ -82,6 +112,16 @@ class TypedService implements ServiceClient<unknown, unknown, unknown> {
     if (!p.broadcast.declared) throw new InvalidArgumentError(`contract "${this.cluster}" has no broadcast schema`);
     await this.#conn.broadcast(this.cluster, await p.broadcast.encode(message, outgoing));
   }
+}
+
+/**
+ * The options of a method's call: the caller's, with the method. Options that
+ * are not an object go on as they are, for the connection to refuse.
+ */
+function withMethod(options: MethodCallOptions | undefined, method: string): RequestOptions | undefined {
+  if (options === undefined) return { method };
+  if (typeof options !== "object" || options === null) return options;
+  return { ...options, method };
 }
 
 class TypedTopic implements TopicClient<unknown> {

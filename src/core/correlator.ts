@@ -66,6 +66,9 @@ export abstract class Correlator<P extends Pending> {
   /** The error a call gets when its time-out passes. */
   protected abstract timedOut(p: P): JetmeshError;
 
+  /** Call `id` was given up by its caller's signal (already settled). */
+  protected aborted(_id: string, _p: P): void {}
+
   /** A reply arrived for call `id` (still tracked: settle it, or keep waiting). */
   protected abstract onReply(id: string, p: P, msg: Msg): void;
 
@@ -74,7 +77,12 @@ export abstract class Correlator<P extends Pending> {
     const id = (this.#seq++).toString(36);
     const signal = p.signal;
     if (signal) {
-      p.onAbort = () => this.settle(id)?.reject(signal.reason);
+      p.onAbort = () => {
+        const settled = this.settle(id);
+        if (settled === undefined) return;
+        settled.reject(signal.reason);
+        this.aborted(id, settled);
+      };
       signal.addEventListener("abort", p.onAbort, { once: true });
     }
     this.pending.set(id, p);

@@ -5,9 +5,11 @@
  * here.
  */
 import { headers, type Msg, type MsgHdrs } from "@nats-io/nats-core";
+import { DEFAULTS } from "../config/index.js";
 import { fromNatsError, type JetmeshError, TimeoutError } from "../errors/index.js";
 import { errorOfReply, FrozenHeaders, HEADER } from "../wire/index.js";
 import { Correlator, type Pending } from "./correlator.js";
+import type { Wiring } from "./wiring.js";
 
 /** Distinct time-out values whose headers are kept encoded. */
 const MAX_CACHED_HEADERS = 256;
@@ -22,9 +24,45 @@ interface PendingRequest extends Pending {
 /** Turns a reply's bytes into what a request resolves with. */
 export type ReplyDecoder = ((data: Uint8Array) => unknown) | undefined;
 
+const encoder = new TextEncoder();
+
 export class Requester extends Correlator<PendingRequest> {
   /** The deadline header of each time-out in use, encoded once. */
   readonly #headers = new Map<number, FrozenHeaders>();
+  /** The most bytes the headers of a request take (its deadline): its payload may be the server's max less these. */
+  readonly headerBytes = FrozenHeaders.of({ [HEADER.timeout]: String(DEFAULTS.maxTimeout) }).encode().byteLength;
+
+  constructor(
+    wiring: Wiring,
+    /** Where a cancellation of a request to `cluster` goes. */
+    private readonly cancelSubject: (cluster: string) => string,
+  ) {
+    super(wiring);
+  }
+
+  /**
+   * Tells the members of every cluster with a request in flight that this
+   * connection gives them all up (it is closing): one message per cluster,
+   * best effort.
+   */
+  cancelAll(): void {
+    const clusters = new Set<string>();
+    for (const p of this.pending.values()) clusters.add(p.cluster);
+    for (const cluster of clusters) this.#cancel(cluster, this.prefix);
+  }
+
+  /** The caller's signal aborted the request: its member is told, so its handler can stop. */
+  protected override aborted(id: string, p: PendingRequest): void {
+    this.#cancel(p.cluster, this.prefix + id);
+  }
+
+  #cancel(cluster: string, target: string): void {
+    try {
+      this.nc.publish(this.cancelSubject(cluster), encoder.encode(target));
+    } catch (err) {
+      this.logger.debug({ cluster, err }, "cancellation could not be sent");
+    }
+  }
 
   request(
     subject: string,

@@ -3,10 +3,10 @@
  * provider is registered: a span, trace context in the headers, and the
  * request duration. The plain paths in connection.ts run otherwise.
  */
-import { headers } from "@nats-io/nats-core";
+import { headers, type MsgHdrs } from "@nats-io/nats-core";
 import { ATTR, endSpan, errorType, fitsWith, SpanKind } from "../telemetry/index.js";
 import { maxPayload } from "../wire/index.js";
-import type { ReplyDecoder, Requester } from "./requester.js";
+import type { ReplyDecoder } from "./requester.js";
 import type { Runtime } from "./runtime.js";
 
 /** One request as its caller sends it. */
@@ -17,6 +17,8 @@ export interface OutgoingRequest {
   timeout: number;
   signal: AbortSignal | undefined;
   decode: ReplyDecoder;
+  /** Headers to send (an interceptor's); default the request's deadline alone. */
+  headers?: MsgHdrs | undefined;
 }
 
 export function observedRequest(rt: Runtime, call: OutgoingRequest): Promise<Uint8Array> {
@@ -30,11 +32,12 @@ export function observedRequest(rt: Runtime, call: OutgoingRequest): Promise<Uin
         [ATTR.cluster]: cluster,
       })
     : undefined;
-  let hdrs: ReturnType<Requester["headersWith"]> | undefined;
+  let hdrs = call.headers;
   if (span && t.carries(span)) {
-    hdrs = requester.headersWith(timeout);
-    t.inject(span, hdrs);
-    if (!fitsWith(hdrs, payload, maxPayload(nc))) hdrs = undefined;
+    const traced = hdrs ?? requester.headersWith(timeout);
+    t.inject(span, traced);
+    // trace context that does not fit is left out (the deadline and an interceptor's headers are not)
+    if (fitsWith(traced, payload, maxPayload(nc)) || hdrs !== undefined) hdrs = traced;
   }
   const histogram = t.clientDuration;
   const started = performance.now();
@@ -57,7 +60,13 @@ export function observedRequest(rt: Runtime, call: OutgoingRequest): Promise<Uin
   );
 }
 
-export function tracedBroadcast(rt: Runtime, subject: string, cluster: string, payload: Uint8Array): void {
+export function tracedBroadcast(
+  rt: Runtime,
+  subject: string,
+  cluster: string,
+  payload: Uint8Array,
+  given?: MsgHdrs,
+): void {
   const { telemetry: t, nc } = rt;
   const span = t.start("broadcast", cluster, SpanKind.PRODUCER, {
     [ATTR.destination]: subject,
@@ -66,9 +75,9 @@ export function tracedBroadcast(rt: Runtime, subject: string, cluster: string, p
     [ATTR.cluster]: cluster,
   });
   try {
-    const h = t.carries(span) ? headers() : undefined;
-    if (h) t.inject(span, h);
-    if (h && fitsWith(h, payload, maxPayload(nc))) {
+    const h = t.carries(span) ? (given ?? headers()) : given;
+    if (h && t.carries(span)) t.inject(span, h);
+    if (h && (given !== undefined || fitsWith(h, payload, maxPayload(nc)))) {
       nc.publish(subject, payload, { headers: h });
     } else {
       nc.publish(subject, payload);

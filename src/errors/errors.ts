@@ -18,7 +18,8 @@ export type ErrorCode =
   | "CONNECTION"
   | "CONFIGURATION"
   | "MEMBER_LEFT"
-  | "PERMISSION";
+  | "PERMISSION"
+  | "CANCELLED";
 
 /**
  * Base class of every error jetmesh raises.
@@ -37,6 +38,8 @@ export class JetmeshError extends Error {
   readonly code: ErrorCode;
   /** Whether the same operation may safely be tried again. */
   readonly retryable: boolean;
+  /** How many attempts a request with `retry` made before failing with this error (unset: one). */
+  attempts?: number;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -78,15 +81,20 @@ export class ClosedError extends JetmeshError {
 
 /**
  * The remote handler failed. `message` is the remote message; `remoteCode` is
- * the code the handler gave (an `Error` with a `code` property), if any.
+ * always set: the code the handler gave (an `Error` with a `code` property),
+ * jetmesh's own for a reply it refused (`BAD_REQUEST`, `BAD_REPLY`,
+ * `REPLY_TOO_LARGE`), else `"500"`.
  */
 export class RemoteError extends JetmeshError {
-  /** The code sent by the remote side (`Nats-Service-Error-Code`), or `undefined`. */
-  readonly remoteCode: string | undefined;
+  /**
+   * The code sent by the remote side (`Jetmesh-Error-Code`, else
+   * `Nats-Service-Error-Code`); `"500"` when it sent none.
+   */
+  readonly remoteCode: string;
 
   constructor(message: string, remoteCode?: string, options?: ErrorOptions) {
     super("REMOTE", message, options);
-    this.remoteCode = remoteCode;
+    this.remoteCode = remoteCode || "500";
   }
 }
 
@@ -113,6 +121,16 @@ export class OverloadedError extends JetmeshError {
 export class MemberLeftError extends JetmeshError {
   constructor(message: string, options?: ErrorOptions & { retryable?: boolean }) {
     super("MEMBER_LEFT", message, { ...options, retryable: options?.retryable ?? true });
+  }
+}
+
+/**
+ * The caller of a request gave up on it (its signal aborted, or its
+ * connection closed): the reason a handler's `ctx.signal` aborts with.
+ */
+export class CancelledError extends JetmeshError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("CANCELLED", message, options);
   }
 }
 

@@ -1,5 +1,6 @@
 /** The error family: JetmeshError, its subclasses with stable codes, and the mapping of the NATS client's errors. */
 export {
+  CancelledError,
   ClosedError,
   ConfigurationError,
   ConnectionError,

@@ -79,15 +79,21 @@ export class BoundedQueue<T> {
 
   /** Removes and returns the items still waiting to start. */
   takeQueued(): T[] {
+    const out = this.queuedItems();
+    this.#items = [];
+    this.#head = 0;
+    this.#queuedBytes = 0;
+    this.#settle();
+    return out;
+  }
+
+  /** The items waiting to start, as held (left in place). */
+  queuedItems(): T[] {
     const out: T[] = [];
     for (let i = this.#head; i < this.#items.length; i++) {
       const entry = this.#items[i];
       if (entry) out.push(entry.item);
     }
-    this.#items = [];
-    this.#head = 0;
-    this.#queuedBytes = 0;
-    this.#settle();
     return out;
   }
 

@@ -1,8 +1,12 @@
 import { nuid } from "@nats-io/nats-core";
 import semver from "semver";
 import type {
+  BroadcastContext,
+  Interceptor,
   MicroEndpoint,
   MicroEndpointStats,
+  RequestContext,
+  RequestHandler,
   ServiceHandler,
   ServiceInfo,
   ServiceLimits,
@@ -10,28 +14,31 @@ import type {
   ServiceStats,
 } from "../api/index.js";
 import { validateHandler, validateName } from "../config/index.js";
-import type { Runtime } from "../core/index.js";
+import { intercepted, type Runtime, validateInterceptors } from "../core/index.js";
 import { ClosedError, fromNatsError, InvalidArgumentError, type JetmeshError } from "../errors/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { ATTR, type Observer } from "../telemetry/index.js";
 import { REQUEST_QUEUE } from "../wire/index.js";
 import { BroadcastDispatcher } from "./broadcast-dispatcher.js";
 import { CLUSTER_KEY, MicroResponder, type MicroSource, NAMESPACE_KEY } from "./micro-responder.js";
-import { RequestDispatcher } from "./request-dispatcher.js";
+import { type Endpoint, type EndpointPlan, RequestDispatcher } from "./request-dispatcher.js";
 import { resolveServiceLimits } from "./service-limits.js";
 import type { ServiceImpl, ServiceOwner } from "./service-owner.js";
 import { TunnelDispatcher } from "./tunnel-dispatcher.js";
 
 const METHODS = ["init", "handleRequest", "handleBroadcast", "handleTunnel", "handleDrop"] as const;
 
-const INFO_KEYS = ["version", "description", "metadata"] as const;
+const INFO_KEYS = ["version", "description", "metadata", "interceptors"] as const;
 
-/** Validates register()'s arguments; returns the limits with defaults filled in, and the member's description. */
-export function checkServiceArgs(
-  cluster: unknown,
-  handler: unknown,
-  options: unknown,
-): { limits: ServiceLimits; info: ServiceInfo } {
+/** What register()'s arguments say, checked: limits with defaults filled in, the member's description, its interceptors. */
+interface ServiceArgs {
+  limits: ServiceLimits;
+  info: ServiceInfo;
+  interceptors: Interceptor[];
+}
+
+/** Validates register()'s arguments. */
+export function checkServiceArgs(cluster: unknown, handler: unknown, options: unknown): ServiceArgs {
   validateName("cluster", cluster);
   validateHandler("handler", handler, METHODS);
   // every method is optional, so a misspelt one would serve nothing without a word
@@ -40,13 +47,58 @@ export function checkServiceArgs(
       throw new InvalidArgumentError(`handler.${key} is not a handler method (known: ${METHODS.join(", ")})`);
     }
   }
-  if (options === undefined) return { limits: resolveServiceLimits(undefined), info: resolveInfo({}) };
+  checkMethods((handler as ServiceHandler).methods);
+  if (options === undefined)
+    return { limits: resolveServiceLimits(undefined), info: resolveInfo({}), interceptors: [] };
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    return { limits: resolveServiceLimits(options), info: resolveInfo({}) }; // throws, naming what was given
+    // throws, naming what was given
+    return { limits: resolveServiceLimits(options), info: resolveInfo({}), interceptors: [] };
   }
   const limits: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (!(INFO_KEYS as readonly string[]).includes(k)) limits[k] = v;
-  return { limits: resolveServiceLimits(limits), info: resolveInfo(options as Partial<ServiceInfo>) };
+  return {
+    limits: resolveServiceLimits(limits),
+    info: resolveInfo(options as Partial<ServiceInfo>),
+    interceptors: validateInterceptors("options.interceptors", (options as ServiceOptions).interceptors),
+  };
+}
+
+const RESERVED_METHODS = new Set(["request", "broadcast", "tunnel"]);
+
+/** `handler.methods`: an object of functions named as clusters are. */
+function checkMethods(methods: unknown): void {
+  if (methods === undefined) return;
+  if (typeof methods !== "object" || methods === null || Array.isArray(methods)) {
+    throw new InvalidArgumentError("handler.methods must be an object of request handlers, one per method");
+  }
+  for (const [name, fn] of Object.entries(methods)) {
+    validateName(`handler.methods: a method name`, name);
+    // micro endpoint names are unique in a service: these name the cluster's own endpoints
+    if (RESERVED_METHODS.has(name)) {
+      throw new InvalidArgumentError(
+        `handler.methods.${name}: "${name}" names one of the service's own micro endpoints (request, broadcast, tunnel); choose another name`,
+      );
+    }
+    if (typeof fn !== "function") throw new InvalidArgumentError(`handler.methods.${name} must be a function`);
+  }
+}
+
+/** The request endpoints of `handler`: `handleRequest` and each method, each within `interceptors`. */
+function endpointPlans(cluster: string, handler: ServiceHandler, interceptors: readonly Interceptor[]): EndpointPlan[] {
+  const plans: EndpointPlan[] = [];
+  const plan = (method: string | undefined, fn: RequestHandler) => {
+    const handle = intercepted(interceptors, fn.bind(handler), (payload: Uint8Array, ctx: RequestContext) => ({
+      kind: "request" as const,
+      target: cluster,
+      method,
+      payload,
+      headers: ctx.headers,
+    }));
+    plans.push({ method, handle: handle as RequestHandler });
+  };
+  if (handler.handleRequest) plan(undefined, handler.handleRequest);
+  for (const [name, fn] of Object.entries(handler.methods ?? {})) plan(name, fn);
+  return plans;
 }
 
 function resolveInfo(o: Partial<ServiceInfo>): ServiceInfo {
@@ -87,11 +139,13 @@ export async function createService(
   handler: ServiceHandler,
   options: ServiceOptions | undefined,
 ): Promise<ServiceImpl> {
-  const { limits, info } = checkServiceArgs(cluster, handler, options);
+  const { limits, info, interceptors } = checkServiceArgs(cluster, handler, options);
   const svc = new MemberService(rt, owner, {
     cluster,
     handler,
     limits,
+    // the connection's run outside the service's own
+    interceptors: [...owner.interceptors, ...interceptors],
     info: { ...info, metadata: { ...info.metadata, [NAMESPACE_KEY]: rt.subjects.namespace, [CLUSTER_KEY]: cluster } },
   });
   await svc.start();
@@ -104,6 +158,7 @@ interface MemberPlan {
   handler: ServiceHandler;
   limits: Readonly<ServiceLimits>;
   info: ServiceInfo;
+  interceptors: readonly Interceptor[];
 }
 
 class MemberService implements ServiceImpl, MicroSource {
@@ -125,7 +180,7 @@ class MemberService implements ServiceImpl, MicroSource {
   readonly info: ServiceInfo;
 
   constructor(rt: Runtime, owner: ServiceOwner, member: MemberPlan) {
-    const { cluster, handler, limits } = member;
+    const { cluster, handler, limits, interceptors } = member;
     this.cluster = cluster;
     this.limits = limits;
     this.info = member.info;
@@ -136,27 +191,32 @@ class MemberService implements ServiceImpl, MicroSource {
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    const { handleRequest, handleBroadcast, handleTunnel } = handler;
+    const { handleBroadcast, handleTunnel } = handler;
     this.#tunnels = handleTunnel
-      ? new TunnelDispatcher(rt, cluster, handleTunnel.bind(handler), (msg, malformed) =>
-          owner.acceptTunnel(msg, cluster, malformed),
-        )
-      : undefined;
-    this.#requests = handleRequest
-      ? new RequestDispatcher(
+      ? new TunnelDispatcher(
           rt,
           cluster,
-          this.id,
-          handleRequest.bind(handler),
-          limits.requestThreads,
-          limits.requestMemory,
+          handleTunnel.bind(handler),
+          (msg, malformed) => owner.acceptTunnel(msg, cluster, malformed),
+          interceptors,
         )
       : undefined;
+    const plans = endpointPlans(cluster, handler, interceptors);
+    this.#requests =
+      plans.length > 0
+        ? new RequestDispatcher(rt, cluster, this.id, plans, limits.requestThreads, limits.requestMemory)
+        : undefined;
     this.#broadcasts = handleBroadcast
       ? new BroadcastDispatcher(
           rt,
           cluster,
-          handleBroadcast.bind(handler),
+          intercepted(interceptors, handleBroadcast.bind(handler), (payload: Uint8Array, ctx: BroadcastContext) => ({
+            kind: "broadcast" as const,
+            target: cluster,
+            method: undefined,
+            payload,
+            headers: ctx.headers,
+          })) as NonNullable<ServiceHandler["handleBroadcast"]>,
           limits.broadcastThreads,
           limits.broadcastMemory,
         )
@@ -189,19 +249,22 @@ class MemberService implements ServiceImpl, MicroSource {
   stats(): ServiceStats {
     const r = this.#requests;
     const b = this.#broadcasts;
-    const requests = r?.requests ?? 0;
-    const processingTime = r?.processingTime ?? 0;
+    const t = r?.total();
+    const methods: ServiceStats["methods"] = {};
+    for (const e of r?.endpoints ?? []) methods[e.method ?? ""] = e.stats();
     return {
-      requests,
-      requestErrors: r?.errors ?? 0,
-      processingTime,
-      averageProcessingTime: requests === 0 ? 0 : processingTime / requests,
-      overloaded: r?.overloaded ?? 0,
-      expired: r?.expired ?? 0,
+      requests: t?.requests ?? 0,
+      requestErrors: t?.requestErrors ?? 0,
+      processingTime: t?.processingTime ?? 0,
+      averageProcessingTime: t?.averageProcessingTime ?? 0,
+      overloaded: t?.overloaded ?? 0,
+      expired: t?.expired ?? 0,
+      cancelled: t?.cancelled ?? 0,
+      methods,
       broadcasts: b?.broadcasts ?? 0,
       broadcastErrors: b?.errors ?? 0,
       dropped: b?.dropped ?? 0,
-      malformed: (r?.malformed ?? 0) + (b?.malformed ?? 0) + (this.#tunnels?.malformed ?? 0),
+      malformed: (t?.malformed ?? 0) + (b?.malformed ?? 0) + (this.#tunnels?.malformed ?? 0),
       tunnels: this.#tunnels?.accepted ?? 0,
       tunnelErrors: this.#tunnels?.errors ?? 0,
       requestsRunning: r?.queue.running ?? 0,
@@ -216,12 +279,12 @@ class MemberService implements ServiceImpl, MicroSource {
   endpoints(): MicroEndpoint[] {
     const { subjects } = this.#rt;
     const out: MicroEndpoint[] = [];
-    if (this.#requests) {
+    for (const e of this.#requests?.endpoints ?? []) {
       out.push({
-        name: "request",
-        subject: subjects.request(this.cluster),
+        name: e.name,
+        subject: e.subject,
         queue_group: REQUEST_QUEUE,
-        metadata: null,
+        metadata: e.method === undefined ? null : { "jetmesh.method": e.method },
       });
     }
     if (this.#broadcasts) {
@@ -241,26 +304,32 @@ class MemberService implements ServiceImpl, MicroSource {
   endpointStats(): MicroEndpointStats[] {
     const s = this.stats();
     const ns = (ms: number) => Math.round(ms * 1e6);
+    const byName = new Map<string, Endpoint>((this.#requests?.endpoints ?? []).map((e) => [e.name, e]));
     return this.endpoints().map(({ metadata: _, ...e }) => {
+      const endpoint = byName.get(e.name);
+      if (endpoint) {
+        const m = endpoint.stats();
+        return {
+          ...e,
+          // every request that arrived, and every one answered with an error (overloaded included)
+          num_requests: endpoint.received,
+          num_errors: m.requestErrors + m.overloaded + m.malformed,
+          last_error: endpoint.lastError,
+          processing_time: ns(m.processingTime),
+          average_processing_time: ns(m.averageProcessingTime),
+          data: {
+            overloaded: m.overloaded,
+            expired: m.expired,
+            malformed: m.malformed,
+            cancelled: m.cancelled,
+            // the service's limits, shared by every method
+            running: s.requestsRunning,
+            queued_bytes: s.requestsQueuedBytes,
+            peak_queued_bytes: s.requestsPeakQueuedBytes,
+          },
+        };
+      }
       switch (e.name) {
-        case "request":
-          return {
-            ...e,
-            // every request that arrived, and every one answered with an error (overloaded included)
-            num_requests: this.#requests?.received ?? 0,
-            num_errors: s.requestErrors + s.overloaded + (this.#requests?.malformed ?? 0),
-            last_error: this.#requests?.lastError ?? "",
-            processing_time: ns(s.processingTime),
-            average_processing_time: ns(s.averageProcessingTime),
-            data: {
-              overloaded: s.overloaded,
-              expired: s.expired,
-              malformed: this.#requests?.malformed ?? 0,
-              running: s.requestsRunning,
-              queued_bytes: s.requestsQueuedBytes,
-              peak_queued_bytes: s.requestsPeakQueuedBytes,
-            },
-          };
         case "broadcast":
           return {
             ...e,
@@ -299,7 +368,7 @@ class MemberService implements ServiceImpl, MicroSource {
       observe("handlersActive", s.requestsRunning, a);
       observe("queuedBytes", s.requestsQueuedBytes, a);
       observe("requests", s.requests, member);
-      observe("requestErrors", s.requestErrors + (this.#requests.malformed ?? 0), member);
+      observe("requestErrors", s.requestErrors + (this.#requests.total().malformed ?? 0), member);
       observe("overloaded", s.overloaded, member);
     }
     if (this.#broadcasts) {

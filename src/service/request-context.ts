@@ -14,6 +14,7 @@ export class RequestContextImpl implements RequestContext {
   constructor(
     readonly cluster: string,
     readonly subject: string,
+    readonly method: string | undefined,
     readonly headers: MsgHdrs | undefined,
     /** When the caller gives up, on the monotonic clock (performance.now()); Infinity when it sent no time-out. */
     readonly due: number,

@@ -1,13 +1,15 @@
 /**
- * Request dispatch of one member: queue-group subscription, limits, deadline
- * checks, replies and error replies.
+ * Request dispatch of one member: a queue-group subscription per endpoint
+ * (`handleRequest` and each method) and a plain one per endpoint for
+ * gathers, all under the service's one set of limits; deadline checks,
+ * cancellations, replies and error replies.
  */
 import { Empty, type Msg, type MsgHdrs, type Subscription } from "@nats-io/nats-core";
 import type { Span } from "@opentelemetry/api";
-import type { ServiceHandler } from "../api/index.js";
-import { DEFAULTS } from "../config/index.js";
+import type { MethodStats, RequestHandler } from "../api/index.js";
+import { DEFAULTS, typeName } from "../config/index.js";
 import type { Runtime } from "../core/index.js";
-import { ContractViolation, TimeoutError } from "../errors/index.js";
+import { CancelledError, ContractViolation, TimeoutError } from "../errors/index.js";
 import { BoundedQueue, Deadlines, settlesWithin } from "../flow/index.js";
 import { safeCallback, ThrottledWarning } from "../logging/index.js";
 import { ATTR, endSpan, SpanKind, withSpan } from "../telemetry/index.js";
@@ -17,6 +19,7 @@ import {
   ERROR_KIND,
   type ErrorKind,
   errorHeaders,
+  FrozenHeaders,
   HEADER,
   maxPayload,
   parseTimeoutHeader,
@@ -31,6 +34,12 @@ import { RequestContextImpl } from "./request-context.js";
  * copied when queued, so the bytes a queue holds are the bytes it counts.
  */
 interface Job {
+  /** What it was sent to. */
+  endpoint: Endpoint;
+  /** Sent to every member (a gather): answers say which member sent them. */
+  gather: boolean;
+  /** Its caller cancelled it while it waited: it is skipped. */
+  cancelled: boolean;
   subject: string;
   reply: string;
   headers: MsgHdrs | undefined;
@@ -47,23 +56,69 @@ interface Job {
   answered: boolean;
 }
 
-type RequestHandler = NonNullable<ServiceHandler["handleRequest"]>;
+/** One thing requests are sent to: `handleRequest` (`method` undefined) or a method. */
+export interface EndpointPlan {
+  method: string | undefined;
+  handle: RequestHandler;
+}
 
-export class RequestDispatcher {
+/** An endpoint and its counters. */
+export class Endpoint {
   requests = 0;
   errors = 0;
   overloaded = 0;
   expired = 0;
   malformed = 0;
-  readonly refusal: Refusal;
+  cancelled = 0;
   /** Milliseconds spent in handlers, in total (for the average). */
   processingTime = 0;
   /** Requests that arrived, whatever became of them (micro STATS). */
   received = 0;
   /** The message of the last failure (micro STATS). */
   lastError = "";
+
+  constructor(
+    readonly method: string | undefined,
+    readonly handle: RequestHandler,
+    /** Where its requests come, in queue group {@link REQUEST_QUEUE}. */
+    readonly subject: string,
+    /** Where its gathers come, to every member. */
+    readonly gatherSubject: string,
+  ) {}
+
+  /** Its name as a micro endpoint: the method, or `request`. */
+  get name(): string {
+    return this.method ?? "request";
+  }
+
+  stats(): MethodStats {
+    const { requests, errors, processingTime, overloaded, expired, malformed, cancelled } = this;
+    return {
+      requests,
+      requestErrors: errors,
+      processingTime,
+      averageProcessingTime: requests === 0 ? 0 : processingTime / requests,
+      overloaded,
+      expired,
+      malformed,
+      cancelled,
+    };
+  }
+}
+
+/** The longest cancellation understood: a reply subject (or a connection's reply prefix). */
+const MAX_CANCEL_BYTES = 512;
+const decoder = new TextDecoder();
+
+export class RequestDispatcher {
+  readonly refusal: Refusal;
+  readonly endpoints: readonly Endpoint[];
   readonly queue: BoundedQueue<Job>;
-  #sub: Subscription | undefined;
+  readonly #subs: Subscription[] = [];
+  /** Headers of gather answers: this member's id. */
+  readonly #memberHeaders: FrozenHeaders;
+  /** Headers of the first answer to a gather: it arrived here. */
+  readonly #ackHeaders: FrozenHeaders;
   readonly #failures: ThrottledWarning;
   /** One throttled warning per kind of malformed request. */
   readonly #malformedWarnings = new Map<string, ThrottledWarning>();
@@ -81,10 +136,16 @@ export class RequestDispatcher {
     private readonly rt: Runtime,
     private readonly cluster: string,
     private readonly memberId: string,
-    private readonly handle: RequestHandler,
+    plans: readonly EndpointPlan[],
     threads: number,
     memory: number,
   ) {
+    this.endpoints = plans.map(
+      (p) =>
+        new Endpoint(p.method, p.handle, rt.subjects.request(cluster, p.method), rt.subjects.gather(cluster, p.method)),
+    );
+    this.#memberHeaders = FrozenHeaders.of({ [HEADER.member]: memberId });
+    this.#ackHeaders = FrozenHeaders.of({ [HEADER.member]: memberId, [HEADER.gather]: "ack" });
     this.#failures = new ThrottledWarning(rt.logger, "handleRequest threw; the caller got a RemoteError");
     this.#attributes = { [ATTR.cluster]: cluster };
     this.refusal = new Refusal(rt, cluster, "requests");
@@ -97,16 +158,47 @@ export class RequestDispatcher {
     );
   }
 
+  /** Totals over every endpoint. */
+  total(): MethodStats & { received: number } {
+    const t = { ...new Endpoint(undefined, () => undefined, "", "").stats(), received: 0 };
+    for (const e of this.endpoints) {
+      const s = e.stats();
+      t.requests += s.requests;
+      t.requestErrors += s.requestErrors;
+      t.processingTime += s.processingTime;
+      t.overloaded += s.overloaded;
+      t.expired += s.expired;
+      t.malformed += s.malformed;
+      t.cancelled += s.cancelled;
+      t.received += e.received;
+    }
+    t.averageProcessingTime = t.requests === 0 ? 0 : t.processingTime / t.requests;
+    return t;
+  }
+
   subscribe(): void {
-    this.#sub = this.rt.nc.subscribe(this.rt.subjects.request(this.cluster), {
-      queue: REQUEST_QUEUE,
-      callback: safeCallback(this.rt.logger, "request dispatch", (err, msg) => this.#arrive(err, msg)),
-    });
+    const { nc, logger } = this.rt;
+    for (const e of this.endpoints) {
+      this.#subs.push(
+        nc.subscribe(e.subject, {
+          queue: REQUEST_QUEUE,
+          callback: safeCallback(logger, "request dispatch", (err, msg) => this.#arrive(err, msg, e, false)),
+        }),
+        nc.subscribe(e.gatherSubject, {
+          callback: safeCallback(logger, "gather dispatch", (err, msg) => this.#arrive(err, msg, e, true)),
+        }),
+      );
+    }
+    this.#subs.push(
+      nc.subscribe(this.rt.subjects.cancel(this.cluster), {
+        callback: safeCallback(logger, "request cancellation", (err, msg) => this.#cancel(err, msg)),
+      }),
+    );
   }
 
   /** Stops taking requests; those already on their way (within `ms`) are still queued. */
   async drain(ms: number): Promise<void> {
-    if (this.#sub) await settlesWithin(this.#sub.drain(), ms);
+    await settlesWithin(Promise.all(this.#subs.map((sub) => sub.drain())), ms);
     this.queue.close();
   }
 
@@ -139,20 +231,28 @@ export class RequestDispatcher {
     }
   }
 
-  #arrive(err: Error | null, msg: Msg): void {
-    this.received++;
+  #arrive(err: Error | null, msg: Msg, endpoint: Endpoint, gather: boolean): void {
+    endpoint.received++;
     if (err) {
       this.refusal.note(err);
       return;
     }
     const reply = msg.reply;
     if (!reply) {
-      this.#malformed(msg.subject, "request without a reply subject dropped", "a request without a reply subject");
+      this.#malformed(
+        endpoint,
+        msg.subject,
+        "request without a reply subject dropped",
+        "a request without a reply subject",
+      );
       return;
     }
     let headers: MsgHdrs | undefined;
     let due = Number.POSITIVE_INFINITY;
     const job: Job = {
+      endpoint,
+      gather,
+      cancelled: false,
       subject: msg.subject,
       reply,
       headers: undefined,
@@ -166,7 +266,7 @@ export class RequestDispatcher {
     try {
       headers = msg.headers;
     } catch {
-      this.#malformed(msg.subject, "malformed request headers", "malformed request headers", job);
+      this.#malformed(endpoint, msg.subject, "malformed request headers", "malformed request headers", job);
       return;
     }
     const timeout = headers?.get(HEADER.timeout);
@@ -175,6 +275,7 @@ export class RequestDispatcher {
       if (ms === undefined) {
         const shown = timeout.length > 40 ? `${timeout.slice(0, 40)}...` : timeout;
         this.#malformed(
+          endpoint,
           msg.subject,
           `malformed ${HEADER.timeout} header`,
           `malformed request: ${HEADER.timeout} must be a whole number of ms from 1 to ${DEFAULTS.maxTimeout}, got ${JSON.stringify(shown)}`,
@@ -187,9 +288,46 @@ export class RequestDispatcher {
     job.headers = headers;
     job.due = due;
     job.data = msg.data;
-    if (!this.queue.offer(job, job.data.byteLength)) {
-      this.overloaded++;
+    const size = job.data.byteLength;
+    // a gather's caller learns at once that this member got it (its answer follows); sent before the
+    // handler may run and answer, and only when the request will be taken
+    if (gather && this.queue.fits(size)) this.#send(reply, Empty, this.#ackHeaders);
+    if (!this.queue.offer(job, size)) {
+      endpoint.overloaded++;
       this.#replyError(job, ERROR_KIND.overloaded, `member ${this.memberId} is overloaded, retry later`);
+    }
+  }
+
+  /**
+   * A caller gave up: the payload is its request's reply subject, or its
+   * connection's reply prefix (ending in `.`) for every request it made. A
+   * waiting request is skipped; a running one has its signal aborted and its
+   * reply is not sent. Nobody is answered: the caller is gone.
+   */
+  #cancel(err: Error | null, msg: Msg): void {
+    if (err) {
+      this.refusal.note(err);
+      return;
+    }
+    if (this.#running.size === 0 && this.queue.queued === 0) return;
+    const data = msg.data;
+    if (data.byteLength === 0 || data.byteLength > MAX_CANCEL_BYTES) return;
+    const target = decoder.decode(data);
+    const all = target.endsWith(".");
+    const matches = (job: Job) => (all ? job.reply.startsWith(target) : job.reply === target);
+    const why = all ? "its caller's connection closed" : "its caller cancelled it";
+    for (const job of this.queue.queuedItems()) {
+      if (!job.cancelled && matches(job)) {
+        job.cancelled = true;
+        job.endpoint.cancelled++;
+      }
+    }
+    for (const job of this.#running) {
+      if (!job.answered && matches(job)) {
+        job.answered = true;
+        job.endpoint.cancelled++;
+        job.ctx?.abort(new CancelledError(`request to cluster "${this.cluster}": ${why}`));
+      }
     }
   }
 
@@ -197,25 +335,29 @@ export class RequestDispatcher {
    * A request that cannot be understood: counted, logged (throttled per
    * `kind`) and answered BAD_REQUEST when it has a reply subject.
    */
-  #malformed(subject: string, kind: string, why: string, job?: Job): void {
-    this.malformed++;
-    this.lastError = why;
+  #malformed(endpoint: Endpoint, subject: string, kind: string, why: string, job?: Job): void {
+    endpoint.malformed++;
+    endpoint.lastError = why;
     let warning = this.#malformedWarnings.get(kind);
     if (warning === undefined) {
       warning = new ThrottledWarning(this.rt.logger, job ? `${kind}; answered BAD_REQUEST` : kind);
       this.#malformedWarnings.set(kind, warning);
     }
-    warning.note({ cluster: this.cluster, subject, err: why, total: this.malformed });
+    warning.note({ cluster: this.cluster, subject, err: why, total: endpoint.malformed });
     if (job) this.#replyError(job, ERROR_KIND.badRequest, why);
   }
 
   #run(job: Job): unknown {
+    if (job.cancelled) return undefined;
+    const endpoint = job.endpoint;
     if (job.due <= performance.now()) {
-      this.expired++;
+      endpoint.expired++;
       return undefined;
     }
-    this.requests++;
-    const ctx = new RequestContextImpl(this.cluster, job.subject, job.headers, job.due, () => this.#watch(job));
+    endpoint.requests++;
+    const ctx = new RequestContextImpl(this.cluster, job.subject, endpoint.method, job.headers, job.due, () =>
+      this.#watch(job),
+    );
     job.ctx = ctx;
     this.#running.add(job);
     job.started = performance.now();
@@ -225,9 +367,9 @@ export class RequestDispatcher {
         const parent = this.rt.telemetry.extract(job);
         const span = this.#startSpan(job, parent);
         job.span = span;
-        out = withSpan(span, () => this.handle(job.data, ctx), parent);
+        out = withSpan(span, () => endpoint.handle(job.data, ctx), parent);
       } else {
-        out = this.handle(job.data, ctx);
+        out = endpoint.handle(job.data, ctx);
       }
     } catch (err) {
       this.#failed(job, err);
@@ -275,7 +417,7 @@ export class RequestDispatcher {
     this.#running.delete(job);
     if (job.ctx?.watched) this.#deadlines.remove(job);
     const ms = performance.now() - job.started;
-    this.processingTime += ms;
+    job.endpoint.processingTime += ms;
     // error.type is the code the caller's RemoteError carries
     const type = err === undefined ? undefined : codeOf(err);
     if (job.span) endSpan(job.span, err, type);
@@ -308,7 +450,7 @@ export class RequestDispatcher {
 
   /** The handler returned something that cannot be sent: the caller is told, and the member logs it. */
   #badReply(job: Job, kind: ErrorKind, message: string): void {
-    this.errors++;
+    job.endpoint.errors++;
     this.#finished(job, Object.assign(new Error(message), { code: kind }));
     this.rt.logger.warn({ cluster: this.cluster, subject: job.subject, err: message }, message);
     this.#replyError(job, kind, message);
@@ -320,7 +462,7 @@ export class RequestDispatcher {
         this.#badReply(job, ERROR_KIND.badReply, err.message);
         return;
       }
-      this.malformed++;
+      job.endpoint.malformed++;
       this.#finished(job, err);
       this.rt.logger.warn(
         { cluster: this.cluster, subject: job.subject, err: err.message },
@@ -329,41 +471,35 @@ export class RequestDispatcher {
       this.#replyError(job, ERROR_KIND.badRequest, err.message);
       return;
     }
-    this.errors++;
+    job.endpoint.errors++;
     this.#finished(job, err);
-    this.#failures.note({ cluster: this.cluster, subject: job.subject, err, total: this.errors });
+    this.#failures.note({ cluster: this.cluster, subject: job.subject, err, total: job.endpoint.errors });
     const message = err instanceof Error ? err.message : String(err);
     this.#replyError(job, ERROR_KIND.remote, message, codeOf(err));
   }
 
   /** An error reply; `code` defaults to the kind (jetmesh's own errors carry their kind as code). */
   #replyError(job: Job, kind: ErrorKind, message: string, code: string = kind): void {
-    if (kind !== ERROR_KIND.left && kind !== ERROR_KIND.abandoned) this.lastError = message;
-    this.#publish(job, Empty, errorHeaders(kind, message, code));
+    if (kind !== ERROR_KIND.left && kind !== ERROR_KIND.abandoned) job.endpoint.lastError = message;
+    const headers = errorHeaders(kind, message, code);
+    if (job.gather) headers.set(HEADER.member, this.memberId);
+    this.#publish(job, Empty, headers);
   }
 
   /** Sends the answer to `job`'s caller, once. */
-  #publish(job: Job, data: Uint8Array, headers?: ReturnType<typeof errorHeaders>): void {
+  #publish(job: Job, data: Uint8Array, headers?: MsgHdrs): void {
     if (job.answered) return;
     job.answered = true;
+    this.#send(job.reply, data, headers ?? (job.gather ? this.#memberHeaders : undefined));
+  }
+
+  #send(reply: string, data: Uint8Array, headers: MsgHdrs | undefined): void {
     try {
-      this.rt.nc.publish(job.reply, data, headers ? { headers } : undefined);
+      this.rt.nc.publish(reply, data, headers ? { headers } : undefined);
     } catch (err) {
       this.rt.logger.warn({ cluster: this.cluster, err }, "reply could not be sent");
     }
   }
-}
-
-/** What a value is, for messages: `a string`, `an object`, `null`, `an array`, `a Promise`. */
-function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") {
-    const name = (value as object).constructor?.name;
-    return name && name !== "Object" ? `a ${name}` : "an object";
-  }
-  const t = typeof value;
-  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -1,5 +1,5 @@
 import type { Msg } from "@nats-io/nats-core";
-import type { Connection, Service } from "../api/index.js";
+import type { Connection, Interceptor, Service } from "../api/index.js";
 import type { Observer } from "../telemetry/index.js";
 import type { TunnelEnd } from "../tunnel/index.js";
 
@@ -9,6 +9,8 @@ export interface ServiceOwner {
   readonly connection: Connection;
   /** Whether unregister() also closes the connection. */
   readonly ownsConnection: boolean;
+  /** The connection's interceptors: around every handler, outside the service's own. */
+  readonly interceptors: readonly Interceptor[];
   /** Accepts a tunnel set-up request (undefined when it was refused, and answered so). */
   acceptTunnel(msg: Msg, cluster: string, malformed?: () => void): Promise<TunnelEnd | undefined>;
   /** Called once the service has stopped. */

@@ -1,10 +1,11 @@
 /** Tunnel set-up of one member: a queue subscription, and the tunnels it accepted (ended with the member). */
-import type { Msg, Subscription } from "@nats-io/nats-core";
-import type { ServiceHandler } from "../api/index.js";
-import type { Runtime } from "../core/index.js";
+import { Empty, type Msg, type Subscription } from "@nats-io/nats-core";
+import type { Interceptor, ServiceHandler } from "../api/index.js";
+import { intercepted, type Runtime } from "../core/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { safeCallback } from "../logging/index.js";
 import type { TunnelEnd } from "../tunnel/index.js";
+import { codeOf, ERROR_KIND, errorHeaders } from "../wire/index.js";
 import { Refusal } from "./refusal.js";
 
 type TunnelHandler = NonNullable<ServiceHandler["handleTunnel"]>;
@@ -22,6 +23,8 @@ export class TunnelDispatcher {
   readonly #accepting = new Set<Promise<unknown>>();
   #stopped = false;
   #sub: Subscription | undefined;
+  /** A set-up within the interceptors: `setUp` accepts it and runs the handler. */
+  readonly #setUp: (msg: Msg, setUp: () => Promise<unknown>) => Promise<unknown>;
 
   constructor(
     private readonly rt: Runtime,
@@ -29,8 +32,20 @@ export class TunnelDispatcher {
     private readonly handle: TunnelHandler,
     /** Accepts one set-up request (undefined when it was refused, and answered so). */
     private readonly accept: (msg: Msg, malformed: () => void) => Promise<TunnelEnd | undefined>,
+    interceptors: readonly Interceptor[],
   ) {
     this.refusal = new Refusal(rt, cluster, "tunnel set-ups");
+    this.#setUp = intercepted(
+      interceptors,
+      (_msg: Msg, setUp: () => Promise<unknown>) => setUp(),
+      (msg: Msg) => ({
+        kind: "tunnel" as const,
+        target: cluster,
+        method: undefined,
+        payload: Empty,
+        headers: msg.headers,
+      }),
+    );
   }
 
   subscribe(): void {
@@ -41,12 +56,15 @@ export class TunnelDispatcher {
           this.refusal.note(err);
           return;
         }
-        const accepting = this.accept(msg, () => this.malformed++).then(
-          (tun) => {
-            if (tun) this.#run(tun);
-          },
-          (error: unknown) => this.rt.logger.warn({ cluster: this.cluster, err: error }, "tunnel set-up failed"),
-        );
+        let accepted = false;
+        const setUp = () => {
+          accepted = true;
+          return this.accept(msg, () => this.malformed++).then((tun) => (tun ? this.#run(tun) : undefined));
+        };
+        const accepting = this.#setUp(msg, setUp).then(undefined, (error: unknown) => {
+          if (!accepted) this.#refuse(msg, error);
+          else this.rt.logger.warn({ cluster: this.cluster, err: error }, "tunnel set-up failed");
+        });
         this.#accepting.add(accepting);
         void accepting.finally(() => this.#accepting.delete(accepting));
       }),
@@ -61,21 +79,33 @@ export class TunnelDispatcher {
     await Promise.all([...this.#open].map((t) => t.close()));
   }
 
-  #run(tun: TunnelEnd): void {
+  /** An interceptor refused the set-up: its opener gets a RemoteError with the interceptor's message and code. */
+  #refuse(msg: Msg, err: unknown): void {
+    this.errors++;
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      msg.respond(Empty, { headers: errorHeaders(ERROR_KIND.remote, message, codeOf(err)) });
+    } catch (error) {
+      this.rt.logger.warn({ cluster: this.cluster, err: error }, "tunnel refusal could not be sent");
+    }
+  }
+
+  /** Runs the handler of an accepted tunnel; resolves when it returns (a throw closes the tunnel). */
+  #run(tun: TunnelEnd): Promise<unknown> | undefined {
     if (this.#stopped) {
       // accepted while the service stopped: it does not get the tunnel
       void tun.close();
-      return;
+      return undefined;
     }
     this.accepted++;
     this.#open.add(tun);
     void tun.closed.then(() => this.#open.delete(tun));
-    Promise.resolve()
-      .then(() => this.handle(tun))
-      .catch((err: unknown) => {
-        this.errors++;
-        this.rt.logger.warn({ cluster: this.cluster, tunnel: tun.id, err }, "handleTunnel threw; closing the tunnel");
-        return tun.close();
-      });
+    const running = Promise.resolve().then(() => this.handle(tun));
+    running.catch((err: unknown) => {
+      this.errors++;
+      this.rt.logger.warn({ cluster: this.cluster, tunnel: tun.id, err }, "handleTunnel threw; closing the tunnel");
+      return tun.close();
+    });
+    return running;
   }
 }

@@ -3,7 +3,7 @@
  * subscriptions (one per topic), all made on first use.
  */
 import { createHash } from "node:crypto";
-import { MsgHdrsImpl, nuid } from "@nats-io/nats-core";
+import { type MsgHdrs, MsgHdrsImpl, nuid } from "@nats-io/nats-core";
 import type {
   EventHandler,
   PublishAck,
@@ -47,6 +47,8 @@ const SUBSCRIBE_KEYS = [
   "onDeadLetter",
   "timeout",
   "signal",
+  // wrapped around the handler by the connection
+  "interceptors",
 ] as const;
 const SHARED_ONLY = ["ackWait", "maxDeliver", "retryDelay", "onDeadLetter"] as const;
 
@@ -76,8 +78,17 @@ export class Topics {
     this.#stream = new ManagedStream(rt.nc, settings, rt.subjects.topics, "topics");
   }
 
-  /** Publishes (validated by the caller); resolves with JetStream's ack. */
-  publish(topic: string, payload: Uint8Array, timeout: number, signal: AbortSignal | undefined): Promise<PublishAck> {
+  /**
+   * Publishes (validated by the caller); resolves with JetStream's ack.
+   * `extra`: headers to send besides the `Nats-Msg-Id` (an interceptor's).
+   */
+  publish(
+    topic: string,
+    payload: Uint8Array,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    extra?: MsgHdrs,
+  ): Promise<PublishAck> {
     let publisher = this.#publisher;
     if (publisher === undefined) {
       publisher = new Publisher(this.#rt, this.#stream, "topic");
@@ -86,23 +97,27 @@ export class Topics {
     }
     const subject = this.#rt.subjects.topic(topic);
     const t = this.#rt.telemetry;
-    if (!t.tracing) return publisher.publish(subject, topic, payload, timeout, signal);
+    if (!t.tracing) {
+      return publisher.publish(subject, topic, payload, timeout, signal, extra && withMsgId(extra, nuid.next()));
+    }
     const span = t.start("publish", topic, SpanKind.PRODUCER, {
       [ATTR.destination]: subject,
       [ATTR.operationType]: "send",
       [ATTR.bodySize]: payload.byteLength,
       [ATTR.topic]: topic,
     });
-    let header: Uint8Array | undefined;
+    const id = nuid.next();
+    let header = extra && withMsgId(extra, id);
     if (t.carries(span)) {
-      const h = new MsgHdrsImpl();
-      const id = nuid.next();
+      const h = extra ?? new MsgHdrsImpl();
       h.set(HEADER.msgId, id);
       t.inject(span, h);
-      header = h.encode();
+      const traced = (h as MsgHdrsImpl).encode();
       // trace context that would push the event over the max payload is left out
-      if (!fitsWith(header, payload, maxPayload(this.#rt.nc))) header = undefined;
-      else span.setAttribute(ATTR.messageId, id);
+      if (fitsWith(traced, payload, maxPayload(this.#rt.nc))) {
+        header = traced;
+        span.setAttribute(ATTR.messageId, id);
+      }
     }
     return publisher.publish(subject, topic, payload, timeout, signal, header).then(
       (ack) => {
@@ -296,4 +311,11 @@ function consumerName(kind: "durable" | "group", topic: string, name: string): s
   const full = `${kind}~${topic}~${name}`;
   if (full.length <= MAX_CONSUMER_NAME) return full;
   return `${kind}~${createHash("sha256").update(`${topic}~${name}`).digest("hex").slice(0, 40)}`;
+}
+
+/** `h` with the de-duplication id `id`, encoded (a publish sent again is stored once). */
+function withMsgId(h: MsgHdrs, id: string): Uint8Array {
+  h.set(HEADER.msgId, id);
+  // every MsgHdrs the client makes is one (an interceptor's come from the connection)
+  return (h as MsgHdrsImpl).encode();
 }
