@@ -63,12 +63,7 @@ export class Tunnels {
    * Opens a tunnel to one member of `cluster` (arguments validated by the
    * caller). `extra`: headers its set-up request carries (an interceptor's).
    */
-  async open(
-    cluster: string,
-    timeout: number,
-    signal: AbortSignal | undefined,
-    extra?: MsgHdrs,
-  ): Promise<Tunnel> {
+  async open(cluster: string, timeout: number, signal: AbortSignal | undefined, extra?: MsgHdrs): Promise<Tunnel> {
     const t = this.#rt.telemetry;
     if (!t.tracing) return this.#open(cluster, timeout, signal, undefined, extra);
     const span = t.start("tunnel", cluster, SpanKind.CLIENT, {
