@@ -26,9 +26,10 @@ export interface RetryOptions {
   /**
    * Which other errors to retry. jetmesh retries only what never reached a
    * handler (`OverloadedError`, a `MemberLeftError` before handling, no
-   * responders within the grace); with `idempotent: true` on the call also
-   * whatever says it is retryable (a member that left while handling it).
-   * Return true to retry `err` as well.
+   * responders within the grace); with `idempotent: true` on the call also a
+   * `MemberLeftError` of a member that left while handling it. Return true
+   * to retry `err` as well (a `TimeoutError` or `RemoteError`, say, when you
+   * know the handler may run twice).
    */
   retryOn?(err: JetmeshError): boolean;
 }

@@ -1,4 +1,4 @@
-import { headers, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { headers, type MsgHdrs, MsgHdrsImpl, type NatsConnection } from "@nats-io/nats-core";
 import type {
   Connection,
   ConnectionStatus,
@@ -31,6 +31,7 @@ import { validateName, validateOptions, validatePayload, validateSignal, validat
 import { byteHandler, clientOf, type DecodedRequest, isContract } from "../contract/index.js";
 import {
   Denials,
+  incomingCall,
   intercepted,
   type OutgoingChain,
   observedRequest,
@@ -48,6 +49,7 @@ import {
   InvalidArgumentError,
   type JetmeshError,
   PayloadTooLargeError,
+  TimeoutError,
 } from "../errors/index.js";
 import { type ResolvedRetry, resolveRetry, settlesWithin, withRetries } from "../flow/index.js";
 import { PUBLISH_HEADER_BYTES } from "../jetstream/index.js";
@@ -173,12 +175,18 @@ export class JetmeshConnection implements Connection {
         decode,
         headers: undefined,
       };
-      const attempts = (c: Attempt) =>
-        retry === undefined
-          ? this.#attempt(c)
-          : withRetries(retry, timeout, signal, o.idempotent === true, (remaining) =>
-              this.#attempt({ ...c, timeout: remaining }),
-            );
+      // one time-out for the whole call: interceptors and every attempt spend it
+      const start = performance.now();
+      const attempts = (c: Attempt): Promise<Uint8Array> => {
+        const left = Math.floor(timeout - (performance.now() - start));
+        if (left < 1) {
+          return Promise.reject(new TimeoutError(`request to cluster "${cluster}" timed out after ${timeout} ms`));
+        }
+        if (retry === undefined) return this.#attempt({ ...c, timeout: left });
+        return withRetries(retry, left, signal, o.idempotent === true, (remaining) =>
+          this.#attempt({ ...c, timeout: remaining }),
+        );
+      };
       if (this.#outgoing === undefined) return attempts(call);
       const outgoing: OutgoingCall = {
         kind: "request",
@@ -188,10 +196,9 @@ export class JetmeshConnection implements Connection {
         headers: headers(),
         timeout,
       };
-      return this.#outgoing(outgoing, (sent) => {
-        if (sent.payload !== payload) this.#checkRequestSize(sent.payload, cluster);
-        return attempts({ ...call, payload: sent.payload, headers: sent.headers });
-      }) as Promise<Uint8Array>;
+      return this.#outgoing(outgoing, async (sent) =>
+        attempts({ ...call, payload: this.#replaced(sent, payload), headers: sent.headers }),
+      ) as Promise<Uint8Array>;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -200,8 +207,15 @@ export class JetmeshConnection implements Connection {
   /** One attempt of a request. */
   #attempt(call: Attempt): Promise<Uint8Array> {
     const t = this.#rt.telemetry;
-    // an interceptor's headers carry this attempt's deadline too
-    if (call.headers) call.headers.set(HEADER.timeout, String(call.timeout));
+    if (call.headers) {
+      // an interceptor's headers carry this attempt's deadline too, and take their part of the max payload
+      call.headers.set(HEADER.timeout, String(call.timeout));
+      try {
+        this.#checkSize(call.payload, `request to cluster "${call.cluster}"`, encodedSize(call.headers));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     if (t.tracing || t.clientDuration) return observedRequest(this.#rt, call);
     const { subject, cluster, payload, timeout, signal, headers, decode } = call;
     return this.#rt.requester.request(subject, cluster, payload, timeout, signal, headers, decode);
@@ -227,8 +241,9 @@ export class JetmeshConnection implements Connection {
           timeout: undefined,
         };
         return this.#outgoing(call, async (sent) => {
-          if (sent.payload !== payload) this.#checkSize(sent.payload, `broadcast to cluster "${cluster}"`);
-          this.#broadcast(subject, cluster, sent.payload, sent.headers);
+          const bytes = this.#replaced(sent, payload);
+          this.#checkSize(bytes, `broadcast to cluster "${cluster}"`, encodedSize(sent.headers));
+          this.#broadcast(subject, cluster, bytes, sent.headers);
         }).then(() => undefined);
       }
       this.#broadcast(subject, cluster, payload, undefined);
@@ -272,9 +287,9 @@ export class JetmeshConnection implements Connection {
         timeout,
       };
       return this.#outgoing(call, (sent) => {
-        if (sent.payload !== payload)
-          this.#checkSize(sent.payload, `publish to topic "${topic}"`, PUBLISH_HEADER_BYTES);
-        return this.#topics.publish(topic, sent.payload, timeout, signal, sent.headers);
+        const bytes = this.#replaced(sent, payload);
+        this.#checkSize(bytes, `publish to topic "${topic}"`, PUBLISH_HEADER_BYTES + encodedSize(sent.headers));
+        return this.#topics.publish(topic, bytes, timeout, signal, sent.headers);
       }) as Promise<PublishAck>;
     } catch (err) {
       return Promise.reject(err);
@@ -400,6 +415,12 @@ export class JetmeshConnection implements Connection {
     if (this.#closing) throw new ClosedError(`${what}: the connection is closed`);
   }
 
+  /** The payload an interceptor hands on: checked as the caller's was, when it replaced it. */
+  #replaced(sent: OutgoingCall, given: Uint8Array): Uint8Array {
+    if (sent.payload !== given) validatePayload(`the payload an interceptor set on a ${sent.kind}`, sent.payload);
+    return sent.payload;
+  }
+
   /** A request's payload, with the deadline header every request carries. */
   #checkRequestSize(payload: Uint8Array, cluster: string): void {
     this.#checkSize(payload, `request to cluster "${cluster}"`, this.#rt.requester.headerBytes);
@@ -478,13 +499,14 @@ function interceptEvents(
   const fn = typeof handler === "function" ? handler : handler?.handleEvent?.bind(handler);
   // a handler that is neither is refused by subscribe, as without interceptors
   if (typeof fn !== "function") return handler as EventHandler;
-  return intercepted(interceptors, fn, (payload: Uint8Array, ctx: EventContext) => ({
-    kind: "event" as const,
-    target: topic,
-    method: undefined,
-    payload,
-    headers: ctx.headers,
-  })) as EventHandler;
+  return intercepted(interceptors, fn, (payload: Uint8Array, ctx: EventContext) =>
+    incomingCall("event", topic, undefined, payload, ctx.headers),
+  ) as EventHandler;
+}
+
+/** The bytes `h` takes on the wire (0 for none). */
+function encodedSize(h: MsgHdrs | undefined): number {
+  return h instanceof MsgHdrsImpl && h.size() > 0 ? h.encode().byteLength : 0;
 }
 
 /** One attempt of a request, as sent. */

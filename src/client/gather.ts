@@ -19,13 +19,13 @@
  * first one's round trip is most likely not there; the time-out still bounds
  * the wait for a late one.
  */
-import { createInbox, headers, type Msg, type MsgHdrs, type Subscription } from "@nats-io/nats-core";
+import { createInbox, headers, type Msg, type MsgHdrs, MsgHdrsImpl, type Subscription } from "@nats-io/nats-core";
 import type { GatherOptions, GatherReply, Logger, OutgoingCall } from "../api/index.js";
 import { validateName, validateOptions, validatePayload, validateSignal, validateTimeout } from "../config/index.js";
 import type { OutgoingChain, Runtime } from "../core/index.js";
 import { fromNatsError, InvalidArgumentError, PayloadTooLargeError } from "../errors/index.js";
 import { safeCallback, ThrottledWarning } from "../logging/index.js";
-import { ATTR, endSpan, fitsWith, SpanKind } from "../telemetry/index.js";
+import { ATTR, endSpan, SpanKind } from "../telemetry/index.js";
 import { copyBytes, errorOfReply, HEADER, maxPayload, NO_RESPONDERS_STATUS } from "../wire/index.js";
 
 const KEYS = ["timeout", "max", "method", "signal"] as const;
@@ -72,13 +72,22 @@ export function gather(
   const method = o.method === undefined ? undefined : validateName("options.method", o.method);
   const signal = validateSignal(o.signal);
   const what = `gather from cluster "${cluster}"`;
-  const max = maxPayload(rt.nc);
-  if (max !== undefined && payload.byteLength > max) {
-    throw new PayloadTooLargeError(`${what}: payload is ${payload.byteLength} bytes, the server's max is ${max}`);
-  }
+  checkSize(rt, what, payload, undefined);
   const subject = rt.subjects.gather(cluster, method);
   const call = { subject, cluster, payload, timeout, max: o.max ?? Infinity, signal, what, method, headers: undefined };
   return collect(rt, call, closing, outgoing);
+}
+
+/** Refuses a payload that, with `h`, would not fit the server's max payload. */
+function checkSize(rt: Runtime, what: string, payload: Uint8Array, h: MsgHdrs | undefined): void {
+  const max = maxPayload(rt.nc);
+  const extra = h instanceof MsgHdrsImpl && h.size() > 0 ? h.encode().byteLength : 0;
+  if (max !== undefined && payload.byteLength + extra > max) {
+    throw new PayloadTooLargeError(
+      `${what}: payload is ${payload.byteLength} bytes, the server's max is ${max - extra}` +
+        (extra ? ` (its max payload ${max} less ${extra} bytes of headers)` : ""),
+    );
+  }
 }
 
 /** The iteration: one gather per iterator (a generator runs once), released however it ends. */
@@ -102,9 +111,19 @@ async function* collect(
       headers: headers(),
       timeout: call.timeout,
     };
-    await outgoing(intercepted, async (sent) => {
-      g = new Gathering(rt, { ...call, payload: sent.payload, headers: sent.headers }, closing);
-    });
+    try {
+      await outgoing(intercepted, async (sent) => {
+        if (sent.payload !== call.payload) {
+          validatePayload("the payload an interceptor set on a gather", sent.payload);
+        }
+        checkSize(rt, call.what, sent.payload, sent.headers);
+        g = new Gathering(rt, { ...call, payload: sent.payload, headers: sent.headers }, closing);
+      });
+    } catch (err) {
+      // an interceptor that fails after the gather went out: it is released
+      (g as Gathering | undefined)?.end(undefined);
+      throw err;
+    }
     if (g === undefined) return;
   }
   try {
@@ -189,7 +208,8 @@ class Gathering {
    * answered are told (as a cancelled request's are), so their handlers' signals abort.
    */
   cancelUnanswered(): void {
-    if (this.#done || this.#present.size === this.#answered.size) return;
+    // members that have not acked yet may be working on it too: the cancellation goes to all
+    if (this.#done) return;
     try {
       this.#rt.nc.publish(this.#rt.subjects.cancel(this.#call.cluster), new TextEncoder().encode(this.#inbox));
     } catch {
@@ -248,17 +268,7 @@ class Gathering {
     const { timeout, payload } = this.#call;
     const h = this.#call.headers ?? headers();
     h.set(HEADER.timeout, String(timeout));
-    if (this.#span && t.carries(this.#span)) {
-      // an interceptor's headers go out whatever their size; the trace context only when it fits
-      if (this.#call.headers) {
-        t.inject(this.#span, h);
-        return h;
-      }
-      const traced = headers();
-      traced.set(HEADER.timeout, String(timeout));
-      t.inject(this.#span, traced);
-      if (fitsWith(traced, payload, maxPayload(nc))) return traced;
-    }
+    if (this.#span) t.injectFitting(this.#span, h, payload, maxPayload(nc));
     return h;
   }
 
@@ -304,8 +314,10 @@ class Gathering {
     if (!this.#present.has(member)) this.#arrived(member);
     this.#answered.add(member);
     this.#push(error ? { member, ok: false, error } : { member, ok: true, data: copyBytes(msg.data) });
-    if (this.#answered.size >= this.#call.max) this.end(undefined);
-    else this.#settle();
+    if (this.#answered.size >= this.#call.max) {
+      this.cancelUnanswered();
+      this.end(undefined);
+    } else this.#settle();
   }
 
   /** A member not seen before showed up; the first one sets the settle window. */

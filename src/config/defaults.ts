@@ -19,3 +19,9 @@ export const DEFAULTS = {
   /** Longest time-out accepted (2^31 - 1 ms, the most a timer can wait). */
   maxTimeout: 2 ** 31 - 1,
 } as const;
+
+/**
+ * The names of a service's own micro endpoints: no method may take one, as
+ * micro endpoint names are unique within a service.
+ */
+export const SERVICE_ENDPOINTS: readonly string[] = ["request", "broadcast", "tunnel"];

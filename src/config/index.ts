@@ -1,5 +1,5 @@
 /** Defaults, the validation of user input (before any I/O), and the version. */
-export { DEFAULTS } from "./defaults.js";
+export { DEFAULTS, SERVICE_ENDPOINTS } from "./defaults.js";
 export { showValue, typeName } from "./type-name.js";
 export {
   validateHandler,

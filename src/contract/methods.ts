@@ -3,7 +3,7 @@
  * contract is made, and the parts (request and reply) of each.
  */
 import type { ContractSpec } from "../api/index.js";
-import { validateName, validateOptions } from "../config/index.js";
+import { SERVICE_ENDPOINTS, validateName, validateOptions } from "../config/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
 import type { Codec } from "./codec.js";
 import { type MethodParts, Part } from "./parts.js";
@@ -17,7 +17,8 @@ type MethodSpec = NonNullable<ContractSpec["methods"]>[string];
  * `request`, `broadcast` and `tunnel`, and a method is one more), and what
  * every object has (`constructor`, `toString`, ...).
  */
-const RESERVED = ["cluster", "request", "broadcast", "tunnel", "then"];
+/** Taken by the typed client (its own members, and `then`, which `await` would call) or by the member's endpoints. */
+const RESERVED = ["cluster", ...SERVICE_ENDPOINTS, "then"];
 
 /** The parts of each method of contract `contract`, in the order given; empty when it has none. */
 export function methodParts(contract: string, methods: unknown, codec: Codec): ReadonlyMap<string, MethodParts> {

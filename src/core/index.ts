@@ -2,7 +2,13 @@
 export { watchConnection } from "./connection-watch.js";
 export { Correlator, type Pending } from "./correlator.js";
 export { Denials } from "./denials.js";
-export { intercepted, type OutgoingChain, outgoingChain, validateInterceptors } from "./interceptors.js";
+export {
+  incomingCall,
+  intercepted,
+  type OutgoingChain,
+  outgoingChain,
+  validateInterceptors,
+} from "./interceptors.js";
 export { type ReplyDecoder, Requester } from "./requester.js";
 export type { Runtime } from "./runtime.js";
 export { observedRequest, tracedBroadcast } from "./traced-calls.js";

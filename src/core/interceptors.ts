@@ -3,7 +3,8 @@
  * or subscription is made; with no interceptor there is no chain at all, so
  * the call path is the same as without the feature.
  */
-import type { IncomingCall, Interceptor, OutgoingCall } from "../api/index.js";
+import type { MsgHdrs } from "@nats-io/nats-core";
+import type { IncomingCall, IncomingKind, Interceptor, OutgoingCall } from "../api/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
 
 type Around<C> = (call: C, next: () => Promise<unknown>) => Promise<unknown>;
@@ -83,5 +84,25 @@ export function intercepted<A extends unknown[], R>(
 ): (...args: A) => R | Promise<unknown> {
   const chain = hooks<IncomingCall>(interceptors, "incoming");
   if (chain.length === 0) return handler;
-  return (...args: A) => run(chain, describe(...args), async () => handler(...args));
+  return (...args: A) => {
+    let call: IncomingCall;
+    try {
+      call = describe(...args);
+    } catch (err) {
+      // unreadable input (malformed headers): refused like an interceptor's throw, never thrown at a NATS callback
+      return Promise.reject(err);
+    }
+    return run(chain, call, async () => handler(...args));
+  };
+}
+
+/** What an `incoming` hook sees of one delivery. */
+export function incomingCall(
+  kind: IncomingKind,
+  target: string,
+  method: string | undefined,
+  payload: Uint8Array,
+  headers: MsgHdrs | undefined,
+): IncomingCall {
+  return { kind, target, method, payload, headers };
 }

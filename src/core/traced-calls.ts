@@ -4,7 +4,7 @@
  * request duration. The plain paths in connection.ts run otherwise.
  */
 import { headers, type MsgHdrs } from "@nats-io/nats-core";
-import { ATTR, endSpan, errorType, fitsWith, SpanKind } from "../telemetry/index.js";
+import { ATTR, endSpan, errorType, SpanKind } from "../telemetry/index.js";
 import { maxPayload } from "../wire/index.js";
 import type { ReplyDecoder } from "./requester.js";
 import type { Runtime } from "./runtime.js";
@@ -34,10 +34,9 @@ export function observedRequest(rt: Runtime, call: OutgoingRequest): Promise<Uin
     : undefined;
   let hdrs = call.headers;
   if (span && t.carries(span)) {
-    const traced = hdrs ?? requester.headersWith(timeout);
-    t.inject(span, traced);
     // trace context that does not fit is left out (the deadline and an interceptor's headers are not)
-    if (fitsWith(traced, payload, maxPayload(nc)) || hdrs !== undefined) hdrs = traced;
+    const traced = hdrs ?? requester.headersWith(timeout);
+    if (t.injectFitting(span, traced, payload, maxPayload(nc))) hdrs = traced;
   }
   const histogram = t.clientDuration;
   const started = performance.now();
@@ -75,9 +74,9 @@ export function tracedBroadcast(
     [ATTR.cluster]: cluster,
   });
   try {
-    const h = t.carries(span) ? (given ?? headers()) : given;
-    if (h && t.carries(span)) t.inject(span, h);
-    if (h && (given !== undefined || fitsWith(h, payload, maxPayload(nc)))) {
+    const h = given ?? headers();
+    const traced = t.injectFitting(span, h, payload, maxPayload(nc));
+    if (given !== undefined || traced) {
       nc.publish(subject, payload, { headers: h });
     } else {
       nc.publish(subject, payload);

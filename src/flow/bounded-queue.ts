@@ -79,7 +79,8 @@ export class BoundedQueue<T> {
 
   /** Removes and returns the items still waiting to start. */
   takeQueued(): T[] {
-    const out = this.queuedItems();
+    const out: T[] = [];
+    this.forEachQueued((item) => out.push(item));
     this.#items = [];
     this.#head = 0;
     this.#queuedBytes = 0;
@@ -87,14 +88,12 @@ export class BoundedQueue<T> {
     return out;
   }
 
-  /** The items waiting to start, as held (left in place). */
-  queuedItems(): T[] {
-    const out: T[] = [];
+  /** Calls `fn` on each item waiting to start, as held (left in place). */
+  forEachQueued(fn: (item: T) => void): void {
     for (let i = this.#head; i < this.#items.length; i++) {
       const entry = this.#items[i];
-      if (entry) out.push(entry.item);
+      if (entry) fn(entry.item);
     }
-    return out;
   }
 
   /** Resolves once nothing runs and nothing waits. */

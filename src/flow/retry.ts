@@ -95,14 +95,16 @@ export async function withRetries<T>(
 ): Promise<T> {
   const start = performance.now();
   for (let n = 1; ; n++) {
-    const remaining = Math.ceil(timeout - (performance.now() - start));
+    const began = performance.now();
+    const remaining = Math.ceil(timeout - (began - start));
     try {
       return await attempt(Math.max(1, remaining));
     } catch (err) {
-      const elapsed = performance.now() - start;
+      const now = performance.now();
+      const elapsed = now - start;
       const wait = n < r.attempts && mayRetry(err, r, idempotent, elapsed) ? backoffDelay(r, n) : -1;
-      // no attempt is started that could not have its reply before the time-out
-      if (wait < 0 || elapsed + wait >= timeout - 1 || signal?.aborted) throw counted(err, n);
+      // no attempt is started that could not have its reply before the time-out, going by the last one's
+      if (wait < 0 || elapsed + wait + (now - began) >= timeout || signal?.aborted) throw counted(err, n);
       await sleep(wait, signal);
     }
   }

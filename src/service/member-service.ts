@@ -13,8 +13,8 @@ import type {
   ServiceOptions,
   ServiceStats,
 } from "../api/index.js";
-import { validateHandler, validateName } from "../config/index.js";
-import { intercepted, type Runtime, validateInterceptors } from "../core/index.js";
+import { SERVICE_ENDPOINTS, validateHandler, validateName } from "../config/index.js";
+import { incomingCall, intercepted, type Runtime, validateInterceptors } from "../core/index.js";
 import { ClosedError, fromNatsError, InvalidArgumentError, type JetmeshError } from "../errors/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { ATTR, type Observer } from "../telemetry/index.js";
@@ -63,8 +63,6 @@ export function checkServiceArgs(cluster: unknown, handler: unknown, options: un
   };
 }
 
-const RESERVED_METHODS = new Set(["request", "broadcast", "tunnel"]);
-
 /** `handler.methods`: an object of functions named as clusters are. */
 function checkMethods(methods: unknown): void {
   if (methods === undefined) return;
@@ -74,9 +72,9 @@ function checkMethods(methods: unknown): void {
   for (const [name, fn] of Object.entries(methods)) {
     validateName(`handler.methods: a method name`, name);
     // micro endpoint names are unique in a service: these name the cluster's own endpoints
-    if (RESERVED_METHODS.has(name)) {
+    if (SERVICE_ENDPOINTS.includes(name)) {
       throw new InvalidArgumentError(
-        `handler.methods.${name}: "${name}" names one of the service's own micro endpoints (request, broadcast, tunnel); choose another name`,
+        `handler.methods.${name}: "${name}" names one of the service's own micro endpoints (${SERVICE_ENDPOINTS.join(", ")}); choose another name`,
       );
     }
     if (typeof fn !== "function") throw new InvalidArgumentError(`handler.methods.${name} must be a function`);
@@ -86,18 +84,16 @@ function checkMethods(methods: unknown): void {
 /** The request endpoints of `handler`: `handleRequest` and each method, each within `interceptors`. */
 function endpointPlans(cluster: string, handler: ServiceHandler, interceptors: readonly Interceptor[]): EndpointPlan[] {
   const plans: EndpointPlan[] = [];
-  const plan = (method: string | undefined, fn: RequestHandler) => {
-    const handle = intercepted(interceptors, fn.bind(handler), (payload: Uint8Array, ctx: RequestContext) => ({
-      kind: "request" as const,
-      target: cluster,
-      method,
-      payload,
-      headers: ctx.headers,
-    }));
+  // each runs with `this` the object it is a method of, as `handler.methods.create(...)` would
+  const plan = (method: string | undefined, fn: RequestHandler, self: object) => {
+    const handle = intercepted(interceptors, fn.bind(self), (payload: Uint8Array, ctx: RequestContext) =>
+      incomingCall("request", cluster, method, payload, ctx.headers),
+    );
     plans.push({ method, handle: handle as RequestHandler });
   };
-  if (handler.handleRequest) plan(undefined, handler.handleRequest);
-  for (const [name, fn] of Object.entries(handler.methods ?? {})) plan(name, fn);
+  if (handler.handleRequest) plan(undefined, handler.handleRequest, handler);
+  const methods = handler.methods ?? {};
+  for (const [name, fn] of Object.entries(methods)) plan(name, fn, methods);
   return plans;
 }
 
@@ -210,13 +206,9 @@ class MemberService implements ServiceImpl, MicroSource {
       ? new BroadcastDispatcher(
           rt,
           cluster,
-          intercepted(interceptors, handleBroadcast.bind(handler), (payload: Uint8Array, ctx: BroadcastContext) => ({
-            kind: "broadcast" as const,
-            target: cluster,
-            method: undefined,
-            payload,
-            headers: ctx.headers,
-          })) as NonNullable<ServiceHandler["handleBroadcast"]>,
+          intercepted(interceptors, handleBroadcast.bind(handler), (payload: Uint8Array, ctx: BroadcastContext) =>
+            incomingCall("broadcast", cluster, undefined, payload, ctx.headers),
+          ) as NonNullable<ServiceHandler["handleBroadcast"]>,
           limits.broadcastThreads,
           limits.broadcastMemory,
         )

@@ -115,6 +115,8 @@ export class RequestDispatcher {
   readonly endpoints: readonly Endpoint[];
   readonly queue: BoundedQueue<Job>;
   readonly #subs: Subscription[] = [];
+  /** Cancellations: kept until the service stops, so that a caller's abort reaches a handler during the drain. */
+  #cancelSub: Subscription | undefined;
   /** Headers of gather answers: this member's id. */
   readonly #memberHeaders: FrozenHeaders;
   /** Headers of the first answer to a gather: it arrived here. */
@@ -160,7 +162,17 @@ export class RequestDispatcher {
 
   /** Totals over every endpoint. */
   total(): MethodStats & { received: number } {
-    const t = { ...new Endpoint(undefined, () => undefined, "", "").stats(), received: 0 };
+    const t = {
+      requests: 0,
+      requestErrors: 0,
+      processingTime: 0,
+      averageProcessingTime: 0,
+      overloaded: 0,
+      expired: 0,
+      malformed: 0,
+      cancelled: 0,
+      received: 0,
+    };
     for (const e of this.endpoints) {
       const s = e.stats();
       t.requests += s.requests;
@@ -189,11 +201,9 @@ export class RequestDispatcher {
         }),
       );
     }
-    this.#subs.push(
-      nc.subscribe(this.rt.subjects.cancel(this.cluster), {
-        callback: safeCallback(logger, "request cancellation", (err, msg) => this.#cancel(err, msg)),
-      }),
-    );
+    this.#cancelSub = nc.subscribe(this.rt.subjects.cancel(this.cluster), {
+      callback: safeCallback(logger, "request cancellation", (err, msg) => this.#cancel(err, msg)),
+    });
   }
 
   /** Stops taking requests; those already on their way (within `ms`) are still queued. */
@@ -224,6 +234,11 @@ export class RequestDispatcher {
   /** Aborts the signal of every handler running now and of every one that starts later. */
   stop(reason: Error): void {
     this.#stopped = reason;
+    try {
+      this.#cancelSub?.unsubscribe();
+    } catch {
+      // the connection is closed already
+    }
     for (const job of this.#running) {
       job.ctx?.abort(reason);
       // aborted now: its deadline must not keep the process alive
@@ -313,15 +328,17 @@ export class RequestDispatcher {
     const data = msg.data;
     if (data.byteLength === 0 || data.byteLength > MAX_CANCEL_BYTES) return;
     const target = decoder.decode(data);
+    // a connection's prefix matches the requests made with exactly that prefix (their id has no dot), nothing longer
     const all = target.endsWith(".");
-    const matches = (job: Job) => (all ? job.reply.startsWith(target) : job.reply === target);
+    const matches = (job: Job) =>
+      all ? job.reply.length > target.length && replyPrefix(job.reply) === target : job.reply === target;
     const why = all ? "its caller's connection closed" : "its caller cancelled it";
-    for (const job of this.queue.queuedItems()) {
+    this.queue.forEachQueued((job) => {
       if (!job.cancelled && matches(job)) {
         job.cancelled = true;
         job.endpoint.cancelled++;
       }
-    }
+    });
     for (const job of this.#running) {
       if (!job.answered && matches(job)) {
         job.answered = true;
@@ -504,4 +521,9 @@ export class RequestDispatcher {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/** A reply subject up to and with its last dot: the caller's connection's reply prefix. */
+function replyPrefix(reply: string): string {
+  return reply.slice(0, reply.lastIndexOf(".") + 1);
 }

@@ -1,7 +1,7 @@
 /** Tunnel set-up of one member: a queue subscription, and the tunnels it accepted (ended with the member). */
 import { Empty, type Msg, type Subscription } from "@nats-io/nats-core";
 import type { Interceptor, ServiceHandler } from "../api/index.js";
-import { intercepted, type Runtime } from "../core/index.js";
+import { incomingCall, intercepted, type Runtime } from "../core/index.js";
 import { settlesWithin } from "../flow/index.js";
 import { safeCallback } from "../logging/index.js";
 import type { TunnelEnd } from "../tunnel/index.js";
@@ -38,13 +38,7 @@ export class TunnelDispatcher {
     this.#setUp = intercepted(
       interceptors,
       (_msg: Msg, setUp: () => Promise<unknown>) => setUp(),
-      (msg: Msg) => ({
-        kind: "tunnel" as const,
-        target: cluster,
-        method: undefined,
-        payload: Empty,
-        headers: msg.headers,
-      }),
+      (msg: Msg) => incomingCall("tunnel", cluster, undefined, Empty, msg.headers),
     );
   }
 
@@ -56,17 +50,31 @@ export class TunnelDispatcher {
           this.refusal.note(err);
           return;
         }
-        let accepted = false;
+        // where it got to: an error before the accept is an interceptor's refusal, after the handler's start the handler's own
+        let stage: "asked" | "accepting" | "running" = "asked";
         const setUp = () => {
-          accepted = true;
-          return this.accept(msg, () => this.malformed++).then((tun) => (tun ? this.#run(tun) : undefined));
+          stage = "accepting";
+          const accepting = this.accept(msg, () => this.malformed++);
+          // stop() waits for the accept alone (a running handler lasts as long as its tunnel)
+          const tracked = accepting.then(
+            () => undefined,
+            () => undefined,
+          );
+          this.#accepting.add(tracked);
+          void tracked.finally(() => this.#accepting.delete(tracked));
+          return accepting.then((tun) => {
+            if (!tun) return undefined;
+            stage = "running";
+            return this.#run(tun);
+          });
         };
-        const accepting = this.#setUp(msg, setUp).then(undefined, (error: unknown) => {
-          if (!accepted) this.#refuse(msg, error);
-          else this.rt.logger.warn({ cluster: this.cluster, err: error }, "tunnel set-up failed");
+        void this.#setUp(msg, setUp).then(undefined, (error: unknown) => {
+          if (stage === "asked") this.#refuse(msg, error);
+          else if (stage === "accepting") {
+            this.rt.logger.warn({ cluster: this.cluster, err: error }, "tunnel set-up failed");
+          }
+          // a handler's failure is logged where it runs
         });
-        this.#accepting.add(accepting);
-        void accepting.finally(() => this.#accepting.delete(accepting));
       }),
     });
   }

@@ -237,6 +237,21 @@ export class Telemetry {
     return trace.isSpanContextValid(span.spanContext());
   }
 
+  /**
+   * Writes `span`'s context into `headers` when the message still fits the
+   * server's max payload (`max`, undefined when unknown) with it; otherwise
+   * leaves `headers` as they were: tracing never makes a send fail. Returns
+   * whether the context went in.
+   */
+  injectFitting(span: Span, headers: MsgHdrs, payload: Uint8Array, max: number | undefined): boolean {
+    if (!this.carries(span)) return false;
+    const before = new Set(headers.keys());
+    this.inject(span, headers);
+    if (fitsWith(headers, payload, max)) return true;
+    for (const key of headers.keys()) if (!before.has(key)) headers.delete(key);
+    return false;
+  }
+
   /** Writes `span`'s context (and the active baggage) into `headers`. */
   inject(span: Span, headers: MsgHdrs, parent: Context = context.active()): void {
     propagation.inject(trace.setSpan(parent, span), headers, setter);

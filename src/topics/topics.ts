@@ -24,7 +24,7 @@ import { type Runtime, watchConnection } from "../core/index.js";
 import { InvalidArgumentError, type JetmeshError, TimeoutError } from "../errors/index.js";
 import { withDeadline } from "../flow/index.js";
 import { type ConsumerPlan, ManagedStream, Publisher, type StartAt } from "../jetstream/index.js";
-import { ATTR, endSpan, fitsWith, type Observer, SpanKind } from "../telemetry/index.js";
+import { ATTR, endSpan, type Observer, SpanKind } from "../telemetry/index.js";
 import { HEADER, maxPayload } from "../wire/index.js";
 import type { ResolvedTopics } from "./settings.js";
 import { type SharedSettings, type SubscriptionPlan, TopicSubscription } from "./topic-subscription.js";
@@ -107,18 +107,11 @@ export class Topics {
       [ATTR.topic]: topic,
     });
     const id = nuid.next();
-    let header = extra && withMsgId(extra, id);
-    if (t.carries(span)) {
-      const h = extra ?? new MsgHdrsImpl();
-      h.set(HEADER.msgId, id);
-      t.inject(span, h);
-      const traced = (h as MsgHdrsImpl).encode();
-      // trace context that would push the event over the max payload is left out
-      if (fitsWith(traced, payload, maxPayload(this.#rt.nc))) {
-        header = traced;
-        span.setAttribute(ATTR.messageId, id);
-      }
-    }
+    const h = extra ?? new MsgHdrsImpl();
+    h.set(HEADER.msgId, id);
+    // trace context that would push the event over the max payload is left out
+    if (t.injectFitting(span, h, payload, maxPayload(this.#rt.nc))) span.setAttribute(ATTR.messageId, id);
+    const header = (h as MsgHdrsImpl).encode();
     return publisher.publish(subject, topic, payload, timeout, signal, header).then(
       (ack) => {
         span.setAttribute(ATTR.seq, ack.seq);
