@@ -26,3 +26,14 @@ export function port(value: string): number {
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
+
+/** The `--meta key=value` flags, as a metadata object. */
+export function metadataFlags(list: readonly string[] | undefined): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const at = kv.indexOf("=");
+    if (at < 1) throw new UsageError(`--meta takes key=value, got "${kv}"`);
+    metadata[kv.slice(0, at)] = kv.slice(at + 1);
+  }
+  return metadata;
+}

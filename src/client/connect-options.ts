@@ -35,31 +35,6 @@ export interface ResolvedSettings {
   retry: ResolvedRetry | undefined;
 }
 
-const CONNECT_KEYS = [
-  "servers",
-  "name",
-  "namespace",
-  "timeout",
-  "connectTimeout",
-  "drainTimeout",
-  "maxReconnectAttempts",
-  "reconnectTimeWait",
-  "user",
-  "pass",
-  "token",
-  "credsFile",
-  "authenticator",
-  "tls",
-  "logger",
-  "telemetry",
-  "topics",
-  "tunnels",
-  "interceptors",
-  "retry",
-  "nats",
-  "signal",
-] as const;
-
 const SETTINGS_KEYS = [
   "namespace",
   "timeout",
@@ -71,6 +46,24 @@ const SETTINGS_KEYS = [
   "interceptors",
   "retry",
 ] as const;
+
+const CONNECT_KEYS = [
+  ...SETTINGS_KEYS,
+  "servers",
+  "name",
+  "connectTimeout",
+  "maxReconnectAttempts",
+  "reconnectTimeWait",
+  "user",
+  "pass",
+  "token",
+  "credsFile",
+  "authenticator",
+  "tls",
+  "nats",
+  "signal",
+] as const;
+
 const TELEMETRY_KEYS = ["tracerProvider", "meterProvider"] as const;
 
 export function resolveSettings(value: unknown, known: readonly string[] = SETTINGS_KEYS): ResolvedSettings {

@@ -1,4 +1,4 @@
-import { headers, type MsgHdrs, MsgHdrsImpl, type NatsConnection } from "@nats-io/nats-core";
+import { headers, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import type {
   Connection,
   ConnectionStatus,
@@ -34,6 +34,7 @@ import {
   incomingCall,
   intercepted,
   type OutgoingChain,
+  type OutgoingRequest,
   observedRequest,
   outgoingChain,
   type ReplyDecoder,
@@ -48,7 +49,6 @@ import {
   fromNatsError,
   InvalidArgumentError,
   type JetmeshError,
-  PayloadTooLargeError,
   TimeoutError,
 } from "../errors/index.js";
 import { type ResolvedRetry, resolveRetry, settlesWithin, withRetries } from "../flow/index.js";
@@ -57,7 +57,7 @@ import { createService, type ServiceImpl } from "../service/index.js";
 import { Telemetry } from "../telemetry/index.js";
 import { Topics } from "../topics/index.js";
 import { Tunnels } from "../tunnel/index.js";
-import { HEADER, maxPayload, subjects } from "../wire/index.js";
+import { checkPayloadSize, HEADER, subjects } from "../wire/index.js";
 import type { ResolvedSettings } from "./connect-options.js";
 import { toConnectionStatus } from "./connection-status.js";
 import { discover } from "./discover.js";
@@ -166,7 +166,7 @@ export class JetmeshConnection implements Connection {
         // the plain path: nothing made per call beyond the requester's own
         return this.#rt.requester.request(subject, cluster, payload, timeout, signal, undefined, decode);
       }
-      const call: Attempt = {
+      const call: OutgoingRequest = {
         subject,
         cluster,
         payload,
@@ -177,7 +177,7 @@ export class JetmeshConnection implements Connection {
       };
       // one time-out for the whole call: interceptors and every attempt spend it
       const start = performance.now();
-      const attempts = (c: Attempt): Promise<Uint8Array> => {
+      const attempts = (c: OutgoingRequest): Promise<Uint8Array> => {
         const left = Math.floor(timeout - (performance.now() - start));
         if (left < 1) {
           return Promise.reject(new TimeoutError(`request to cluster "${cluster}" timed out after ${timeout} ms`));
@@ -205,13 +205,13 @@ export class JetmeshConnection implements Connection {
   }
 
   /** One attempt of a request. */
-  #attempt(call: Attempt): Promise<Uint8Array> {
+  #attempt(call: OutgoingRequest): Promise<Uint8Array> {
     const t = this.#rt.telemetry;
     if (call.headers) {
       // an interceptor's headers carry this attempt's deadline too, and take their part of the max payload
       call.headers.set(HEADER.timeout, String(call.timeout));
       try {
-        this.#checkSize(call.payload, `request to cluster "${call.cluster}"`, encodedSize(call.headers));
+        checkPayloadSize(this.#rt.nc, `request to cluster "${call.cluster}"`, call.payload, 0, call.headers);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -242,7 +242,7 @@ export class JetmeshConnection implements Connection {
         };
         return this.#outgoing(call, async (sent) => {
           const bytes = this.#replaced(sent, payload);
-          this.#checkSize(bytes, `broadcast to cluster "${cluster}"`, encodedSize(sent.headers));
+          checkPayloadSize(this.#rt.nc, `broadcast to cluster "${cluster}"`, bytes, 0, sent.headers);
           this.#broadcast(subject, cluster, bytes, sent.headers);
         }).then(() => undefined);
       }
@@ -288,7 +288,7 @@ export class JetmeshConnection implements Connection {
       };
       return this.#outgoing(call, (sent) => {
         const bytes = this.#replaced(sent, payload);
-        this.#checkSize(bytes, `publish to topic "${topic}"`, PUBLISH_HEADER_BYTES + encodedSize(sent.headers));
+        checkPayloadSize(this.#rt.nc, `publish to topic "${topic}"`, bytes, PUBLISH_HEADER_BYTES, sent.headers);
         return this.#topics.publish(topic, bytes, timeout, signal, sent.headers);
       }) as Promise<PublishAck>;
     } catch (err) {
@@ -428,13 +428,7 @@ export class JetmeshConnection implements Connection {
 
   /** Payloads (plus the `overhead` of headers jetmesh adds) above the server's max payload are refused here. */
   #checkSize(payload: Uint8Array, what: string, overhead = 0): void {
-    const max = maxPayload(this.#rt.nc);
-    if (max !== undefined && payload.byteLength + overhead > max) {
-      throw new PayloadTooLargeError(
-        `${what}: payload is ${payload.byteLength} bytes, the server's max is ${max - overhead}` +
-          (overhead ? ` (its max payload ${max} less ${overhead} bytes of headers)` : ""),
-      );
-    }
+    checkPayloadSize(this.#rt.nc, what, payload, overhead);
   }
 
   /** The NATS connection ended: by our close(), by its owner's close(), or lost for good. */
@@ -502,21 +496,4 @@ function interceptEvents(
   return intercepted(interceptors, fn, (payload: Uint8Array, ctx: EventContext) =>
     incomingCall("event", topic, undefined, payload, ctx.headers),
   ) as EventHandler;
-}
-
-/** The bytes `h` takes on the wire (0 for none). */
-function encodedSize(h: MsgHdrs | undefined): number {
-  return h instanceof MsgHdrsImpl && h.size() > 0 ? h.encode().byteLength : 0;
-}
-
-/** One attempt of a request, as sent. */
-interface Attempt {
-  subject: string;
-  cluster: string;
-  payload: Uint8Array;
-  timeout: number;
-  signal: AbortSignal | undefined;
-  decode: ReplyDecoder;
-  /** An interceptor's headers; undefined: the deadline's alone. */
-  headers: MsgHdrs | undefined;
 }

@@ -19,14 +19,14 @@
  * first one's round trip is most likely not there; the time-out still bounds
  * the wait for a late one.
  */
-import { createInbox, headers, type Msg, type MsgHdrs, MsgHdrsImpl, type Subscription } from "@nats-io/nats-core";
+import { createInbox, headers, type Msg, type MsgHdrs, type Subscription } from "@nats-io/nats-core";
 import type { GatherOptions, GatherReply, Logger, OutgoingCall } from "../api/index.js";
 import { validateName, validateOptions, validatePayload, validateSignal, validateTimeout } from "../config/index.js";
 import type { OutgoingChain, Runtime } from "../core/index.js";
-import { fromNatsError, InvalidArgumentError, PayloadTooLargeError } from "../errors/index.js";
+import { fromNatsError, InvalidArgumentError } from "../errors/index.js";
 import { safeCallback, ThrottledWarning } from "../logging/index.js";
 import { ATTR, endSpan, SpanKind } from "../telemetry/index.js";
-import { copyBytes, errorOfReply, HEADER, maxPayload, NO_RESPONDERS_STATUS } from "../wire/index.js";
+import { checkPayloadSize, copyBytes, errorOfReply, HEADER, maxPayload, NO_RESPONDERS_STATUS } from "../wire/index.js";
 
 const KEYS = ["timeout", "max", "method", "signal"] as const;
 /** The settle window is at least this long, in ms, */
@@ -72,22 +72,10 @@ export function gather(
   const method = o.method === undefined ? undefined : validateName("options.method", o.method);
   const signal = validateSignal(o.signal);
   const what = `gather from cluster "${cluster}"`;
-  checkSize(rt, what, payload, undefined);
+  checkPayloadSize(rt.nc, what, payload);
   const subject = rt.subjects.gather(cluster, method);
   const call = { subject, cluster, payload, timeout, max: o.max ?? Infinity, signal, what, method, headers: undefined };
   return collect(rt, call, closing, outgoing);
-}
-
-/** Refuses a payload that, with `h`, would not fit the server's max payload. */
-function checkSize(rt: Runtime, what: string, payload: Uint8Array, h: MsgHdrs | undefined): void {
-  const max = maxPayload(rt.nc);
-  const extra = h instanceof MsgHdrsImpl && h.size() > 0 ? h.encode().byteLength : 0;
-  if (max !== undefined && payload.byteLength + extra > max) {
-    throw new PayloadTooLargeError(
-      `${what}: payload is ${payload.byteLength} bytes, the server's max is ${max - extra}` +
-        (extra ? ` (its max payload ${max} less ${extra} bytes of headers)` : ""),
-    );
-  }
 }
 
 /** The iteration: one gather per iterator (a generator runs once), released however it ends. */
@@ -116,7 +104,7 @@ async function* collect(
         if (sent.payload !== call.payload) {
           validatePayload("the payload an interceptor set on a gather", sent.payload);
         }
-        checkSize(rt, call.what, sent.payload, sent.headers);
+        checkPayloadSize(rt.nc, call.what, sent.payload, 0, sent.headers);
         g = new Gathering(rt, { ...call, payload: sent.payload, headers: sent.headers }, closing);
       });
     } catch (err) {

@@ -11,5 +11,5 @@ export {
 } from "./interceptors.js";
 export { type ReplyDecoder, Requester } from "./requester.js";
 export type { Runtime } from "./runtime.js";
-export { observedRequest, tracedBroadcast } from "./traced-calls.js";
+export { type OutgoingRequest, observedRequest, tracedBroadcast } from "./traced-calls.js";
 export type { Wiring } from "./wiring.js";

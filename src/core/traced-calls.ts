@@ -17,8 +17,8 @@ export interface OutgoingRequest {
   timeout: number;
   signal: AbortSignal | undefined;
   decode: ReplyDecoder;
-  /** Headers to send (an interceptor's); default the request's deadline alone. */
-  headers?: MsgHdrs | undefined;
+  /** Headers to send (an interceptor's); undefined: the request's deadline alone. */
+  headers: MsgHdrs | undefined;
 }
 
 export function observedRequest(rt: Runtime, call: OutgoingRequest): Promise<Uint8Array> {

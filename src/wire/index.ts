@@ -3,7 +3,7 @@ export { parseAckSubject } from "./ack-subject.js";
 export { copyBytes } from "./copy-bytes.js";
 export { FrozenHeaders } from "./frozen-headers.js";
 export { ERROR_KIND, HEADER, NO_RESPONDERS_STATUS } from "./headers.js";
-export { maxDelivery, maxPayload, payloadLimit } from "./max-payload.js";
+export { checkPayloadSize, maxDelivery, maxPayload, payloadLimit } from "./max-payload.js";
 export { codeOf, type ErrorKind, errorHeaders, errorOfReply } from "./reply-errors.js";
 export { pullSubject, REQUEST_QUEUE, type Subjects, subjects } from "./subjects.js";
 export { parseTimeoutHeader } from "./timeout-header.js";

@@ -1,4 +1,5 @@
-import type { NatsConnection } from "@nats-io/nats-core";
+import { type MsgHdrs, MsgHdrsImpl, type NatsConnection } from "@nats-io/nats-core";
+import { PayloadTooLargeError } from "../errors/index.js";
 
 const known = new WeakMap<NatsConnection, number>();
 
@@ -28,4 +29,40 @@ export function payloadLimit(nc: NatsConnection): number {
 /** The largest delivery the server can send, as a pull's bytes count it: max payload plus subject, reply and headers. */
 export function maxDelivery(nc: NatsConnection): number {
   return payloadLimit(nc) + DELIVERY_OVERHEAD;
+}
+
+/**
+ * Refuses `payload` when, with `overhead` bytes of headers jetmesh adds and
+ * the headers `h` (an interceptor's), it would not fit the server's max
+ * payload. `what` names the call: `request to cluster "x"`.
+ */
+export function checkPayloadSize(
+  nc: NatsConnection,
+  what: string,
+  payload: Uint8Array,
+  overhead = 0,
+  h?: MsgHdrs,
+): void {
+  const max = maxPayload(nc);
+  if (max === undefined) return;
+  let extra = overhead;
+  // headers are encoded to be measured only when they could matter
+  if (h instanceof MsgHdrsImpl && h.size() > 0 && payload.byteLength + overhead + headerBound(h) > max) {
+    extra += h.encode().byteLength;
+  }
+  if (payload.byteLength + extra > max) {
+    throw new PayloadTooLargeError(
+      `${what}: payload is ${payload.byteLength} bytes, the server's max is ${max - extra}` +
+        (extra ? ` (its max payload ${max} less ${extra} bytes of headers)` : ""),
+    );
+  }
+}
+
+/** At least the bytes `h` encodes to: every key and value as UTF-8 at its widest, with the framing. */
+function headerBound(h: MsgHdrsImpl): number {
+  let n = 16;
+  for (const key of h.keys()) {
+    for (const value of h.values(key)) n += 3 * (key.length + value.length) + 4;
+  }
+  return n;
 }

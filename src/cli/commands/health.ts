@@ -8,9 +8,8 @@ import type { Command } from "commander";
 import type { Member } from "../../api/index.js";
 import { NoRespondersError } from "../../errors/index.js";
 import { type Io, writeOut } from "../io.js";
-import { collect, positiveInt } from "../option-parsers.js";
+import { collect, metadataFlags, positiveInt } from "../option-parsers.js";
 import { type ServerFlags, serverOptions } from "../server-options.js";
-import { UsageError } from "../usage-error.js";
 import { withConnection } from "../with-connection.js";
 
 interface HealthFlags {
@@ -31,12 +30,7 @@ export function addHealthCommand(program: Command, io: Io): void {
       .option("--min <n>", "members needed", positiveInt, 1)
       .option("--meta <key=value>", "only members with this metadata (repeatable)", collect, []),
   ).action(async (cluster: string, flags: ServerFlags & HealthFlags) => {
-    const metadata: Record<string, string> = {};
-    for (const kv of flags.meta ?? []) {
-      const at = kv.indexOf("=");
-      if (at < 1) throw new UsageError(`--meta takes key=value, got "${kv}"`);
-      metadata[kv.slice(0, at)] = kv.slice(at + 1);
-    }
+    const metadata = metadataFlags(flags.meta);
     const members = await withConnection(flags, (conn) =>
       conn.discover(cluster, {
         ...(flags.timeout === undefined ? {} : { timeout: flags.timeout }),

@@ -1,9 +1,8 @@
 /** `jetmesh ls`: the clusters and their live members, with versions and stats. */
 import type { Command } from "commander";
 import { type Io, printTable, writeOut } from "../io.js";
-import { collect } from "../option-parsers.js";
+import { collect, metadataFlags } from "../option-parsers.js";
 import { type ServerFlags, serverOptions } from "../server-options.js";
-import { UsageError } from "../usage-error.js";
 import { withConnection } from "../with-connection.js";
 
 interface LsFlags {
@@ -23,12 +22,7 @@ export function addLsCommand(program: Command, io: Io): void {
       .option("--meta <key=value>", "only members with this metadata (repeatable)", collect, [])
       .option("--foreign", "also list micro services of other NATS clients"),
   ).action(async (cluster: string | undefined, flags: ServerFlags & LsFlags) => {
-    const metadata: Record<string, string> = {};
-    for (const kv of flags.meta ?? []) {
-      const at = kv.indexOf("=");
-      if (at < 1) throw new UsageError(`--meta takes key=value, got "${kv}"`);
-      metadata[kv.slice(0, at)] = kv.slice(at + 1);
-    }
+    const metadata = metadataFlags(flags.meta);
     const members = await withConnection(flags, (conn) =>
       conn.discover(cluster, {
         ...(flags.versionRange === undefined ? {} : { version: flags.versionRange }),
