@@ -90,6 +90,31 @@ describe(`beside the nats CLI ${NATS_CLI_VERSION} and nats.go`, () => {
     expect((await cli("micro", "stats", name)).stdout).toMatch(/│ request +│ 3 +│ q +│ 0 /);
   });
 
+  withTools("nats micro info lists each method as an endpoint, and nats req calls one on its subject", async () => {
+    const namespace = uniqueNamespace();
+    const member = await nats.open(namespace);
+    await member.register("orders", {
+      methods: { create: (req) => enc(`created ${dec(req)}`), get: (req) => req },
+    });
+    const info = JSON.parse((await cli("micro", "info", `${namespace}_orders`, "--json")).stdout);
+    expect(info.info.endpoints).toEqual([
+      {
+        name: "create",
+        subject: `${namespace}.req.orders.create`,
+        queue_group: "q",
+        metadata: { "jetmesh.method": "create" },
+      },
+      { name: "get", subject: `${namespace}.req.orders.get`, queue_group: "q", metadata: { "jetmesh.method": "get" } },
+    ]);
+    const created = await cli("req", `${namespace}.req.orders.create`, "A1", "--raw");
+    expect(created.stdout.trim()).toBe("created A1");
+    const stats = JSON.parse((await cli("micro", "stats", `${namespace}_orders`, "--json")).stdout);
+    expect(stats[0].endpoints.map((e: { name: string; num_requests: number }) => [e.name, e.num_requests])).toEqual([
+      ["create", 1],
+      ["get", 0],
+    ]);
+  });
+
   withTools("nats req gets a member's answer, and its error in the micro protocol's headers", async () => {
     const namespace = uniqueNamespace();
     await echoAndFailing(namespace, 404);
