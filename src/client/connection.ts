@@ -1,4 +1,4 @@
-import { headers, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import type {
   Connection,
   ConnectionStatus,
@@ -31,11 +31,13 @@ import { validateName, validateOptions, validatePayload, validateSignal, validat
 import { byteHandler, clientOf, type DecodedRequest, isContract } from "../contract/index.js";
 import {
   Denials,
+  headersOf,
   incomingCall,
   intercepted,
   type OutgoingChain,
   type OutgoingRequest,
   observedRequest,
+  outgoingCall,
   outgoingChain,
   type ReplyDecoder,
   Requester,
@@ -188,16 +190,9 @@ export class JetmeshConnection implements Connection {
         );
       };
       if (this.#outgoing === undefined) return attempts(call);
-      const outgoing: OutgoingCall = {
-        kind: "request",
-        target: cluster,
-        method,
-        payload,
-        headers: headers(),
-        timeout,
-      };
+      const outgoing = outgoingCall("request", cluster, method, payload, timeout);
       return this.#outgoing(outgoing, async (sent) =>
-        attempts({ ...call, payload: this.#replaced(sent, payload), headers: sent.headers }),
+        attempts({ ...call, payload: this.#replaced(sent, payload), headers: headersOf(sent) }),
       ) as Promise<Uint8Array>;
     } catch (err) {
       return Promise.reject(err);
@@ -232,18 +227,12 @@ export class JetmeshConnection implements Connection {
       const refused = this.#rt.denials.recent(subject);
       if (refused) throw refused;
       if (this.#outgoing) {
-        const call: OutgoingCall = {
-          kind: "broadcast",
-          target: cluster,
-          method: undefined,
-          payload,
-          headers: headers(),
-          timeout: undefined,
-        };
+        const call = outgoingCall("broadcast", cluster, undefined, payload, undefined);
         return this.#outgoing(call, async (sent) => {
           const bytes = this.#replaced(sent, payload);
-          checkPayloadSize(this.#rt.nc, `broadcast to cluster "${cluster}"`, bytes, 0, sent.headers);
-          this.#broadcast(subject, cluster, bytes, sent.headers);
+          const hdrs = headersOf(sent);
+          checkPayloadSize(this.#rt.nc, `broadcast to cluster "${cluster}"`, bytes, 0, hdrs);
+          this.#broadcast(subject, cluster, bytes, hdrs);
         }).then(() => undefined);
       }
       this.#broadcast(subject, cluster, payload, undefined);
@@ -278,18 +267,12 @@ export class JetmeshConnection implements Connection {
       this.#checkSize(payload, `publish to topic "${topic}"`, PUBLISH_HEADER_BYTES);
       if (signal?.aborted) return Promise.reject(signal.reason);
       if (this.#outgoing === undefined) return this.#topics.publish(topic, payload, timeout, signal);
-      const call: OutgoingCall = {
-        kind: "publish",
-        target: topic,
-        method: undefined,
-        payload,
-        headers: headers(),
-        timeout,
-      };
+      const call = outgoingCall("publish", topic, undefined, payload, timeout);
       return this.#outgoing(call, (sent) => {
         const bytes = this.#replaced(sent, payload);
-        checkPayloadSize(this.#rt.nc, `publish to topic "${topic}"`, bytes, PUBLISH_HEADER_BYTES, sent.headers);
-        return this.#topics.publish(topic, bytes, timeout, signal, sent.headers);
+        const hdrs = headersOf(sent);
+        checkPayloadSize(this.#rt.nc, `publish to topic "${topic}"`, bytes, PUBLISH_HEADER_BYTES, hdrs);
+        return this.#topics.publish(topic, bytes, timeout, signal, hdrs);
       }) as Promise<PublishAck>;
     } catch (err) {
       return Promise.reject(err);
@@ -331,9 +314,8 @@ export class JetmeshConnection implements Connection {
     const tun =
       this.#outgoing === undefined
         ? await this.#tunnels.open(cluster, timeout, signal)
-        : ((await this.#outgoing(
-            { kind: "tunnel", target: cluster, method: undefined, payload: EMPTY, headers: headers(), timeout },
-            (sent) => this.#tunnels.open(cluster, timeout, signal, sent.headers),
+        : ((await this.#outgoing(outgoingCall("tunnel", cluster, undefined, EMPTY, timeout), (sent) =>
+            this.#tunnels.open(cluster, timeout, signal, headersOf(sent)),
           )) as Tunnel);
     if (this.#closing) {
       await tun.close();

@@ -20,9 +20,9 @@
  * the wait for a late one.
  */
 import { createInbox, headers, type Msg, type MsgHdrs, type Subscription } from "@nats-io/nats-core";
-import type { GatherOptions, GatherReply, Logger, OutgoingCall } from "../api/index.js";
+import type { GatherOptions, GatherReply, Logger } from "../api/index.js";
 import { validateName, validateOptions, validatePayload, validateSignal, validateTimeout } from "../config/index.js";
-import type { OutgoingChain, Runtime } from "../core/index.js";
+import { headersOf, type OutgoingChain, outgoingCall, type Runtime } from "../core/index.js";
 import { fromNatsError, InvalidArgumentError } from "../errors/index.js";
 import { safeCallback, ThrottledWarning } from "../logging/index.js";
 import { ATTR, endSpan, SpanKind } from "../telemetry/index.js";
@@ -91,21 +91,15 @@ async function* collect(
   if (outgoing === undefined) g = new Gathering(rt, call, closing);
   else {
     // the interceptors see the request go out: next() resolves once it is sent
-    const intercepted: OutgoingCall = {
-      kind: "gather",
-      target: call.cluster,
-      method: call.method,
-      payload: call.payload,
-      headers: headers(),
-      timeout: call.timeout,
-    };
+    const intercepted = outgoingCall("gather", call.cluster, call.method, call.payload, call.timeout);
     try {
       await outgoing(intercepted, async (sent) => {
         if (sent.payload !== call.payload) {
           validatePayload("the payload an interceptor set on a gather", sent.payload);
         }
-        checkPayloadSize(rt.nc, call.what, sent.payload, 0, sent.headers);
-        g = new Gathering(rt, { ...call, payload: sent.payload, headers: sent.headers }, closing);
+        const hdrs = headersOf(sent);
+        checkPayloadSize(rt.nc, call.what, sent.payload, 0, hdrs);
+        g = new Gathering(rt, { ...call, payload: sent.payload, headers: hdrs }, closing);
       });
     } catch (err) {
       // an interceptor that fails after the gather went out: it is released

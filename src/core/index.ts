@@ -3,9 +3,11 @@ export { watchConnection } from "./connection-watch.js";
 export { Correlator, type Pending } from "./correlator.js";
 export { Denials } from "./denials.js";
 export {
+  headersOf,
   incomingCall,
   intercepted,
   type OutgoingChain,
+  outgoingCall,
   outgoingChain,
   validateInterceptors,
 } from "./interceptors.js";

@@ -3,8 +3,8 @@
  * or subscription is made; with no interceptor there is no chain at all, so
  * the call path is the same as without the feature.
  */
-import type { MsgHdrs } from "@nats-io/nats-core";
-import type { IncomingCall, IncomingKind, Interceptor, OutgoingCall } from "../api/index.js";
+import { type MsgHdrs, headers as newHeaders } from "@nats-io/nats-core";
+import type { IncomingCall, IncomingKind, Interceptor, OutgoingCall, OutgoingKind } from "../api/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
 
 type Around<C> = (call: C, next: () => Promise<unknown>) => Promise<unknown>;
@@ -105,4 +105,38 @@ export function incomingCall(
   headers: MsgHdrs | undefined,
 ): IncomingCall {
   return { kind, target, method, payload, headers };
+}
+
+/** An outgoing call whose headers are made only when an interceptor reads them. */
+class LazyCall implements OutgoingCall {
+  made: MsgHdrs | undefined;
+
+  constructor(
+    readonly kind: OutgoingKind,
+    readonly target: string,
+    readonly method: string | undefined,
+    public payload: Uint8Array,
+    readonly timeout: number | undefined,
+  ) {}
+
+  get headers(): MsgHdrs {
+    this.made ??= newHeaders();
+    return this.made;
+  }
+}
+
+/** What an `outgoing` hook sees of one call. */
+export function outgoingCall(
+  kind: OutgoingKind,
+  target: string,
+  method: string | undefined,
+  payload: Uint8Array,
+  timeout: number | undefined,
+): OutgoingCall {
+  return new LazyCall(kind, target, method, payload, timeout);
+}
+
+/** The headers interceptors set on `call`; undefined when none read them (the call goes out as without interceptors). */
+export function headersOf(call: OutgoingCall): MsgHdrs | undefined {
+  return call instanceof LazyCall ? call.made : call.headers;
 }

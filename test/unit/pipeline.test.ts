@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { intercepted, outgoingChain, validateInterceptors } from "../../src/core/index.js";
+import { headersOf, intercepted, outgoingCall, outgoingChain, validateInterceptors } from "../../src/core/index.js";
 import {
   InvalidArgumentError,
   MemberLeftError,
@@ -184,6 +184,15 @@ describe("interceptor chains", () => {
     }
     expect(thrown).toBe(false);
     await expect(result).rejects.toThrow("malformed headers");
+  });
+
+  it("make an outgoing call's headers only when an interceptor reads them", () => {
+    const untouched = outgoingCall("request", "c", undefined, new Uint8Array(1), 100);
+    expect(headersOf(untouched)).toBeUndefined();
+    const touched = outgoingCall("publish", "t", undefined, new Uint8Array(1), 100);
+    touched.headers.set("x-a", "1");
+    expect(headersOf(touched)?.get("x-a")).toBe("1");
+    expect(touched.headers).toBe(headersOf(touched));
   });
 
   it("check what they are given", () => {
