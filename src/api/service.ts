@@ -126,22 +126,11 @@ export interface ServiceHandler {
   handleDrop?(reason: Error): void | Promise<void>;
 }
 
-/** Counters of one service member, since it registered. */
-export interface ServiceStats {
-  /** Requests handed to the handler (or to a contract, which may refuse them as `malformed`). */
-  requests: number;
-  /** Requests whose handler threw or returned something invalid. */
-  requestErrors: number;
-  /** Milliseconds spent in request handlers, in total. */
-  processingTime: number;
-  /** Milliseconds per request handled, on average (0 before the first). */
-  averageProcessingTime: number;
-  /** Requests answered `OverloadedError` because the queue was full. */
-  overloaded: number;
-  /** Requests skipped because the caller had already given up. */
-  expired: number;
-  /** Requests whose caller cancelled them (its signal aborted, or its connection closed) before they were answered. */
-  cancelled: number;
+/**
+ * Counters of one service member, since it registered: the request counters
+ * of every method together, and the rest.
+ */
+export interface ServiceStats extends MethodStats {
   /** Per method (`""` is `handleRequest`): the same request counters, for that method alone. */
   methods: Record<string, MethodStats>;
   /** Broadcasts handed to the handler. */
@@ -172,13 +161,21 @@ export interface ServiceStats {
 
 /** The request counters of one method (or of `handleRequest`). */
 export interface MethodStats {
+  /** Requests handed to the handler (or to a contract, which may refuse them as `malformed`). */
   requests: number;
+  /** Requests whose handler threw or returned something invalid. */
   requestErrors: number;
+  /** Milliseconds spent in request handlers, in total. */
   processingTime: number;
+  /** Milliseconds per request handled, on average (0 before the first). */
   averageProcessingTime: number;
+  /** Requests answered `OverloadedError` because the queue was full. */
   overloaded: number;
+  /** Requests skipped because the caller had already given up. */
   expired: number;
+  /** Requests from the wire that could not be understood, or did not match the contract. */
   malformed: number;
+  /** Requests whose caller cancelled them (its signal aborted, or its connection closed) before they were answered. */
   cancelled: number;
 }
 

@@ -192,11 +192,7 @@ class Gathering {
   cancelUnanswered(): void {
     // members that have not acked yet may be working on it too: the cancellation goes to all
     if (this.#done) return;
-    try {
-      this.#rt.nc.publish(this.#rt.subjects.cancel(this.#call.cluster), new TextEncoder().encode(this.#inbox));
-    } catch {
-      // best effort: their deadlines still end them
-    }
+    this.#rt.requester.cancel(this.#call.cluster, this.#inbox);
   }
 
   /** Ends the gather (idempotent): everything released; `failure` rejects the iteration. */

@@ -48,15 +48,19 @@ export class Requester extends Correlator<PendingRequest> {
   cancelAll(): void {
     const clusters = new Set<string>();
     for (const p of this.pending.values()) clusters.add(p.cluster);
-    for (const cluster of clusters) this.#cancel(cluster, this.prefix);
+    for (const cluster of clusters) this.cancel(cluster, this.prefix);
   }
 
   /** The caller's signal aborted the request: its member is told, so its handler can stop. */
   protected override aborted(id: string, p: PendingRequest): void {
-    this.#cancel(p.cluster, this.prefix + id);
+    this.cancel(p.cluster, this.prefix + id);
   }
 
-  #cancel(cluster: string, target: string): void {
+  /**
+   * Tells the members of `cluster` that the requests answered on `target`
+   * (a reply subject, or a prefix ending in `.`) are given up; best effort.
+   */
+  cancel(cluster: string, target: string): void {
     try {
       this.nc.publish(this.cancelSubject(cluster), encoder.encode(target));
     } catch (err) {
