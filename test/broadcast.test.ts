@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { socketOf } from "../src/core/index.js";
 import { ClosedError, InvalidArgumentError, PayloadTooLargeError } from "../src/index.js";
 import { dec, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
@@ -73,5 +74,50 @@ describe("broadcast", () => {
     expect(conn.nats.stats().outMsgs).toBe(before);
     await conn.close();
     await expect(conn.broadcast("ok", enc("x"))).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  it("sends a loop of awaited broadcasts in a few socket writes, in order with the connection's requests", async () => {
+    const ns = uniqueNamespace();
+    const member = await nats.open(ns);
+    const seen: string[] = [];
+    await member.register("log", {
+      handleBroadcast: (msg) => void seen.push(dec(msg)),
+      handleRequest: (msg) => {
+        seen.push(dec(msg));
+        return msg;
+      },
+    });
+    const sender = await nats.open(ns);
+    // the client's own socket (not public API): found, or coalescing is silently off
+    type Write = (...args: unknown[]) => unknown;
+    const socket = socketOf(sender.nats) as unknown as { _write?: Write; _writev?: Write };
+    expect(socket).toBeDefined();
+    let writes = 0;
+    for (const name of ["_write", "_writev"] as const) {
+      const original = socket[name];
+      if (!original) continue;
+      socket[name] = function (this: unknown, ...args: unknown[]) {
+        writes++;
+        return original.apply(this, args);
+      };
+    }
+    const n = 2000;
+    const expected: string[] = [];
+    const requests: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) {
+      await sender.broadcast("log", enc(`b${i}`));
+      expected.push(`b${i}`);
+      if (i % 500 === 250) {
+        requests.push(sender.request("log", enc(`r${i}`)));
+        expected.push(`r${i}`);
+      }
+    }
+    const written = writes;
+    await Promise.all(requests);
+    await waitFor("every broadcast handled", () => seen.length === expected.length);
+    // one core NATS member handles in arrival order: broadcasts and requests as they were made
+    expect(seen).toEqual(expected);
+    // uncoalesced, each awaited broadcast is its own write (2000); corked for the loop's turn, a handful
+    expect(written).toBeLessThan(n / 10);
   });
 });

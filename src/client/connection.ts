@@ -44,6 +44,7 @@ import {
   type Runtime,
   tracedBroadcast,
   validateInterceptors,
+  WriteCoalescer,
 } from "../core/index.js";
 import {
   ClosedError,
@@ -83,6 +84,8 @@ export class JetmeshConnection implements Connection {
   /** Aborted (with a ClosedError) when the connection starts closing: waits that hold no other handle end with it. */
   readonly #closeSignal = new AbortController();
   readonly #services = new Set<ServiceImpl>();
+  /** Coalesces the writes of awaited broadcasts (see write-coalescing.ts). */
+  readonly #coalescer: WriteCoalescer;
   #closing: Promise<void> | undefined;
   #resolveClosed!: (reason: Error | undefined) => void;
   readonly closed: Promise<Error | undefined>;
@@ -107,6 +110,7 @@ export class JetmeshConnection implements Connection {
       drainTimeout: settings.drainTimeout,
     };
     this.#rt = rt;
+    this.#coalescer = new WriteCoalescer(nc);
     this.#topics = new Topics(rt, settings.topics);
     this.#tunnels = new Tunnels(rt, settings.tunnels);
     this.#rt.telemetry.observe((observe) => {
@@ -244,6 +248,8 @@ export class JetmeshConnection implements Connection {
 
   #broadcast(subject: string, cluster: string, payload: Uint8Array, hdrs: MsgHdrs | undefined): void {
     try {
+      // resolved before anything answers it: a loop of awaited broadcasts would be a write each
+      this.#coalescer.hold();
       if (this.#rt.telemetry.tracing) tracedBroadcast(this.#rt, subject, cluster, payload, hdrs);
       else this.#rt.nc.publish(subject, payload, hdrs ? { headers: hdrs } : undefined);
     } catch (err) {
