@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { socketOf } from "../src/core/index.js";
+import { protocolOf } from "../src/core/index.js";
 import { ClosedError, InvalidArgumentError, PayloadTooLargeError } from "../src/index.js";
 import { dec, enc, uniqueNamespace, useNats, waitFor } from "./helpers.js";
 
@@ -88,10 +88,12 @@ describe("broadcast", () => {
       },
     });
     const sender = await nats.open(ns);
-    // the client's own socket (not public API): found, or coalescing is silently off
+    // the client's own flush (not public API): found, or coalescing is silently off
+    expect(protocolOf(sender.nats)).toBeDefined();
     type Write = (...args: unknown[]) => unknown;
-    const socket = socketOf(sender.nats) as unknown as { _write?: Write; _writev?: Write };
-    expect(socket).toBeDefined();
+    const socket = (
+      sender.nats as unknown as { protocol: { transport: { socket: { _write?: Write; _writev?: Write } } } }
+    ).protocol.transport.socket;
     let writes = 0;
     for (const name of ["_write", "_writev"] as const) {
       const original = socket[name];
@@ -117,7 +119,33 @@ describe("broadcast", () => {
     await waitFor("every broadcast handled", () => seen.length === expected.length);
     // one core NATS member handles in arrival order: broadcasts and requests as they were made
     expect(seen).toEqual(expected);
-    // uncoalesced, each awaited broadcast is its own write (2000); corked for the loop's turn, a handful
+    // uncoalesced, each awaited broadcast is its own write (2000); flushed once a turn, a handful
     expect(written).toBeLessThan(n / 10);
+  });
+
+  it("still flushes a full buffer at once while writes are coalesced: a loop of large broadcasts is bounded", async () => {
+    const ns = uniqueNamespace();
+    const member = await nats.open(ns);
+    let bytes = 0;
+    let count = 0;
+    await member.register("big", {
+      handleBroadcast: (msg) => {
+        bytes += msg.byteLength;
+        count++;
+      },
+    });
+    const sender = await nats.open(ns);
+    const protocol = (sender.nats as unknown as { protocol: { outbound: { size(): number }; pendingLimit: number } })
+      .protocol;
+    const payload = new Uint8Array(64 * 1024).fill(1);
+    let most = 0;
+    for (let i = 0; i < 200; i++) {
+      await sender.broadcast("big", payload);
+      most = Math.max(most, protocol.outbound.size());
+    }
+    // the client's own bound (32 KiB), crossed by at most one message and its protocol line
+    expect(most).toBeLessThanOrEqual(protocol.pendingLimit + payload.byteLength + 1024);
+    await waitFor("every large broadcast handled", () => count === 200);
+    expect(bytes).toBe(200 * payload.byteLength);
   });
 });

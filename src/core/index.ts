@@ -15,4 +15,4 @@ export { type ReplyDecoder, Requester } from "./requester.js";
 export type { Runtime } from "./runtime.js";
 export { type OutgoingRequest, observedRequest, tracedBroadcast } from "./traced-calls.js";
 export type { Wiring } from "./wiring.js";
-export { socketOf, WriteCoalescer } from "./write-coalescing.js";
+export { protocolOf, WriteCoalescer } from "./write-coalescing.js";
