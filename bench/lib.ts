@@ -1,20 +1,68 @@
 /** Shared pieces of the benchmarks: timing loops, rounds, tables, the responder process. */
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export interface Sample {
   ops: number;
   seconds: number;
   latencies?: number[];
+  /** CPU time (user + system, µs) spent in the window by this process and by the peer process. */
+  cpu?: Cpu;
 }
 
-/** Runs `op` with `inflight` calls in flight for `ms` ms (after `warmup` ms), closed loop. */
+/** CPU time in µs (user + system) of this process and of its peer. */
+export interface Cpu {
+  self: number;
+  peer: number;
+}
+
+/** This process's CPU time so far, user + system, in µs. */
+export function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/**
+ * CPU time of this process and of `peer` (when given) from now until the
+ * returned function is called. The peer's figure is read over IPC, a fraction
+ * of a millisecond either side of the window.
+ */
+export async function cpuWindow(peer?: Responder): Promise<() => Promise<Cpu>> {
+  const peer0 = peer ? await peer.call<number>("cpu") : 0;
+  const self0 = cpuMicros();
+  return async () => {
+    const self = cpuMicros() - self0;
+    const peerNow = peer ? await peer.call<number>("cpu") : 0;
+    return { self, peer: peerNow - peer0 };
+  };
+}
+
+/** Median CPU µs per operation of `samples` as "self + peer", or "-" when not measured. */
+export function cpuPerOp(samples: Sample[] | undefined): string {
+  const measured = (samples ?? []).filter((s) => s.cpu && s.ops > 0);
+  if (measured.length === 0) return "-";
+  const self = median(measured.map((s) => (s.cpu?.self ?? 0) / s.ops));
+  const peer = median(measured.map((s) => (s.cpu?.peer ?? 0) / s.ops));
+  return peer > 0 ? `${fmt(self)} + ${fmt(peer)}` : fmt(self);
+}
+
+/** Median total CPU µs per operation (self + peer) of `samples`; 0 when not measured. */
+export function cpuTotal(samples: Sample[] | undefined): number {
+  const measured = (samples ?? []).filter((s) => s.cpu && s.ops > 0);
+  return median(measured.map((s) => ((s.cpu?.self ?? 0) + (s.cpu?.peer ?? 0)) / s.ops));
+}
+
+/**
+ * Runs `op` with `inflight` calls in flight for `ms` ms (after `warmup` ms),
+ * closed loop; with `peer`, measures its CPU time in the window too.
+ */
 export async function closedLoop(
   op: () => Promise<unknown>,
   inflight: number,
   ms: number,
   warmup: number,
   recordLatency = false,
+  peer?: Responder,
 ): Promise<Sample> {
   let measuring = false;
   let stop = false;
@@ -32,14 +80,16 @@ export async function closedLoop(
   };
   const workers = Array.from({ length: inflight }, worker);
   await sleep(warmup);
+  const cpuEnd = await cpuWindow(peer);
   measuring = true;
   const t0 = performance.now();
   await sleep(ms);
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = await cpuEnd();
   stop = true;
   await Promise.all(workers);
-  return recordLatency ? { ops, seconds, latencies } : { ops, seconds };
+  return recordLatency ? { ops, seconds, latencies, cpu } : { ops, seconds, cpu };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -139,4 +189,20 @@ export interface BenchConfig {
   rounds: number;
   windowMs: number;
   warmupMs: number;
+}
+
+/**
+ * `BENCH_LOAD=1`: one core kept busy by another process (a spinning Node
+ * process at normal priority) for as long as the benchmarks run, as on a
+ * production machine with other work on it. Returns how to stop it, or
+ * undefined when no load was asked for.
+ */
+export function startLoad(): (() => void) | undefined {
+  if (!["1", "true", "yes"].includes(process.env.BENCH_LOAD ?? "")) return undefined;
+  const child = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
+  const stop = () => {
+    child.kill("SIGKILL");
+  };
+  process.once("exit", stop);
+  return stop;
 }

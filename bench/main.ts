@@ -11,7 +11,11 @@
  *   npm run bench -- soak --minutes 2    # every pattern at once for minutes, printing memory (default 3, at most 60)
  *   npm run bench -- soak --only requests,tunnels   # some of them: requests, broadcasts, publishPlain, publishDurable, tunnels
  *
- * BENCH_ROUNDS (default 3), BENCH_WINDOW_MS (1000), BENCH_WARMUP_MS (200).
+ * BENCH_ROUNDS (default 3), BENCH_WINDOW_MS (1000), BENCH_WARMUP_MS (200);
+ * BENCH_LOAD=1 keeps one core busy with another process while they run.
+ * Every table prints CPU µs per operation (user + system of the sending
+ * process and, where there is one, of the receiving process) beside the
+ * ratios: the figure that stays steady on a busy machine.
  */
 import { startNats } from "jetmesh/testing";
 import { PATTERNS, type Pattern, runSoak } from "./soak.js";

@@ -8,17 +8,24 @@ import { connect } from "jetmesh";
 import {
   type BenchConfig,
   closedLoop,
+  cpuPerOp,
+  cpuTotal,
   fmt,
   interleave,
   median,
   percentile,
+  type Responder,
   type Sample,
   spread,
   table,
 } from "./lib.js";
 import { RawMux } from "./raw-mux.js";
 
-export async function benchRequest(url: string, config: BenchConfig): Promise<Record<string, number>> {
+export async function benchRequest(
+  url: string,
+  responder: Responder,
+  config: BenchConfig,
+): Promise<Record<string, number>> {
   const conn = await connect({ servers: url, namespace: "bench" });
   const intercepted = await connect({
     servers: url,
@@ -37,7 +44,7 @@ export async function benchRequest(url: string, config: BenchConfig): Promise<Re
       for (const inflight of [1, 16, 128]) {
         const latency = inflight === 1;
         const run = (op: () => Promise<unknown>) => () =>
-          closedLoop(op, inflight, config.windowMs, config.warmupMs, latency);
+          closedLoop(op, inflight, config.windowMs, config.warmupMs, latency, responder);
         const res = await interleave<Sample>(
           {
             jetmesh: run(() => conn.request("bench", payload)),
@@ -61,6 +68,9 @@ export async function benchRequest(url: string, config: BenchConfig): Promise<Re
           `${ratio.toFixed(2)}x`,
           `${ratioDefault.toFixed(2)}x`,
           `${ratioIntercepted.toFixed(2)}x`,
+          cpuPerOp(res.jetmesh),
+          cpuPerOp(res["raw tuned"]),
+          `${(cpuTotal(res.jetmesh) / cpuTotal(res["raw tuned"])).toFixed(2)}x`,
         ]);
         if (latency) {
           const lat = (name: string) => (res[name] ?? []).flatMap((s) => s.latencies ?? []);
@@ -78,7 +88,7 @@ export async function benchRequest(url: string, config: BenchConfig): Promise<Re
     await Promise.all([conn.close(), intercepted.close(), ncDefault.close(), ncTuned.close()]);
   }
   table(
-    "request/reply, requests/s: median [min-max] over rounds",
+    "request/reply, requests/s: median [min-max] over rounds; cpu: µs of CPU per request, caller + responder process",
     [
       "size",
       "in flight",
@@ -88,6 +98,9 @@ export async function benchRequest(url: string, config: BenchConfig): Promise<Re
       "jetmesh/tuned",
       "jetmesh/request()",
       "1 no-op interceptor/none",
+      "cpu µs/req jetmesh",
+      "cpu raw tuned",
+      "cpu jetmesh/tuned",
     ],
     rows,
   );

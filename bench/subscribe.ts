@@ -10,7 +10,17 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { connect } from "jetmesh";
-import { type BenchConfig, interleave, median, spread, table } from "./lib.js";
+import {
+  type BenchConfig,
+  cpuPerOp,
+  cpuTotal,
+  cpuWindow,
+  interleave,
+  median,
+  type Sample,
+  spread,
+  table,
+} from "./lib.js";
 import { RawPub } from "./raw-pub.js";
 
 const NAMESPACE = "benchsub";
@@ -64,8 +74,9 @@ export async function benchSubscribe(url: string, config: BenchConfig): Promise<
     };
     await Promise.all(Array.from({ length: 512 }, loader));
 
-    const jetmesh = async () => {
+    const jetmesh = async (): Promise<Sample> => {
       const c = counter(events, "jetmesh subscribe");
+      const cpuEnd = await cpuWindow();
       const t0 = performance.now();
       const sub = await conn.subscribe(TOPIC, c.arrived, { from: { seq: first } });
       try {
@@ -73,13 +84,14 @@ export async function benchSubscribe(url: string, config: BenchConfig): Promise<
         const seconds = (performance.now() - t0) / 1000;
         const handled = sub.stats().events;
         if (handled !== events) throw new Error(`jetmesh subscribe: handler ran ${handled} times for ${events}`);
-        return events / seconds;
+        return { ops: events, seconds, cpu: await cpuEnd() };
       } finally {
         await sub.unsubscribe();
       }
     };
-    const rawOrdered = (maxMessages?: number) => async () => {
+    const rawOrdered = (maxMessages?: number) => async (): Promise<Sample> => {
       const c = counter(events, `raw ordered consumer${maxMessages ? ` (max_messages ${maxMessages})` : ""}`);
+      const cpuEnd = await cpuWindow();
       const t0 = performance.now();
       const consumer = await js.consumers.get(STREAM, {
         // a string, not an array: filter_subjects (plural) needs nats-server 2.10
@@ -92,7 +104,8 @@ export async function benchSubscribe(url: string, config: BenchConfig): Promise<
       );
       try {
         await c.all;
-        return events / ((performance.now() - t0) / 1000);
+        const seconds = (performance.now() - t0) / 1000;
+        return { ops: events, seconds, cpu: await cpuEnd() };
       } finally {
         await msgs.close();
         await consumer.delete().catch(() => {});
@@ -106,8 +119,8 @@ export async function benchSubscribe(url: string, config: BenchConfig): Promise<
     };
     // one untimed pass each: JIT, and the stream's blocks in the page cache
     for (const v of Object.values(variants)) await v();
-    const res = await interleave<number>(variants, config.rounds);
-    const rate = (name: string) => res[name] ?? [];
+    const res = await interleave<Sample>(variants, config.rounds);
+    const rate = (name: string) => (res[name] ?? []).map((x) => x.ops / x.seconds);
     ratio = median(rate("jetmesh")) / median(rate("raw ordered"));
     ratioBatch = median(rate("jetmesh")) / median(rate("raw ordered 4096"));
     rows.push([
@@ -118,6 +131,9 @@ export async function benchSubscribe(url: string, config: BenchConfig): Promise<
       spread(rate("raw ordered 4096")),
       `${ratio.toFixed(2)}x`,
       `${ratioBatch.toFixed(2)}x`,
+      cpuPerOp(res.jetmesh),
+      cpuPerOp(res["raw ordered"]),
+      `${(cpuTotal(res.jetmesh) / cpuTotal(res["raw ordered"])).toFixed(2)}x`,
     ]);
     await jsm.streams.delete(STREAM);
   } finally {
@@ -125,8 +141,19 @@ export async function benchSubscribe(url: string, config: BenchConfig): Promise<
     await Promise.all([conn.close(), nc.close()]);
   }
   table(
-    "topics subscribe, events/s delivered from a stored backlog: median [min-max] over rounds",
-    ["size", "events", "jetmesh", "raw ordered", "raw ordered 4096", "jetmesh/raw", "jetmesh/raw 4096"],
+    "topics subscribe, events/s delivered from a stored backlog: median [min-max] over rounds; cpu: µs of the subscribing process per event",
+    [
+      "size",
+      "events",
+      "jetmesh",
+      "raw ordered",
+      "raw ordered 4096",
+      "jetmesh/raw",
+      "jetmesh/raw 4096",
+      "cpu µs/event jetmesh",
+      "cpu raw",
+      "cpu jetmesh/raw",
+    ],
     rows,
   );
   return { [`subscribe ${SIZE}B`]: ratio, [`subscribe ${SIZE}B vs 4096/pull`]: ratioBatch };

@@ -4,7 +4,8 @@
  * `npm run bench` (main.ts) and by `jetmesh bench`.
  */
 import { benchBroadcast } from "./broadcast.js";
-import { type BenchConfig, Responder } from "./lib.js";
+import { cpus } from "node:os";
+import { type BenchConfig, Responder, startLoad } from "./lib.js";
 import { benchPublish } from "./publish.js";
 import { benchRequest } from "./request.js";
 import { benchSubscribe } from "./subscribe.js";
@@ -28,15 +29,21 @@ export async function runSuite(
     process.exit(1);
   }, 20 * 60_000).unref();
   const headline: Record<string, number> = {};
+  const stopLoad = startLoad();
   try {
-    console.log(`jetmesh benchmarks: ${config.rounds} rounds x ${config.windowMs} ms windows, server ${url}`);
-    if (chosen.includes("request")) Object.assign(headline, await benchRequest(url, config));
+    console.log(
+      `jetmesh benchmarks: ${config.rounds} rounds x ${config.windowMs} ms windows, server ${url}; ` +
+        `${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${process.version}; ` +
+        (stopLoad ? "BENCH_LOAD=1: one core kept busy by another process" : "no added load"),
+    );
+    if (chosen.includes("request")) Object.assign(headline, await benchRequest(url, responder, config));
     if (chosen.includes("broadcast")) Object.assign(headline, await benchBroadcast(url, responder, config));
     if (chosen.includes("publish")) Object.assign(headline, await benchPublish(url, config));
     if (chosen.includes("subscribe")) Object.assign(headline, await benchSubscribe(url, config));
     if (chosen.includes("tunnel")) Object.assign(headline, await benchTunnel(url, config));
     if (chosen.includes("typed")) Object.assign(headline, await benchTyped(url, config));
   } finally {
+    stopLoad?.();
     clearTimeout(guard);
     responder.stop();
   }

@@ -11,6 +11,7 @@
 import { type ConsumeOptions, type Consumer, type ConsumerMessages, jetstream } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { connect } from "jetmesh";
+import { cpuMicros } from "./lib.js";
 
 export interface SinkArgs {
   namespace: string;
@@ -70,7 +71,9 @@ async function consumeRaw(options: Partial<ConsumeOptions>): Promise<void> {
 
 process.on("message", (m: { id: number; cmd: string }) => {
   const answer = (value: unknown) => process.send?.({ id: m.id, value });
-  if (m.cmd === "mark") {
+  if (m.cmd === "cpu") {
+    answer(cpuMicros());
+  } else if (m.cmd === "mark") {
     answer({ jetmesh: { ...counts.jetmesh }, raw: { ...counts.raw }, at: performance.now() } satisfies Mark);
   } else if (m.cmd.startsWith("consume ")) {
     consumeRaw(JSON.parse(m.cmd.slice("consume ".length)) as Partial<ConsumeOptions>).then(

@@ -12,7 +12,19 @@
 import { DiscardPolicy, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { connect, TUNNELS_DEFAULTS } from "jetmesh";
-import { type BenchConfig, interleave, median, Responder, sleep, spread, table } from "./lib.js";
+import {
+  type BenchConfig,
+  cpuPerOp,
+  cpuTotal,
+  cpuWindow,
+  interleave,
+  median,
+  Responder,
+  type Sample,
+  sleep,
+  spread,
+  table,
+} from "./lib.js";
 import { RawPub } from "./raw-pub.js";
 import type { Counts, Mark, SinkArgs } from "./tunnel-sink.js";
 
@@ -131,12 +143,15 @@ export async function benchTunnel(url: string, config: BenchConfig): Promise<Rec
       })();
       try {
         await sleep(config.warmupMs);
+        const cpuEnd = await cpuWindow(sink);
         const a = await sink.call<Mark>("mark");
         await sleep(config.windowMs);
         const b = await sink.call<Mark>("mark");
+        const cpu = await cpuEnd();
         const seconds = (b.at - a.at) / 1000;
         const delta = (c: keyof Counts) => b[which][c] - a[which][c];
-        return { msgs: delta("msgs") / seconds, bytes: delta("bytes") / seconds };
+        const sample: Sample = { ops: delta("msgs"), seconds, cpu };
+        return { msgs: delta("msgs") / seconds, bytes: delta("bytes") / seconds, sample };
       } finally {
         stop = true;
         await sender;
@@ -169,6 +184,9 @@ export async function benchTunnel(url: string, config: BenchConfig): Promise<Rec
         spread(rate("jetmesh")),
         spread(rate("raw")),
         `${ratio.toFixed(2)}x`,
+        cpuPerOp(res.jetmesh?.map((r) => r.sample)),
+        cpuPerOp(res.raw?.map((r) => r.sample)),
+        `${(cpuTotal(res.jetmesh?.map((r) => r.sample)) / cpuTotal(res.raw?.map((r) => r.sample))).toFixed(2)}x`,
       ]);
     }
     await drained("jetmesh");
@@ -186,8 +204,8 @@ export async function benchTunnel(url: string, config: BenchConfig): Promise<Rec
     `tunnel one-way, received in another process, messages/s (128 B) or MB/s (10^6 bytes): median [min-max] over rounds\n` +
       `(raw: memory-storage JetStream, publishes with at most ${WINDOW / MIB} MiB unacknowledged -> ordered consumer, ` +
       `consume() with "raw pull" messages a pull; raw 1 MiB = one message of max_payload ${maxPayload} B, ` +
-      `jetmesh's ${WINDOW / MIB} MiB window, 1 MiB = 2 chunks)`,
-    ["size", "unit", "raw pull", "jetmesh", "raw", "jetmesh/raw"],
+      `jetmesh's ${WINDOW / MIB} MiB window, 1 MiB = 2 chunks); cpu: µs per message, sender + receiving process`,
+    ["size", "unit", "raw pull", "jetmesh", "raw", "jetmesh/raw", "cpu µs/msg jetmesh", "cpu raw", "cpu jetmesh/raw"],
     rows,
   );
   return headline;
