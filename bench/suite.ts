@@ -3,8 +3,9 @@
  * against one server, with the other end in its own process. Run by
  * `npm run bench` (main.ts) and by `jetmesh bench`.
  */
-import { benchBroadcast } from "./broadcast.js";
+
 import { cpus } from "node:os";
+import { benchBroadcast } from "./broadcast.js";
 import { type BenchConfig, Responder, startLoad } from "./lib.js";
 import { benchPublish } from "./publish.js";
 import { benchRequest } from "./request.js";
