@@ -1,6 +1,7 @@
 /** Shared pieces of the benchmarks: timing loops, rounds, tables, the responder process. */
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { Allocations } from "./soak-memory.js";
 
 export interface Sample {
   ops: number;
@@ -8,6 +9,8 @@ export interface Sample {
   latencies?: number[];
   /** CPU time (user + system, µs) spent in the window by this process and by the peer process. */
   cpu?: Cpu;
+  /** Heap bytes this process allocated in the window. */
+  allocated?: number;
 }
 
 /** CPU time in µs (user + system) of this process and of its peer. */
@@ -46,6 +49,13 @@ export function cpuPerOp(samples: Sample[] | undefined): string {
   return peer > 0 ? `${fmt(self)} + ${fmt(peer)}` : fmt(self);
 }
 
+/** Median heap bytes this process allocated per operation, or "-" when not measured. */
+export function allocatedPerOp(samples: Sample[] | undefined): string {
+  const measured = (samples ?? []).filter((s) => s.allocated !== undefined && s.ops > 0);
+  if (measured.length === 0) return "-";
+  return String(Math.round(median(measured.map((s) => (s.allocated ?? 0) / s.ops))));
+}
+
 /** Median total CPU µs per operation (self + peer) of `samples`; 0 when not measured. */
 export function cpuTotal(samples: Sample[] | undefined): number {
   const measured = (samples ?? []).filter((s) => s.cpu && s.ops > 0);
@@ -81,15 +91,17 @@ export async function closedLoop(
   const workers = Array.from({ length: inflight }, worker);
   await sleep(warmup);
   const cpuEnd = await cpuWindow(peer);
+  const allocations = new Allocations();
   measuring = true;
   const t0 = performance.now();
   await sleep(ms);
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
+  const allocated = allocations.total();
   const cpu = await cpuEnd();
   stop = true;
   await Promise.all(workers);
-  return recordLatency ? { ops, seconds, latencies, cpu } : { ops, seconds, cpu };
+  return recordLatency ? { ops, seconds, latencies, cpu, allocated } : { ops, seconds, cpu, allocated };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

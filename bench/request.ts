@@ -6,6 +6,7 @@
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { connect } from "jetmesh";
 import {
+  allocatedPerOp,
   type BenchConfig,
   closedLoop,
   cpuPerOp,
@@ -71,6 +72,7 @@ export async function benchRequest(
           cpuPerOp(res.jetmesh),
           cpuPerOp(res["raw tuned"]),
           `${(cpuTotal(res.jetmesh) / cpuTotal(res["raw tuned"])).toFixed(2)}x`,
+          `${allocatedPerOp(res.jetmesh)} / ${allocatedPerOp(res["raw tuned"])}`,
         ]);
         if (latency) {
           const lat = (name: string) => (res[name] ?? []).flatMap((s) => s.latencies ?? []);
@@ -88,7 +90,7 @@ export async function benchRequest(
     await Promise.all([conn.close(), intercepted.close(), ncDefault.close(), ncTuned.close()]);
   }
   table(
-    "request/reply, requests/s: median [min-max] over rounds; cpu: µs of CPU per request, caller + responder process",
+    "request/reply, requests/s: median [min-max] over rounds; cpu: µs of CPU per request, caller + responder process; alloc: heap bytes the caller allocated per request",
     [
       "size",
       "in flight",
@@ -101,6 +103,7 @@ export async function benchRequest(
       "cpu µs/req jetmesh",
       "cpu raw tuned",
       "cpu jetmesh/tuned",
+      "alloc B/req jetmesh / tuned",
     ],
     rows,
   );

@@ -1,5 +1,8 @@
-/** Memory figures of one process for the soak, and a forced gc when the process can have one. */
-import { setFlagsFromString } from "node:v8";
+/**
+ * Memory figures of one process for the soak: what is retained (after a
+ * forced gc when the process can have one) and what was allocated.
+ */
+import { GCProfiler, getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 export interface Memory {
@@ -8,7 +11,39 @@ export interface Memory {
   rss: number;
   /** Whether a gc was forced before measuring. */
   gc: boolean;
+  /** Heap bytes allocated since the process's first measure (see {@link Allocations}). */
+  allocated: number;
 }
+
+/**
+ * Heap bytes allocated since it was made: what the heap holds now, less what
+ * it held then, plus what every gc since has freed (from V8's GC profiler).
+ * Short-lived garbage counts, which is the point: it is the allocation rate
+ * that costs CPU in the collector. Bytes outside the heap (ArrayBuffers'
+ * contents) are not in it.
+ */
+export class Allocations {
+  readonly #start = getHeapStatistics().used_heap_size;
+  #freed = 0;
+  #profiler = new GCProfiler();
+
+  constructor() {
+    this.#profiler.start();
+  }
+
+  /** Bytes allocated so far. */
+  total(): number {
+    for (const gc of this.#profiler.stop().statistics) {
+      this.#freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+    }
+    this.#profiler = new GCProfiler();
+    this.#profiler.start();
+    return getHeapStatistics().used_heap_size - this.#start + this.#freed;
+  }
+}
+
+/** Made at the first measure(): figures are read as differences between measures. */
+let allocations: Allocations | undefined;
 
 let gcFn: (() => void) | undefined;
 let tried = false;
@@ -43,9 +78,11 @@ export function forceGc(): boolean {
 
 /** Forces a gc (if possible), then measures. */
 export function measure(): Memory {
+  allocations ??= new Allocations();
+  const allocated = allocations.total();
   const gc = forceGc();
   const m = process.memoryUsage();
-  return { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, rss: m.rss, gc };
+  return { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, rss: m.rss, gc, allocated };
 }
 
 export function mib(bytes: number): string {

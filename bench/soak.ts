@@ -164,12 +164,20 @@ export async function runSoak(url: string, options: SoakOptions): Promise<boolea
     self: measure(),
     member: await member.call<Memory>("memory"),
   });
-  const print = (label: string, s: Sample) =>
+  let previous: Sample | undefined;
+  const print = (label: string, s: Sample) => {
+    // heap bytes allocated per operation since the previous line, each process
+    const ops = previous ? s.ops - previous.ops : 0;
+    const perOp = (who: "self" | "member") =>
+      previous && ops > 0 ? `${Math.round((s[who].allocated - previous[who].allocated) / ops)} B/op` : "-";
     console.log(
       `soak ${label.padEnd(8)} ${s.t.toFixed(0).padStart(5)} s  ops ${String(s.ops).padStart(8)} ` +
         `(req ${s.opsBy.requests} bcast ${s.opsBy.broadcasts} pub ${s.opsBy.publishPlain + s.opsBy.publishDurable} ` +
-        `tun ${s.opsBy.tunnels}/${s.opsBy.tunnelMessages} msgs)  this: ${line(s.self)}  member: ${line(s.member)}`,
+        `tun ${s.opsBy.tunnels}/${s.opsBy.tunnelMessages} msgs)  this: ${line(s.self)} alloc ${perOp("self")}  ` +
+        `member: ${line(s.member)} alloc ${perOp("member")}`,
     );
+    previous = s;
+  };
 
   console.log(
     `soak: ${options.seconds} s against ${url}, namespace ${namespace}; rates/s: ` +
@@ -257,6 +265,15 @@ export async function runSoak(url: string, options: SoakOptions): Promise<boolea
     )
       .map(([p, n]) => `${p} heap ${per100k(heapGrowth, n)} ab ${per100k(abGrowth, n)}`)
       .join("; ")}`,
+  );
+  const allocatedPerOp = (who: "self" | "member") =>
+    done > 0 ? Math.round((last[who].allocated - base[who].allocated) / done) : 0;
+  console.log(
+    `soak allocations per operation after the warm-up (heap bytes, garbage included): ` +
+      `this process ${allocatedPerOp("self")} B, member ${allocatedPerOp("member")} B` +
+      (chosen.length === 1
+        ? ` (every operation a ${chosen[0]} one)`
+        : " (all patterns mixed; --only one pattern for its own figure)"),
   );
   const lost = {
     broadcasts: sentBy.broadcasts - (got.broadcasts ?? 0),
