@@ -13,6 +13,11 @@ export interface Sample {
   allocated?: number;
 }
 
+/** Another process that answers commands ("cpu": its CPU time in µs): a {@link Responder}, or one reached through the parent. */
+export interface Peer {
+  call<T>(cmd: string): Promise<T>;
+}
+
 /** CPU time in µs (user + system) of this process and of its peer. */
 export interface Cpu {
   self: number;
@@ -30,7 +35,7 @@ export function cpuMicros(): number {
  * returned function is called. The peer's figure is read over IPC, a fraction
  * of a millisecond either side of the window.
  */
-export async function cpuWindow(peer?: Responder): Promise<() => Promise<Cpu>> {
+export async function cpuWindow(peer?: Peer): Promise<() => Promise<Cpu>> {
   const peer0 = peer ? await peer.call<number>("cpu") : 0;
   const self0 = cpuMicros();
   return async () => {
@@ -72,7 +77,7 @@ export async function closedLoop(
   ms: number,
   warmup: number,
   recordLatency = false,
-  peer?: Responder,
+  peer?: Peer,
 ): Promise<Sample> {
   let measuring = false;
   let stop = false;
@@ -158,7 +163,7 @@ export function table(title: string, header: string[], rows: string[][]): void {
 }
 
 /** The other end of the benchmarks, in its own process, as users deploy it. */
-export class Responder {
+export class Responder implements Peer {
   readonly #child: ChildProcess;
   #nextId = 0;
   readonly #waiting = new Map<number, (value: unknown) => void>();

@@ -3,14 +3,15 @@
  * publisher (plain, and with the `Nats-Msg-Id` header de-duplication needs)
  * vs the raw client's js.publish(), all storing into one stream
  * (jetmesh's topics stream of namespace "benchpub"), purged before each
- * measurement so every window starts from an empty stream.
+ * measurement so every window starts from an empty stream. Each measurement
+ * runs in a process of its own (isolated.ts).
  */
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { connect } from "jetmesh";
+import { measureIsolated } from "./isolated.js";
 import {
   type BenchConfig,
-  closedLoop,
   cpuPerOp,
   cpuTotal,
   fmt,
@@ -21,20 +22,15 @@ import {
   spread,
   table,
 } from "./lib.js";
-import { RawPub } from "./raw-pub.js";
+import { PUBLISH_NAMESPACE } from "./variants.js";
 
-const NAMESPACE = "benchpub";
-const STREAM = `JETMESH_TOPICS_${NAMESPACE}`;
-/** The raw publishers' subject: inside the jetmesh stream's `benchpub.topic.>`. */
-const RAW_SUBJECT = `${NAMESPACE}.topic.raw`;
+const STREAM = `JETMESH_TOPICS_${PUBLISH_NAMESPACE}`;
+const VARIANTS = ["jetmesh", "raw pipelined", "raw + Msg-Id", "js.publish()"] as const;
 
 export async function benchPublish(url: string, config: BenchConfig): Promise<Record<string, number>> {
-  const conn = await connect({ servers: url, namespace: NAMESPACE });
-  const ncDefault = await natsConnect({ servers: url });
-  const ncTuned = await natsConnect({ servers: url, noAsyncTraces: true });
-  const js = jetstream(ncDefault);
-  const jsm = await jetstreamManager(ncDefault);
-  const raw = new RawPub(ncTuned, 10_000);
+  const conn = await connect({ servers: url, namespace: PUBLISH_NAMESPACE });
+  const nc = await natsConnect({ servers: url });
+  const jsm = await jetstreamManager(nc);
   const headline: Record<string, number> = {};
   const rows: string[][] = [];
   const latencyRows: string[][] = [];
@@ -42,20 +38,15 @@ export async function benchPublish(url: string, config: BenchConfig): Promise<Re
     // jetmesh's first publish creates the stream the raw publishers use too
     await conn.publish("bench", new Uint8Array(1));
     for (const size of [128, 16 * 1024]) {
-      const payload = new Uint8Array(size).fill(5);
       for (const inflight of [1, 256]) {
         const latency = inflight === 1;
-        const run = (op: () => Promise<unknown>) => async () => {
+        const args = { size, inflight, windowMs: config.windowMs, warmupMs: config.warmupMs, latency };
+        const run = (name: string) => async () => {
           await jsm.streams.purge(STREAM);
-          return closedLoop(op, inflight, config.windowMs, config.warmupMs, latency);
+          return measureIsolated(url, `publish ${name}`, args);
         };
         const res = await interleave<Sample>(
-          {
-            jetmesh: run(() => conn.publish("bench", payload)),
-            "raw pipelined": run(() => raw.publish(RAW_SUBJECT, payload)),
-            "raw + Msg-Id": run(() => raw.publish(RAW_SUBJECT, payload, true)),
-            "js.publish()": run(() => js.publish(RAW_SUBJECT, payload)),
-          },
+          Object.fromEntries(VARIANTS.map((v) => [v, run(v)] as const)),
           config.rounds,
         );
         const rate = (name: string) => (res[name] ?? []).map((s) => s.ops / s.seconds);
@@ -92,8 +83,7 @@ export async function benchPublish(url: string, config: BenchConfig): Promise<Re
     }
     await jsm.streams.delete(STREAM);
   } finally {
-    raw.close();
-    await Promise.all([conn.close(), ncDefault.close(), ncTuned.close()]);
+    await Promise.all([conn.close(), nc.close()]);
   }
   table(
     "topics publish (acked, file storage), publishes/s: median [min-max] over rounds; cpu: µs of the publishing process per publish",
