@@ -388,7 +388,9 @@ describe("the jetmesh command", () => {
     expect(r.stderr).toMatch(/request\/reply, requests\/s/);
     const headline = JSON.parse(r.stdout.toString()) as Record<string, number>;
     expect(Object.keys(headline).sort()).toEqual(
-      ["128B", "1024B"].flatMap((size) => [1, 16, 128].map((n) => `request ${size} x${n}`)).sort(),
+      ["128B", "1024B"]
+        .flatMap((size) => [...[1, 16, 128].map((n) => `request ${size} x${n}`), `request ${size} p50 latency`])
+        .sort(),
     );
     for (const ratio of Object.values(headline)) expect(ratio).toBeGreaterThan(0);
     expect((await jetmesh(["bench", "nonsense"])).code).toBe(2);

@@ -30,7 +30,7 @@ function bench(args: string[]): Promise<{ code: number | null; stdout: string; s
 }
 
 const MEMORY =
-  /this: heap [\d.]+ MiB ab [\d.]+ MiB rss [\d.]+ MiB {2}member: heap [\d.]+ MiB ab [\d.]+ MiB rss [\d.]+ MiB/;
+  /this: heap [\d.]+ MiB ab [\d.]+ MiB rss [\d.]+ MiB alloc (-|\d+ B\/op) {2}member: heap [\d.]+ MiB ab [\d.]+ MiB rss [\d.]+ MiB alloc (-|\d+ B\/op)/;
 
 describe("bench soak", () => {
   it("runs every pattern at once, prints memory lines of both processes, and a summary of growth", async () => {
@@ -51,6 +51,16 @@ describe("bench soak", () => {
     expect(r.stdout).toMatch(/soak growth per 100k operations, this process: heap [+-][\d.]+ [KM]iB .*ArrayBuffers/);
     expect(r.stdout).toMatch(/soak growth per 100k operations, member: heap [+-][\d.]+ [KM]iB .*ArrayBuffers/);
     expect(r.stdout).toMatch(/soak growth per 100k of each pattern's operations/);
+    // heap allocated per operation, garbage included: more than nothing (a reply is at least its bytes), less than a MiB
+    const alloc =
+      /soak allocations per operation after the warm-up \(heap bytes, garbage included\): this process (\d+) B, member (\d+) B/.exec(
+        r.stdout,
+      );
+    expect(alloc, r.stdout).not.toBeNull();
+    for (const n of (alloc ?? []).slice(1)) {
+      expect(Number(n)).toBeGreaterThan(0);
+      expect(Number(n)).toBeLessThan(1024 * 1024);
+    }
     expect(r.stdout).toMatch(/soak lost: broadcasts 0, plain events 0, durable events 0;.*failed calls: none/);
   });
 
