@@ -8,8 +8,9 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { createInbox } from "@nats-io/nats-core";
 import type { Logger } from "../api/index.js";
 import { ConnectionError, fromNatsError, type JetmeshError } from "../errors/index.js";
-import { Deadlines } from "../flow/index.js";
+import { DeadlineQueue } from "../flow/index.js";
 import { safeCallback } from "../logging/index.js";
+import { subjectFrom } from "../wire/index.js";
 import type { Wiring } from "./wiring.js";
 
 /** One call waiting for its reply. */
@@ -28,10 +29,15 @@ export abstract class Correlator<P extends Pending> {
   /** The reply subject of call `id` is `prefix + id`. */
   protected readonly prefix: string;
   protected readonly pending = new Map<string, P>();
-  readonly #deadlines = new Deadlines<string>((id) => {
-    const p = this.settle(id);
-    if (p) p.reject(this.timedOut(p));
-  });
+  /** Every call's time-out: settling a call leaves it there, to be dropped later (see DeadlineQueue). */
+  readonly #deadlines = new DeadlineQueue<string>(
+    (id) => {
+      const p = this.settle(id);
+      if (p) p.reject(this.timedOut(p));
+    },
+    (id) => this.pending.has(id),
+    () => this.pending.size,
+  );
   readonly #sub: Subscription;
   readonly #unwatch: () => void;
   /** Set when the reply subscription failed: every later call rejects with it. */
@@ -95,7 +101,7 @@ export abstract class Correlator<P extends Pending> {
     const p = this.pending.get(id);
     if (p === undefined) return undefined;
     this.pending.delete(id);
-    this.#deadlines.remove(id);
+    if (this.pending.size === 0) this.#deadlines.idle();
     if (p.onAbort) p.signal?.removeEventListener("abort", p.onAbort);
     return p;
   }
@@ -108,6 +114,7 @@ export abstract class Correlator<P extends Pending> {
   /** Stops the reply subscription (calls in flight should be rejected first). */
   close(): void {
     this.#unwatch();
+    this.#deadlines.stop();
     try {
       this.#sub.unsubscribe();
     } catch {
@@ -129,7 +136,7 @@ export abstract class Correlator<P extends Pending> {
       this.rejectAll(this.broken);
       return;
     }
-    const id = msg.subject.slice(this.prefix.length);
+    const id = subjectFrom(msg, this.prefix.length);
     const p = this.pending.get(id);
     if (p === undefined) {
       this.logger.debug({ subject: msg.subject }, "late or unknown reply dropped");

@@ -26,9 +26,28 @@ export type ReplyDecoder = ((data: Uint8Array) => unknown) | undefined;
 
 const encoder = new TextEncoder();
 
+/** The settle functions of the promise made last with {@link capture}. */
+const captured: { resolve: (value: unknown) => void; reject: (reason: unknown) => void } = {
+  resolve: () => {},
+  reject: () => {},
+};
+
+/**
+ * A promise executor that hands its settle functions over in `captured`, read
+ * right after `new Promise(capture)`. Done for speed: an executor written
+ * inline is a closure made per request, over everything the request holds.
+ */
+function capture(resolve: (value: Uint8Array) => void, reject: (reason: unknown) => void): void {
+  captured.resolve = resolve as (value: unknown) => void;
+  captured.reject = reject;
+}
+
 export class Requester extends Correlator<PendingRequest> {
   /** The deadline header of each time-out in use, encoded once. */
   readonly #headers = new Map<number, FrozenHeaders>();
+  /** The deadline header of the time-out used last. */
+  #lastTimeout = 0;
+  #lastHeaders: FrozenHeaders | undefined;
   /** The most bytes the headers of a request take (its deadline): its payload may be the server's max less these. */
   readonly headerBytes = FrozenHeaders.of({ [HEADER.timeout]: String(DEFAULTS.maxTimeout) }).encode().byteLength;
 
@@ -78,23 +97,26 @@ export class Requester extends Correlator<PendingRequest> {
     decode?: ReplyDecoder,
   ): Promise<Uint8Array> {
     if (this.broken) return Promise.reject(this.broken);
-    return new Promise((resolve, reject) => {
-      const id = this.track({
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        subject,
-        cluster,
-        timeout,
-        signal,
-        onAbort: undefined,
-        decode,
-      });
-      try {
-        this.nc.publish(subject, payload, { reply: this.prefix + id, headers: hdrs ?? this.#headersFor(timeout) });
-      } catch (err) {
-        this.settle(id)?.reject(fromNatsError(err, `request to cluster "${cluster}"`));
-      }
-    });
+    const promise = new Promise<Uint8Array>(capture);
+    const p: PendingRequest = {
+      resolve: captured.resolve,
+      reject: captured.reject,
+      subject,
+      cluster,
+      timeout,
+      signal,
+      onAbort: undefined,
+      decode,
+    };
+    let id: string | undefined;
+    try {
+      id = this.track(p);
+      this.nc.publish(subject, payload, { reply: this.prefix + id, headers: hdrs ?? this.#headersFor(timeout) });
+    } catch (err) {
+      if (id !== undefined) this.settle(id);
+      p.reject(fromNatsError(err, `request to cluster "${cluster}"`));
+    }
+    return promise;
   }
 
   /** Headers of a request with `timeout`, to add to (trace context); `request` encodes shared ones otherwise. */
@@ -136,12 +158,16 @@ export class Requester extends Correlator<PendingRequest> {
   }
 
   #headersFor(timeout: number): FrozenHeaders {
+    // nearly every request has the connection's default time-out: no map lookup for it
+    if (timeout === this.#lastTimeout && this.#lastHeaders !== undefined) return this.#lastHeaders;
     let h = this.#headers.get(timeout);
     if (h === undefined) {
       if (this.#headers.size >= MAX_CACHED_HEADERS) this.#headers.clear();
       h = FrozenHeaders.of({ [HEADER.timeout]: String(timeout) });
       this.#headers.set(timeout, h);
     }
+    this.#lastTimeout = timeout;
+    this.#lastHeaders = h;
     return h;
   }
 }

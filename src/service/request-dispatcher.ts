@@ -4,7 +4,7 @@
  * gathers, all under the service's one set of limits; deadline checks,
  * cancellations, replies and error replies.
  */
-import { Empty, type Msg, type MsgHdrs, type Subscription } from "@nats-io/nats-core";
+import { Empty, type Msg, type MsgHdrs, headers as newHeaders, type Subscription } from "@nats-io/nats-core";
 import type { Span } from "@opentelemetry/api";
 import type { MethodStats, RequestHandler } from "../api/index.js";
 import { DEFAULTS, typeName } from "../config/index.js";
@@ -24,36 +24,69 @@ import {
   maxPayload,
   parseTimeoutHeader,
   REQUEST_QUEUE,
+  soleTimeout,
 } from "../wire/index.js";
 import { Refusal } from "./refusal.js";
-import { RequestContextImpl } from "./request-context.js";
+import { RequestContextImpl, type RequestSource } from "./request-context.js";
 
 /**
  * A request on its way through the member. It keeps only what it needs (not
  * the NATS message, whose bytes view the socket's read buffer): the data is
  * copied when queued, so the bytes a queue holds are the bytes it counts.
  */
-interface Job {
-  /** What it was sent to. */
-  endpoint: Endpoint;
-  /** Sent to every member (a gather): answers say which member sent them. */
-  gather: boolean;
+class Job implements RequestSource {
   /** Its caller cancelled it while it waited: it is skipped. */
-  cancelled: boolean;
-  subject: string;
-  reply: string;
-  headers: MsgHdrs | undefined;
-  data: Uint8Array;
+  cancelled = false;
+  data: Uint8Array = Empty;
   /** When the caller gives up, on the monotonic clock; Infinity when it sent no time-out. */
-  due: number;
-  /** When the handler started (performance.now()). */
-  started: number;
+  due = Number.POSITIVE_INFINITY;
+  /** When it arrived, then when the handler started (performance.now()). */
+  started = 0;
+  /** It waited in the queue before its handler ran. */
+  queued = false;
+  /** Its handler is running; `inRunning`: it is in the dispatcher's set of those (when it did not end at once). */
+  running = false;
+  inRunning = false;
   /** The handler's span, when tracing. */
-  span: Span | undefined;
+  span: Span | undefined = undefined;
   /** The handler's context, once it runs. */
-  ctx: RequestContextImpl | undefined;
+  ctx: RequestContextImpl<Job> | undefined = undefined;
   /** The caller has its answer (a late reply of an abandoned handler is not sent). */
-  answered: boolean;
+  answered = false;
+  #headers: MsgHdrs | undefined = undefined;
+  /** The caller's time-out when it was the request's only header, read from the bytes (0: none): see {@link headers}. */
+  #soleTimeout = 0;
+
+  constructor(
+    /** What it was sent to. */
+    readonly endpoint: Endpoint,
+    /** Sent to every member (a gather): answers say which member sent them. */
+    readonly gather: boolean,
+    readonly subject: string,
+    readonly reply: string,
+  ) {}
+
+  /**
+   * The request's headers. A request whose only header is its deadline had
+   * its time-out read from the bytes (`soleTimeout`), and its headers are
+   * made here from it, the same as the client would have decoded them, only
+   * when something reads them (a handler, an interceptor, tracing).
+   */
+  get headers(): MsgHdrs | undefined {
+    if (this.#soleTimeout !== 0) {
+      const h = newHeaders();
+      h.set(HEADER.timeout, String(this.#soleTimeout));
+      this.#headers = h;
+      this.#soleTimeout = 0;
+    }
+    return this.#headers;
+  }
+
+  /** Its headers as the client decoded them; or, `sole`, only its deadline header (with that time-out). */
+  setHeaders(decoded: MsgHdrs | undefined, sole = 0): void {
+    this.#headers = decoded;
+    this.#soleTimeout = sole;
+  }
 }
 
 /** One thing requests are sent to: `handleRequest` (`method` undefined) or a method. */
@@ -131,6 +164,8 @@ export class RequestDispatcher {
   readonly #deadlines = new Deadlines<Job>((job) =>
     job.ctx?.abort(new TimeoutError(`the caller's time-out passed (cluster "${this.cluster}")`)),
   );
+  /** What a context calls when its handler asks for the signal: one function for every request. */
+  readonly #watchJob = (job: Job): void => this.#watch(job);
   /** Why handlers' signals abort from now on (the service stopped). */
   #stopped: Error | undefined;
 
@@ -156,7 +191,12 @@ export class RequestDispatcher {
       memory,
       (job) => this.#run(job),
       (err) => rt.logger.error({ cluster, err }, "request dispatch failed"),
-      (job) => ({ ...job, data: copyBytes(job.data) }),
+      (job) => {
+        // it waits: its bytes are copied (they view the socket's buffer), and its start is read again when it runs
+        job.data = copyBytes(job.data);
+        job.queued = true;
+        return job;
+      },
     );
   }
 
@@ -262,46 +302,16 @@ export class RequestDispatcher {
       );
       return;
     }
-    let headers: MsgHdrs | undefined;
-    let due = Number.POSITIVE_INFINITY;
-    const job: Job = {
-      endpoint,
-      gather,
-      cancelled: false,
-      subject: msg.subject,
-      reply,
-      headers: undefined,
-      data: Empty,
-      due,
-      started: 0,
-      span: undefined,
-      ctx: undefined,
-      answered: false,
-    };
-    try {
-      headers = msg.headers;
-    } catch {
-      this.#malformed(endpoint, msg.subject, "malformed request headers", "malformed request headers", job);
-      return;
-    }
-    const timeout = headers?.get(HEADER.timeout);
-    if (timeout) {
-      const ms = parseTimeoutHeader(timeout);
-      if (ms === undefined) {
-        const shown = timeout.length > 40 ? `${timeout.slice(0, 40)}...` : timeout;
-        this.#malformed(
-          endpoint,
-          msg.subject,
-          `malformed ${HEADER.timeout} header`,
-          `malformed request: ${HEADER.timeout} must be a whole number of ms from 1 to ${DEFAULTS.maxTimeout}, got ${JSON.stringify(shown)}`,
-          job,
-        );
-        return;
-      }
-      due = performance.now() + ms;
-    }
-    job.headers = headers;
-    job.due = due;
+    // the subject is the endpoint's own (its subscriptions have no wildcard): not decoded again
+    const job = new Job(endpoint, gather, gather ? endpoint.gatherSubject : endpoint.subject, reply);
+    const now = performance.now();
+    job.started = now;
+    // nearly every request carries its deadline alone: read from the bytes, its headers are made only if asked for
+    const sole = soleTimeout(msg);
+    if (sole !== undefined) {
+      job.setHeaders(undefined, sole);
+      job.due = now + sole;
+    } else if (!this.#readHeaders(job, msg, now)) return;
     job.data = msg.data;
     const size = job.data.byteLength;
     // a gather's caller learns at once that this member got it (its answer follows); sent before the
@@ -311,6 +321,37 @@ export class RequestDispatcher {
       endpoint.overloaded++;
       this.#replyError(job, ERROR_KIND.overloaded, `member ${this.memberId} is overloaded, retry later`);
     }
+  }
+
+  /**
+   * Reads `msg`'s headers into `job` as the client decodes them, and its
+   * deadline from them; false when they are malformed (the caller was told).
+   */
+  #readHeaders(job: Job, msg: Msg, now: number): boolean {
+    let headers: MsgHdrs | undefined;
+    try {
+      headers = msg.headers;
+    } catch {
+      this.#malformed(job.endpoint, msg.subject, "malformed request headers", "malformed request headers", job);
+      return false;
+    }
+    job.setHeaders(headers);
+    const timeout = headers?.get(HEADER.timeout);
+    if (!timeout) return true;
+    const ms = parseTimeoutHeader(timeout);
+    if (ms === undefined) {
+      const shown = timeout.length > 40 ? `${timeout.slice(0, 40)}...` : timeout;
+      this.#malformed(
+        job.endpoint,
+        msg.subject,
+        `malformed ${HEADER.timeout} header`,
+        `malformed request: ${HEADER.timeout} must be a whole number of ms from 1 to ${DEFAULTS.maxTimeout}, got ${JSON.stringify(shown)}`,
+        job,
+      );
+      return false;
+    }
+    job.due = now + ms;
+    return true;
   }
 
   /**
@@ -367,17 +408,17 @@ export class RequestDispatcher {
   #run(job: Job): unknown {
     if (job.cancelled) return undefined;
     const endpoint = job.endpoint;
-    if (job.due <= performance.now()) {
+    // one that starts as it arrives started when it arrived (its deadline is later by at least 1 ms)
+    const now = job.queued ? performance.now() : job.started;
+    if (job.due <= now) {
       endpoint.expired++;
       return undefined;
     }
     endpoint.requests++;
-    const ctx = new RequestContextImpl(this.cluster, job.subject, endpoint.method, job.headers, job.due, () =>
-      this.#watch(job),
-    );
+    const ctx = new RequestContextImpl(this.cluster, endpoint.method, job, this.#watchJob);
     job.ctx = ctx;
-    this.#running.add(job);
-    job.started = performance.now();
+    job.running = true;
+    job.started = now;
     let out: unknown;
     try {
       if (this.rt.telemetry.tracing) {
@@ -393,6 +434,9 @@ export class RequestDispatcher {
       return undefined;
     }
     if (isThenable(out)) {
+      // only a handler that did not end at once can be seen running (by a cancellation, a stop, an abandon)
+      this.#running.add(job);
+      job.inRunning = true;
       return Promise.resolve(out).then(
         (value: unknown) => this.#reply(job, value),
         (err: unknown) => this.#failed(job, err),
@@ -405,7 +449,7 @@ export class RequestDispatcher {
   /** The handler asked for its signal: it aborts at the caller's deadline, or now if the service stopped. */
   #watch(job: Job): void {
     // read after the handler ended: nothing to abort, and nothing may hold the request
-    if (!this.#running.has(job)) return;
+    if (!job.running) return;
     if (this.#stopped) job.ctx?.abort(this.#stopped);
     else if (job.due !== Number.POSITIVE_INFINITY) {
       this.#deadlines.add(job, Math.max(1, Math.ceil(job.due - performance.now())));
@@ -431,7 +475,8 @@ export class RequestDispatcher {
 
   /** The handler is done (`err`: it failed, and the caller gets `err`'s code): time, span, histogram; its signal is let go. */
   #finished(job: Job, err?: unknown): void {
-    this.#running.delete(job);
+    job.running = false;
+    if (job.inRunning) this.#running.delete(job);
     if (job.ctx?.watched) this.#deadlines.remove(job);
     const ms = performance.now() - job.started;
     job.endpoint.processingTime += ms;

@@ -9,11 +9,10 @@ const known = new WeakMap<NatsConnection, number>();
  */
 export function maxPayload(nc: NatsConnection): number | undefined {
   const current = nc.info?.max_payload;
-  if (current !== undefined) {
-    known.set(nc, current);
-    return current;
-  }
-  return known.get(nc);
+  if (current === undefined) return known.get(nc);
+  // written only when it changes: this runs on every request and reply, and a WeakMap write costs more than a read
+  if (known.get(nc) !== current) known.set(nc, current);
+  return current;
 }
 
 /** The NATS default max payload, assumed before the server has said. */

@@ -1,5 +1,6 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
-import { headers } from "@nats-io/nats-core";
+import { headers, type Msg } from "@nats-io/nats-core";
+import { MsgImpl } from "@nats-io/nats-core/internal";
 import { describe, expect, it } from "vitest";
 import {
   ConfigurationError,
@@ -9,7 +10,17 @@ import {
   RemoteError,
 } from "../../src/errors/index.js";
 import { fromJetStreamError } from "../../src/jetstream/index.js";
-import { copyBytes, type ErrorKind, errorHeaders, errorOfReply, parseTimeoutHeader } from "../../src/wire/index.js";
+import {
+  copyBytes,
+  type ErrorKind,
+  errorHeaders,
+  errorOfReply,
+  FrozenHeaders,
+  HEADER,
+  parseTimeoutHeader,
+  soleTimeout,
+  subjectFrom,
+} from "../../src/wire/index.js";
 
 describe("the Jetmesh-Timeout header", () => {
   it("takes whole milliseconds from 1 to 2^31-1", () => {
@@ -42,6 +53,95 @@ describe("the Jetmesh-Timeout header", () => {
     ]) {
       expect(parseTimeoutHeader(bad), JSON.stringify(bad)).toBeUndefined();
     }
+  });
+});
+
+/** A message as the NATS client delivers it: `head` the raw header block ("" for none), then the payload. */
+function delivered(head: string, payload = new Uint8Array([1, 2, 3]), on = "ns.req.echo"): Msg {
+  const h = new TextEncoder().encode(head);
+  const data = new Uint8Array(h.length + payload.length);
+  data.set(h);
+  data.set(payload, h.length);
+  const subject = new TextEncoder().encode(on);
+  const msg = new MsgImpl({ subject, sid: 1, hdr: head ? h.length : -1, size: data.length }, data, {
+    publish: () => {},
+  });
+  return msg as unknown as Msg;
+}
+
+/** The time-out a member reads the slow way: the decoded headers, then the header value. */
+function decodedTimeout(msg: Msg): number | undefined {
+  const value = msg.headers?.get(HEADER.timeout);
+  return value ? parseTimeoutHeader(value) : undefined;
+}
+
+describe("a request's deadline as its only header (soleTimeout)", () => {
+  it("reads the header exactly as jetmesh callers encode it", () => {
+    for (const ms of [1, 9, 10, 999, 10_000, 2 ** 31 - 1]) {
+      const head = new TextDecoder().decode(FrozenHeaders.of({ [HEADER.timeout]: String(ms) }).encode());
+      const msg = delivered(head);
+      expect(soleTimeout(msg)).toBe(ms);
+      expect(decodedTimeout(msg)).toBe(ms);
+      // the payload is where it was
+      expect([...msg.data]).toEqual([1, 2, 3]);
+    }
+  });
+
+  it("agrees with the decoded headers on everything it reads, and leaves the rest to them", () => {
+    const heads = [
+      "",
+      "NATS/1.0\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: 5000\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout:5000\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout:  5000\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: 5000 \r\n\r\n",
+      "NATS/1.0\r\njetmesh-timeout: 5000\r\n\r\n",
+      "NATS/1.0 503\r\nJetmesh-Timeout: 5000\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: 0\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: 05000\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: 2147483648\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: 99999999999\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: 5e3\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: -5\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: \r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: 5000\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n",
+      "NATS/1.0\r\nX: 1\r\nJetmesh-Timeout: 5000\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: 5000\r\nJetmesh-Timeout: 7000\r\n\r\n",
+      "NATS/1.0\r\nJetmesh-Timeout: 5000\r\n",
+    ];
+    for (const head of heads) {
+      const fast = soleTimeout(delivered(head));
+      if (fast === undefined) continue;
+      const slow = delivered(head);
+      expect(fast, JSON.stringify(head)).toBe(decodedTimeout(slow));
+      // and the deadline was the only header: what a handler is shown is made from it alone
+      expect([...(slow.headers?.keys() ?? [])], JSON.stringify(head)).toEqual([HEADER.timeout]);
+      expect(slow.headers?.code, JSON.stringify(head)).toBe(0);
+    }
+    expect(heads.filter((h) => soleTimeout(delivered(h)) !== undefined)).toEqual([
+      "NATS/1.0\r\nJetmesh-Timeout: 5000\r\n\r\n",
+    ]);
+  });
+
+  it("leaves a message it cannot see the bytes of to the decoded headers", () => {
+    const foreign = { subject: "ns.req.echo", headers: undefined, data: new Uint8Array(0) };
+    expect(soleTimeout(foreign as unknown as Msg)).toBeUndefined();
+  });
+});
+
+describe("a reply's token read from the subject's bytes (subjectFrom)", () => {
+  it("reads what msg.subject.slice() reads", () => {
+    const prefix = "_INBOX_ns.AbCdEfGhIjKlMnOpQrStUv.";
+    for (const token of ["0", "z", "1a2b", "zzzzzzzzzzz", "123456789012345", "1234567890123456", "ü", "aé", ""]) {
+      const on = prefix + token;
+      expect(subjectFrom(delivered("", undefined, on), prefix.length), on).toBe(token);
+      expect(subjectFrom(delivered("", undefined, on), prefix.length - 1), on).toBe(`.${token}`);
+    }
+  });
+
+  it("reads a message it cannot see the bytes of through msg.subject", () => {
+    const foreign = { subject: "_INBOX.x.5", headers: undefined, data: new Uint8Array(0) };
+    expect(subjectFrom(foreign as unknown as Msg, "_INBOX.x.".length)).toBe("5");
   });
 });
 
