@@ -10,6 +10,7 @@
  * kind it does not know without taking its sequence, so the frames after it
  * would wait for it for ever.
  */
+import { unfilledBytes } from "./byte-buffers.js";
 
 /** Frame kinds: the first byte of every frame. */
 export const KIND = {
@@ -72,7 +73,8 @@ export function readU48(buf: Uint8Array, at: number): number {
 /** One frame's bytes; `total` is the message size, for a FIRST frame. */
 export function encodeFrame(kind: FrameKind, seq: number, chunk?: Uint8Array, total = 0): Uint8Array {
   const head = kind === KIND.first ? FIRST_HEAD : FRAME_HEAD;
-  const frame = new Uint8Array(head + (chunk?.byteLength ?? 0));
+  // every byte is written below
+  const frame = unfilledBytes(head + (chunk?.byteLength ?? 0));
   frame[0] = kind;
   writeU48(frame, 1, seq);
   if (kind === KIND.first) writeU48(frame, FRAME_HEAD, total);

@@ -6,6 +6,7 @@
  * reported, never thrown.
  */
 import { copyBytes } from "../wire/index.js";
+import { unfilledBytes } from "./byte-buffers.js";
 import { FRAME_COST } from "./chunking.js";
 import { decodeFrame, type Frame, KIND } from "./frame.js";
 
@@ -14,6 +15,8 @@ export interface Received {
   bytes: Uint8Array;
   release: number;
   big: boolean;
+  /** `bytes` view the NATS client's buffer: copied if the message has to wait for a `recv`. */
+  view: boolean;
 }
 
 export interface InboundSink {
@@ -145,8 +148,8 @@ export class Inbound {
           this.sink.malformed(`a message of ${f.payload.byteLength} bytes is above the maximum`);
           return;
         }
-        const bytes = owned ? f.payload : copyBytes(f.payload);
-        this.sink.deliver({ bytes, release: bytes.byteLength + FRAME_COST, big: false });
+        // a view is copied only where it is kept: most go straight to a waiting recv
+        this.sink.deliver({ bytes: f.payload, release: f.payload.byteLength + FRAME_COST, big: false, view: !owned });
         return;
       }
       case KIND.first:
@@ -157,7 +160,8 @@ export class Inbound {
           this.sink.release(f.payload.byteLength + FRAME_COST);
           return;
         }
-        this.#assembly = { buf: new Uint8Array(f.total), at: 0 };
+        // its chunks fill it all before it is delivered (one that ends short is dropped)
+        this.#assembly = { buf: unfilledBytes(f.total), at: 0 };
         this.#append(f.payload);
         return;
       case KIND.more:
@@ -176,7 +180,7 @@ export class Inbound {
             return;
           }
           this.#bigQueued = true;
-          this.sink.deliver({ bytes: a.buf, release: 0, big: true });
+          this.sink.deliver({ bytes: a.buf, release: 0, big: true, view: false });
         }
         return;
       }

@@ -2,8 +2,13 @@
  * Messages a tunnel end received in order and the application has not read
  * yet, and the `recv` calls waiting for one: a message goes straight to the
  * first waiting call, else waits here, its bytes counted against the window.
+ * Bytes that view the NATS client's buffer are copied only when they wait
+ * here, as the request dispatcher does: what waits holds its own bytes and
+ * no more, so the window bounds the memory it takes.
  */
 import { TimeoutError } from "../errors/index.js";
+import { copyBytes } from "../wire/index.js";
+import { handedOver } from "./byte-buffers.js";
 import type { Received } from "./inbound.js";
 import { type Waiter, wait } from "./waiters.js";
 
@@ -30,9 +35,13 @@ export class ReceiveQueue {
     const w = this.#waiters.shift();
     if (w) {
       // resolved before taking: taking may hand the next message to the next waiter
-      w.resolve(r.bytes);
+      w.resolve(r.view ? handedOver(r.bytes) : r.bytes);
       this.took(r);
       return;
+    }
+    if (r.view) {
+      r.bytes = copyBytes(r.bytes);
+      r.view = false;
     }
     this.#items.push(r);
     this.#bytes += r.release;
