@@ -84,8 +84,6 @@ export class JetmeshConnection implements Connection {
   /** Aborted (with a ClosedError) when the connection starts closing: waits that hold no other handle end with it. */
   readonly #closeSignal = new AbortController();
   readonly #services = new Set<ServiceImpl>();
-  /** Coalesces the writes of awaited broadcasts (see write-coalescing.ts). */
-  readonly #coalescer: WriteCoalescer;
   #closing: Promise<void> | undefined;
   #resolveClosed!: (reason: Error | undefined) => void;
   readonly closed: Promise<Error | undefined>;
@@ -108,9 +106,9 @@ export class JetmeshConnection implements Connection {
       requester: new Requester(wiring, names.cancel),
       timeout: settings.timeout,
       drainTimeout: settings.drainTimeout,
+      coalescer: new WriteCoalescer(nc),
     };
     this.#rt = rt;
-    this.#coalescer = new WriteCoalescer(nc);
     this.#topics = new Topics(rt, settings.topics);
     this.#tunnels = new Tunnels(rt, settings.tunnels);
     this.#rt.telemetry.observe((observe) => {
@@ -249,7 +247,7 @@ export class JetmeshConnection implements Connection {
   #broadcast(subject: string, cluster: string, payload: Uint8Array, hdrs: MsgHdrs | undefined): void {
     try {
       // resolved before anything answers it: a loop of awaited broadcasts would be a write each
-      this.#coalescer.hold();
+      this.#rt.coalescer.hold();
       if (this.#rt.telemetry.tracing) tracedBroadcast(this.#rt, subject, cluster, payload, hdrs);
       else this.#rt.nc.publish(subject, payload, hdrs ? { headers: hdrs } : undefined);
     } catch (err) {

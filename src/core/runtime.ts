@@ -8,6 +8,7 @@ import type { Telemetry } from "../telemetry/index.js";
 import type { Subjects } from "../wire/index.js";
 import type { Requester } from "./requester.js";
 import type { Wiring } from "./wiring.js";
+import type { WriteCoalescer } from "./write-coalescing.js";
 
 export interface Runtime extends Wiring {
   /** The subjects of the connection's namespace. */
@@ -19,4 +20,6 @@ export interface Runtime extends Wiring {
   readonly timeout: number;
   /** How long closing waits for work in progress, in ms. */
   readonly drainTimeout: number;
+  /** Call before a publish whose call resolves before any answer (a broadcast, a tunnel send): see write-coalescing.ts. */
+  readonly coalescer: WriteCoalescer;
 }

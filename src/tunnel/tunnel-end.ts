@@ -305,6 +305,8 @@ export class TunnelEnd implements Tunnel {
   #publish(frame: Uint8Array): Promise<unknown> {
     // acks are awaited in the background, through outages up to the bound; one that fails breaks the tunnel
     const ackTimeout = this.#plan.outageTimeout + Math.max(10_000, this.#rt.timeout);
+    // a send resolves before its ack: a loop of awaited sends is flushed once a turn, not once a frame
+    this.#rt.coalescer.hold();
     return this.#shared.publisher.publish(this.#plan.outSubject, this.id, frame, ackTimeout, undefined, null);
   }
 
