@@ -25,25 +25,7 @@ function queue() {
 }
 
 describe("DeadlineQueue", () => {
-  it("expires each live key after its own time-out, in order, with one timer", () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
-    const { expired, add } = queue();
-    add("slow", 300);
-    add("fast", 100);
-    add("mid", 200);
-    add("fast2", 100);
-    expect(vi.getTimerCount()).toBe(1);
-    vi.advanceTimersByTime(99);
-    expect(expired).toEqual([]);
-    vi.advanceTimersByTime(1);
-    expect(expired).toEqual(["fast", "fast2"]);
-    vi.advanceTimersByTime(100);
-    expect(expired).toEqual(["fast", "fast2", "mid"]);
-    vi.advanceTimersByTime(100);
-    expect(expired).toEqual(["fast", "fast2", "mid", "slow"]);
-    expect(vi.getTimerCount()).toBe(0);
-  });
-
+  // expiring in order with one timer: deadlines.test.ts runs the same case on both timers
   it("never expires a key whose call settled, and arms for the live one behind it", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
     const { live, expired, add } = queue();
