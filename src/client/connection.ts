@@ -60,7 +60,7 @@ import { createService, type ServiceImpl } from "../service/index.js";
 import { Telemetry } from "../telemetry/index.js";
 import { Topics } from "../topics/index.js";
 import { Tunnels } from "../tunnel/index.js";
-import { checkPayloadSize, HEADER, subjects } from "../wire/index.js";
+import { checkPayloadSize, HEADER, maxPayload, subjects } from "../wire/index.js";
 import type { ResolvedSettings } from "./connect-options.js";
 import { toConnectionStatus } from "./connection-status.js";
 import { discover } from "./discover.js";
@@ -224,7 +224,7 @@ export class JetmeshConnection implements Connection {
       this.#ensureOpen("broadcast");
       validateName("cluster", cluster);
       validatePayload("payload", payload);
-      this.#checkSize(payload, `broadcast to cluster "${cluster}"`);
+      this.#checkSize(payload, "broadcast to cluster", cluster);
       const subject = this.#rt.subjects.broadcast(cluster);
       const refused = this.#rt.denials.recent(subject);
       if (refused) throw refused;
@@ -268,7 +268,7 @@ export class JetmeshConnection implements Connection {
       const o = validateOptions<PublishOptions>("options", options, CALL_KEYS);
       const timeout = validateTimeout("options.timeout", o.timeout, this.#rt.timeout);
       const signal = validateSignal(o.signal);
-      this.#checkSize(payload, `publish to topic "${topic}"`, PUBLISH_HEADER_BYTES);
+      this.#checkSize(payload, "publish to topic", topic, PUBLISH_HEADER_BYTES);
       if (signal?.aborted) return Promise.reject(signal.reason);
       if (this.#outgoing === undefined) return this.#topics.publish(topic, payload, timeout, signal);
       const call = outgoingCall("publish", topic, undefined, payload, timeout);
@@ -409,12 +409,19 @@ export class JetmeshConnection implements Connection {
 
   /** A request's payload, with the deadline header every request carries. */
   #checkRequestSize(payload: Uint8Array, cluster: string): void {
-    this.#checkSize(payload, `request to cluster "${cluster}"`, this.#rt.requester.headerBytes);
+    this.#checkSize(payload, "request to cluster", cluster, this.#rt.requester.headerBytes);
   }
 
-  /** Payloads (plus the `overhead` of headers jetmesh adds) above the server's max payload are refused here. */
-  #checkSize(payload: Uint8Array, what: string, overhead = 0): void {
-    checkPayloadSize(this.#rt.nc, what, payload, overhead);
+  /**
+   * Payloads (plus the `overhead` of headers jetmesh adds) above the server's
+   * max payload are refused here, as `<what> "<name>"`: a message made only
+   * then (every call pays for a string built up front).
+   */
+  #checkSize(payload: Uint8Array, what: string, name: string, overhead = 0): void {
+    const max = maxPayload(this.#rt.nc);
+    if (max !== undefined && payload.byteLength + overhead > max) {
+      checkPayloadSize(this.#rt.nc, `${what} "${name}"`, payload, overhead);
+    }
   }
 
   /** The NATS connection ended: by our close(), by its owner's close(), or lost for good. */

@@ -83,10 +83,11 @@ export class BroadcastDispatcher {
     } catch (err) {
       this.rt.logger.warn({ cluster: this.cluster, subject: msg.subject, err }, "broadcast with malformed headers");
     }
-    const item: Item = { subject: msg.subject, headers, data: msg.data };
+    // the subject is this dispatcher's own (its subscription has no wildcard): not decoded again
+    const item: Item = { subject: this.#subject, headers, data: msg.data };
     if (this.queue.offer(item, item.data.byteLength)) return;
     this.dropped++;
-    this.#dropWarning.note({ cluster: this.cluster, subject: msg.subject, total: this.dropped });
+    this.#dropWarning.note({ cluster: this.cluster, subject: this.#subject, total: this.dropped });
   }
 
   #run(item: Item): unknown {
