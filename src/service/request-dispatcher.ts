@@ -44,9 +44,8 @@ class Job implements RequestSource {
   started = 0;
   /** It waited in the queue before its handler ran. */
   queued = false;
-  /** Its handler is running; `inRunning`: it is in the dispatcher's set of those (when it did not end at once). */
+  /** Its handler is running (one that did not end at once is also in the dispatcher's set of those). */
   running = false;
-  inRunning = false;
   /** The handler's span, when tracing. */
   span: Span | undefined = undefined;
   /** The handler's context, once it runs. */
@@ -436,7 +435,6 @@ export class RequestDispatcher {
     if (isThenable(out)) {
       // only a handler that did not end at once can be seen running (by a cancellation, a stop, an abandon)
       this.#running.add(job);
-      job.inRunning = true;
       return Promise.resolve(out).then(
         (value: unknown) => this.#reply(job, value),
         (err: unknown) => this.#failed(job, err),
@@ -476,7 +474,7 @@ export class RequestDispatcher {
   /** The handler is done (`err`: it failed, and the caller gets `err`'s code): time, span, histogram; its signal is let go. */
   #finished(job: Job, err?: unknown): void {
     job.running = false;
-    if (job.inRunning) this.#running.delete(job);
+    this.#running.delete(job);
     if (job.ctx?.watched) this.#deadlines.remove(job);
     const ms = performance.now() - job.started;
     job.endpoint.processingTime += ms;
