@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DeadlineQueue } from "../../src/flow/index.js";
+import { DeadlineQueue, Deadlines } from "../../src/flow/index.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -24,8 +24,38 @@ function queue() {
   return { d, live, expired, add };
 }
 
+/** Both timers of many calls' time-outs, each with the keys it expired and how to add one. */
+const TIMERS = {
+  Deadlines: () => {
+    const expired: string[] = [];
+    const d = new Deadlines<string>((k) => expired.push(k));
+    return { expired, add: (k: string, ms: number) => d.add(k, ms) };
+  },
+  DeadlineQueue: queue,
+};
+
+describe.each(Object.entries(TIMERS))("%s", (_name, make) => {
+  it("expires each key after its own time-out, in order, with one timer", () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    const { expired, add } = make();
+    add("slow", 300);
+    add("fast", 100);
+    add("mid", 200);
+    add("fast2", 100);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(99);
+    expect(expired).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(expired).toEqual(["fast", "fast2"]);
+    vi.advanceTimersByTime(100);
+    expect(expired).toEqual(["fast", "fast2", "mid"]);
+    vi.advanceTimersByTime(100);
+    expect(expired).toEqual(["fast", "fast2", "mid", "slow"]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
 describe("DeadlineQueue", () => {
-  // expiring in order with one timer: deadlines.test.ts runs the same case on both timers
   it("never expires a key whose call settled, and arms for the live one behind it", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
     const { live, expired, add } = queue();

@@ -1,57 +1,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DeadlineQueue, Deadlines } from "../../src/flow/index.js";
+import { Deadlines } from "../../src/flow/index.js";
 
 afterEach(() => {
   vi.useRealTimers();
 });
 
-/** Both timers of many calls' time-outs, each made to report expiries into `expired`; returns how to add a key. */
-const TIMERS = {
-  Deadlines: (expired: string[]) => {
-    const d = new Deadlines<string>((k) => expired.push(k));
-    return (k: string, ms: number) => d.add(k, ms);
-  },
-  // over a set of live keys, as a correlator keeps its pending calls
-  DeadlineQueue: (expired: string[]) => {
-    const live = new Set<string>();
-    const d = new DeadlineQueue<string>(
-      (k) => {
-        live.delete(k);
-        expired.push(k);
-      },
-      (k) => live.has(k),
-      () => live.size,
-    );
-    return (k: string, ms: number) => {
-      live.add(k);
-      d.add(k, ms);
-    };
-  },
-};
-
-describe.each(Object.entries(TIMERS))("%s", (_name, make) => {
-  it("expires each key after its own time-out, in order, with one timer", () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
-    const expired: string[] = [];
-    const add = make(expired);
-    add("slow", 300);
-    add("fast", 100);
-    add("mid", 200);
-    add("fast2", 100);
-    expect(vi.getTimerCount()).toBe(1);
-    vi.advanceTimersByTime(99);
-    expect(expired).toEqual([]);
-    vi.advanceTimersByTime(1);
-    expect(expired).toEqual(["fast", "fast2"]);
-    vi.advanceTimersByTime(100);
-    expect(expired).toEqual(["fast", "fast2", "mid"]);
-    vi.advanceTimersByTime(100);
-    expect(expired).toEqual(["fast", "fast2", "mid", "slow"]);
-    expect(vi.getTimerCount()).toBe(0);
-  });
-});
-
 describe("Deadlines", () => {
+  // expiring in order with one timer: deadline-queue.test.ts runs the same case on both timers
   it("never fires a removed key, and disarms when nothing is left", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
     const expired: string[] = [];
