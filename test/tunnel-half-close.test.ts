@@ -123,8 +123,9 @@ describe("tunnel half-close (end)", () => {
     expectAll(read.got, [1000, 1000, 1000]);
     // the opener closes instead of waiting for the member's end: the member sees the close
     await tun.close();
-    await expect(mtun.send(enc("x"), { timeout: 5000 })).rejects.toBeInstanceOf(ClosedError);
+    // the member learns of it when the close frame reaches its consumer, which close() does not wait for
     expect(await withTimeout(mtun.closed, 10_000)).toBeUndefined();
+    await expect(mtun.send(enc("x"), { timeout: 5000 })).rejects.toBeInstanceOf(ClosedError);
     // end() on a tunnel closed there does nothing
     await expect(mtun.end()).resolves.toBeUndefined();
   }, 30_000);
